@@ -1,0 +1,1 @@
+"""The clinical domain on Automerge: pure functions over documents, no I/O, no clock reads."""

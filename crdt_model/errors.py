@@ -1,0 +1,62 @@
+"""The one exception hierarchy of clinicmesh.
+
+It lives in crdt_model, the lowest layer, so every other package can raise and catch it.
+
+    ClinicMeshError
+    ├── ValidationError      bad input from a form, a request or a file; names the field
+    ├── NotFound             a patient, document or entry that does not exist here
+    ├── CorruptDocument      bytes that do not load as an Automerge document, or a panic inside it
+    ├── ConflictError        an operation that contradicts the document's state (e.g. closing
+    │                        an encounter twice)
+    ├── StoreError           the device store can't be opened or written (wrong key, damage)
+    └── SyncError            a peer or relay broke the protocol
+"""
+
+from __future__ import annotations
+
+
+class ClinicMeshError(Exception):
+    """Base of every error clinicmesh raises on purpose; `code` is stable for APIs."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ValidationError(ClinicMeshError):
+    """Input that breaks a rule; `field` names the offending field when there is one."""
+
+    code = "invalid"
+
+
+class NotFound(ClinicMeshError):
+    """The thing asked for does not exist on this device."""
+
+    code = "not_found"
+
+
+class CorruptDocument(ClinicMeshError):
+    """Bytes that are not a valid Automerge document or change, or a document that panicked."""
+
+    code = "corrupt_document"
+
+
+class ConflictError(ClinicMeshError):
+    """The operation contradicts the current state of the document."""
+
+    code = "conflict"
+
+
+class StoreError(ClinicMeshError):
+    """The encrypted store can't be opened (wrong key, damaged file) or written."""
+
+    code = "store_error"
+
+
+class SyncError(ClinicMeshError):
+    """A peer or relay broke the sync protocol."""
+
+    code = "sync_error"

@@ -1,0 +1,1 @@
+"""The clinicmesh daemon: store, crypto, wire format, sync engine, relay, node lifecycle, CLI."""

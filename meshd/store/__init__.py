@@ -1,0 +1,1 @@
+"""Durable, encrypted storage of documents and their projections."""
