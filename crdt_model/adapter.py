@@ -269,9 +269,11 @@ class Doc:
                 if found is None:
                     return None
                 if not isinstance(found[0], ObjType):
-                    return found[0][1] if i == len(path) - 1 else None
+                    scalar: Value = found[0][1] if i == len(path) - 1 else None
+                    return scalar
                 obj = found[1]
-            return _materialize(doc, obj)
+            materialized: Value = _materialize(doc, obj)
+            return materialized
 
     def to_dict(self) -> dict[str, Any]:
         """The whole document as plain Python values."""

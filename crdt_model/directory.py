@@ -1,0 +1,153 @@
+"""The mesh directory `directory:<mesh>`: users (PIN hashes, roles), devices (keys), settings.
+
+Starts from a deterministic genesis. PIN hashes are opaque strings computed by the caller (the
+model does no cryptography); public keys are hex. Each field is its own key so concurrent
+edits to different fields of one user both survive.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from crdt_model.adapter import Doc, Tx
+from crdt_model.context import Author
+from crdt_model.errors import ConflictError, NotFound, ValidationError
+from crdt_model.ids import DIRECTORY, SCHEMA_VERSION, check_slug, directory_id
+from crdt_model.validate import choice, name, reject_unknown, require_mapping, text
+
+ROLES = ("registration", "nurse", "clinician", "lab", "pharmacy", "admin")
+USERS = ("users",)
+DEVICES = ("devices",)
+MAX_PUBLIC_KEY_HEX = 128
+_HEX = re.compile(r"(?:[0-9a-f]{2})+")
+
+
+def directory_genesis(mesh: str, author: Author) -> Doc:
+    """The directory of `mesh` as every device starts it, writing next as `author`."""
+    doc_id = directory_id(mesh)
+
+    def build(tx: Tx) -> None:
+        tx.update((), {
+            "schema": SCHEMA_VERSION, "type": DIRECTORY, "id": doc_id, "mesh": mesh,
+            "users": {}, "devices": {}, "settings": {},
+        })
+
+    return Doc.genesis(doc_id, build, author.actor)
+
+
+def _root(doc: Doc) -> dict[str, Any]:
+    root = doc.to_dict()
+    if root.get("type") != DIRECTORY or not isinstance(root.get("users"), dict):
+        raise NotFound("this document is not a mesh directory", field="doc")
+    return root
+
+
+def _roles(value: object) -> list[str]:
+    if not isinstance(value, list | tuple) or not value:
+        raise ValidationError("roles must be a non-empty list", field="roles")
+    return sorted({choice(r, "roles", ROLES) for r in value})
+
+
+def _pin_hash(value: object) -> str:
+    return text(value, "pin_hash", max_chars=512)
+
+
+def _change(doc: Doc, author: Author, build: Any) -> list[bytes]:
+    doc.set_actor(author.actor)
+    return doc.change(build)
+
+
+def _require(root: dict[str, Any], section: str, key: str, field: str) -> dict[str, Any]:
+    record = root.get(section, {}).get(key)
+    if not isinstance(record, dict):
+        raise NotFound(f"no {field.removesuffix('_id')} {key!r} in this mesh", field=field)
+    return record
+
+
+def add_user(doc: Doc, user_id: str, data: object, author: Author) -> list[bytes]:
+    """Add a user {name, roles, pin_hash}; ConflictError if the id is taken."""
+    check_slug(user_id, "user_id")
+    raw = require_mapping(data)
+    reject_unknown(raw, ("name", "roles", "pin_hash"))
+    body = {
+        "name": name(raw.get("name"), "name"), "roles": _roles(raw.get("roles")),
+        "pin_hash": _pin_hash(raw.get("pin_hash")), "disabled": False,
+        "added_by": author.user_id, "added_at": author.at_ms,
+    }
+    if user_id in _root(doc)["users"]:
+        raise ConflictError(f"user {user_id!r} already exists", field="user_id")
+    return _change(doc, author, lambda tx: tx.put(USERS, user_id, body))
+
+
+def set_user_roles(doc: Doc, user_id: str, roles: Iterable[str], author: Author) -> list[bytes]:
+    """Replace a user's roles."""
+    clean = _roles(list(roles) if not isinstance(roles, str) else roles)
+    _require(_root(doc), "users", check_slug(user_id, "user_id"), "user_id")
+    return _change(doc, author, lambda tx: tx.put((*USERS, user_id), "roles", clean))
+
+
+def set_pin_hash(doc: Doc, user_id: str, pin_hash: str, author: Author) -> list[bytes]:
+    """Replace a user's PIN hash (computed by the caller)."""
+    clean = _pin_hash(pin_hash)
+    _require(_root(doc), "users", check_slug(user_id, "user_id"), "user_id")
+    return _change(doc, author, lambda tx: tx.put((*USERS, user_id), "pin_hash", clean))
+
+
+def set_user_disabled(doc: Doc, user_id: str, disabled: bool, author: Author) -> list[bytes]:
+    """Disable (or re-enable) a user's login."""
+    if not isinstance(disabled, bool):
+        raise ValidationError("disabled must be true or false", field="disabled")
+    _require(_root(doc), "users", check_slug(user_id, "user_id"), "user_id")
+    return _change(doc, author, lambda tx: tx.put((*USERS, user_id), "disabled", disabled))
+
+
+def add_device(doc: Doc, device_id: str, data: object, author: Author) -> list[bytes]:
+    """Add a device {name, public_key (hex)} to the roster; ConflictError if present."""
+    check_slug(device_id, "device_id")
+    raw = require_mapping(data)
+    reject_unknown(raw, ("name", "public_key"))
+    key = raw.get("public_key")
+    if not isinstance(key, str) or len(key) > MAX_PUBLIC_KEY_HEX or not _HEX.fullmatch(key):
+        raise ValidationError("public_key must be lower-case hex", field="public_key")
+    body = {
+        "name": name(raw.get("name"), "name"), "public_key": key,
+        "added_by": author.device_id, "added_at": author.at_ms, "revoked_at": None,
+    }
+    if device_id in _root(doc)["devices"]:
+        raise ConflictError(f"device {device_id!r} is already in the mesh", field="device_id")
+    return _change(doc, author, lambda tx: tx.put(DEVICES, device_id, body))
+
+
+def revoke_device(doc: Doc, device_id: str, author: Author) -> list[bytes]:
+    """Mark a device revoked at `author.at_ms`; ConflictError if it already is."""
+    record = _require(_root(doc), "devices", check_slug(device_id, "device_id"), "device_id")
+    if record.get("revoked_at") is not None:
+        raise ConflictError("this device is already revoked", field="device_id")
+    stamp = author.at_ms
+    return _change(doc, author, lambda tx: tx.update(
+        (*DEVICES, device_id), {"revoked_at": stamp, "revoked_by": author.device_id}
+    ))
+
+
+def set_mesh_settings(doc: Doc, data: object, author: Author) -> list[bytes]:
+    """Write mesh settings {name?, locale?}, one key each."""
+    raw = require_mapping(data)
+    reject_unknown(raw, ("name", "locale"))
+    clean = {k: name(v, k) for k, v in raw.items()}
+    if not clean:
+        raise ValidationError("nothing to update", field="data")
+    _root(doc)
+    return _change(doc, author, lambda tx: tx.update(("settings",), clean))
+
+
+def users(doc: Doc) -> dict[str, dict[str, Any]]:
+    """user_id -> {name, roles, pin_hash, disabled, …}."""
+    return {k: v for k, v in _root(doc)["users"].items() if isinstance(v, dict)}
+
+
+def devices(doc: Doc) -> dict[str, dict[str, Any]]:
+    """device_id -> {name, public_key, added_by, added_at, revoked_at, …}."""
+    found = _root(doc).get("devices")
+    return {k: v for k, v in (found or {}).items() if isinstance(v, dict)}
