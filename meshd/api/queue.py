@@ -1,0 +1,61 @@
+"""Queue routes: the day's patient flow at this facility (who waits at which station)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from crdt_model import queue
+from crdt_model.validate import reject_unknown
+from meshd.api.body import json_object, optional_json_object, path_entry
+from meshd.api.keys import SERVICE
+from meshd.api.middleware import caller_of
+
+FIRST_STATION = "triage"
+
+
+async def rows(request: web.Request) -> web.Response:
+    """GET /api/v1/queue[?day=YYYY-MM-DD]: {"day", "rows": [{entry_id, patient_id, station…}]}."""
+    service = request.app[SERVICE]
+    day = request.query.get("day") or service.today().isoformat()
+    return web.json_response({"day": day, "rows": await service.queue_rows(day)})
+
+
+async def enqueue(request: web.Request) -> web.Response:
+    """POST /api/v1/queue {"patient_id", "station"?}: 201 {"id": <queue entry id>}."""
+    body = await json_object(request)
+    reject_unknown(body, ("patient_id", "station"))
+    entry_id = await request.app[SERVICE].enqueue(
+        body.get("patient_id", ""), body.get("station", FIRST_STATION), caller_of(request)
+    )
+    return web.json_response({"id": entry_id}, status=201)
+
+
+async def move(request: web.Request) -> web.Response:
+    """POST /api/v1/queue/{entry}/move {"station"}: 200 {"id": <move id>}."""
+    body = await json_object(request)
+    reject_unknown(body, ("station",))
+    entry = path_entry(request, "entry")
+    station = body.get("station", "")
+    move_id = await request.app[SERVICE].queue_op(
+        lambda doc, author, mid: queue.move_to(doc, entry, station, author, mid),
+        caller_of(request),
+    )
+    return web.json_response({"id": move_id})
+
+
+async def done(request: web.Request) -> web.Response:
+    """POST /api/v1/queue/{entry}/done: the patient has left; 200 {"id": <move id>}."""
+    reject_unknown(await optional_json_object(request), ())
+    entry = path_entry(request, "entry")
+    move_id = await request.app[SERVICE].queue_op(
+        lambda doc, author, mid: queue.mark_done(doc, entry, author, mid), caller_of(request),
+    )
+    return web.json_response({"id": move_id})
+
+
+def add_routes(app: web.Application) -> None:
+    """Mount the queue routes."""
+    app.router.add_get("/api/v1/queue", rows)
+    app.router.add_post("/api/v1/queue", enqueue)
+    app.router.add_post("/api/v1/queue/{entry}/move", move)
+    app.router.add_post("/api/v1/queue/{entry}/done", done)

@@ -1,0 +1,324 @@
+"""Documents: the bounded cache of live Automerge documents in front of the durable Store.
+
+Every change to a document on this device goes through here: a domain operation runs on the
+cached Doc under that document's lock, the new change chunks and projections are written to the
+store in one durable transaction, and only then does the caller get its answer and do listeners
+(sync push, UI live updates) hear about it. If the write fails the cached Doc is dropped, so
+memory never holds what the disk does not. The sync engine sees it through
+`meshd.sync.documents.DocumentsPort`. This module knows nothing clinical: what a derived
+document starts as and which rows a document projects are passed in by the node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import weakref
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import TypeVar
+
+from crdt_model.adapter import Doc
+from crdt_model.errors import CorruptDocument, NotFound, SyncError, ValidationError
+from crdt_model.ids import CHART, parse_doc_id
+from meshd.store.base import AuditEvent, DocWrite, Projections, Store
+from meshd.sync.ports import LOCAL_ORIGIN, ApplyResult, Heads
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# Charts are small (a few kB in memory) but a clinic keeps 50,000 of them: hold only the busy ones.
+DEFAULT_CACHE_DOCS = 2000
+
+Genesis = Callable[[str, bytes], "Doc | None"]
+"""(doc id, device actor) -> the deterministic first state of a derived doc, or None."""
+Projector = Callable[[str, Doc], "Projections | None"]
+"""(doc id, doc) -> the store's projection rows for it."""
+Listener = Callable[[str, "Heads", str], "Awaitable[None] | None"]
+"""Called with (doc id, new heads, origin) once a change is durable; may be a coroutine."""
+REMOTE_ORIGIN = "remote"
+
+
+def no_genesis(doc_id: str, actor: bytes) -> Doc | None:
+    """The default: no document is derived, unknown ids are simply not found."""
+    return None
+
+
+def no_projections(doc_id: str, doc: Doc) -> Projections | None:
+    """The default: no projection rows."""
+    return None
+
+
+@dataclass(slots=True)
+class _Cached:
+    doc: Doc
+    stored: bool  # False for a genesis doc not yet written: its first write is a snapshot
+
+
+class Documents:
+    """The live documents of this device; all reads and writes of documents pass through it."""
+
+    def __init__(
+        self, store: Store, actor: bytes, *, genesis: Genesis = no_genesis,
+        project: Projector = no_projections, cache_docs: int = DEFAULT_CACHE_DOCS,
+    ) -> None:
+        self.store = store
+        self._actor = actor
+        self._genesis = genesis
+        self._project = project
+        self._cache_docs = cache_docs
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(doc_id, heads, origin)` after each durable change; returns unsubscribe.
+
+        `origin` is "local" for an edit on this device, else the peer it came from. Listeners
+        (sync push, UI live updates) run after the write and must be quick.
+        """
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def read(
+        self, doc_id: str, view: Callable[[Doc], T], audit: Sequence[AuditEvent] = ()
+    ) -> T:
+        """`view(doc)` of the current document (NotFound if unknown); audit rows written first."""
+        async with self._lock(doc_id):
+            result = view((await self._load(doc_id, create=False)).doc)
+        if audit:
+            await self.store.write([], audit)
+        return result
+
+    async def exists(self, doc_id: str) -> bool:
+        """Whether `doc_id` is stored on this device (or cached)."""
+        return doc_id in self._cache or await self.store.read(doc_id) is not None
+
+    async def export(self, doc_id: str, audit: Sequence[AuditEvent] = ()) -> bytes:
+        """The whole document as compact Automerge bytes; NotFound when unknown."""
+        return await self.read(doc_id, lambda doc: doc.save(), audit)
+
+    async def heads(self, doc_id: str) -> Heads:
+        """The current heads of `doc_id`; NotFound when unknown."""
+        return await self.read(doc_id, lambda doc: tuple(doc.heads()))
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def create(self, doc_id: str, doc: Doc, audit: Sequence[AuditEvent] = ()) -> None:
+        """Store a brand-new document (e.g. a registered chart); ValidationError if it exists."""
+        parse_doc_id(doc_id)
+        async with self._lock(doc_id):
+            if doc_id in self._cache or await self.store.read(doc_id) is not None:
+                raise ValidationError(f"{doc_id} already exists", field="id")
+            doc.set_actor(self._actor)
+            write = self._write_for(doc_id, doc, [], stored=False)
+            await self.store.write([write], audit)
+            self._remember(doc_id, _Cached(doc, stored=True))
+        await self._notify([(doc_id, write.heads, LOCAL_ORIGIN)])
+
+    async def update(
+        self, doc_id: str, op: Callable[[Doc], T], audit: Sequence[AuditEvent] = (),
+        *, actor: bytes | None = None,
+    ) -> T:
+        """Run `op(doc)` on one document, write its new changes durably, and return its result."""
+        return await self.update_many([doc_id], lambda docs: op(docs[0]), audit, actor=actor)
+
+    async def update_many(
+        self, doc_ids: Sequence[str], op: Callable[[list[Doc]], T],
+        audit: Sequence[AuditEvent] = (), *, actor: bytes | None = None,
+    ) -> T:
+        """Run `op(docs)` over several documents and write all their changes in one transaction.
+
+        `actor` (the Automerge actor of the user) writes the changes; nothing changes if `op`
+        raises. A derived document (facility, queue) starts from its genesis when new.
+        """
+        if len(set(doc_ids)) != len(doc_ids):
+            raise ValidationError("an operation can't touch the same document twice")
+        async with AsyncExitStack() as stack:
+            await self._lock_all(stack, doc_ids)
+            entries = [await self._load(doc_id, create=True) for doc_id in doc_ids]
+            before = [entry.doc.heads() for entry in entries]
+            try:
+                if actor is not None:
+                    for entry in entries:
+                        entry.doc.set_actor(actor)
+                result = op([entry.doc for entry in entries])
+            except BaseException:
+                self._drop_changed(doc_ids, entries, before)
+                raise
+            finally:
+                for entry in entries:
+                    if not _poisoned(entry.doc):
+                        entry.doc.set_actor(self._actor)
+            writes = [
+                self._write_for(doc_id, entry.doc, old, entry.stored)
+                for doc_id, entry, old in zip(doc_ids, entries, before, strict=True)
+                if entry.doc.heads() != old or not entry.stored
+            ]
+            try:
+                await self.store.write(writes, audit)
+            except BaseException:
+                for doc_id in doc_ids:
+                    self._cache.pop(doc_id, None)
+                raise
+            for entry in entries:
+                entry.stored = True
+        await self._notify([(write.doc_id, write.heads, LOCAL_ORIGIN) for write in writes])
+        return result
+
+    async def apply_remote(self, doc_id: str, chunks: bytes, origin: str = REMOTE_ORIGIN) -> bool:
+        """Merge change chunks (or a saved document) from a peer durably; whether any were new.
+
+        A malformed doc id raises ValidationError and bad bytes CorruptDocument; either way
+        nothing changes, in memory or on disk.
+        """
+        parse_doc_id(doc_id)
+        result = (await self.apply_remote_many([(doc_id, chunks)], origin))[0]
+        if isinstance(result, CorruptDocument):
+            raise result
+        return result
+
+    async def apply_remote_many(
+        self, items: Sequence[tuple[str, bytes]], origin: str
+    ) -> list[ApplyResult]:
+        """Merge each (doc id, chunks or saved bytes) from peer `origin`, durably, in one write.
+
+        Per item: True if the document gained changes, False if nothing was new, or the
+        CorruptDocument it raised (a malformed doc id included); a bad item changes nothing and
+        never stops the others. Unknown documents are created from their bytes.
+        """
+        if not origin or origin == LOCAL_ORIGIN:
+            raise SyncError("remote data needs the peer it came from")
+        results: list[ApplyResult] = [False] * len(items)
+        valid: list[int] = []
+        for index, (doc_id, _) in enumerate(items):
+            try:
+                parse_doc_id(doc_id)
+                valid.append(index)
+            except ValidationError as exc:
+                results[index] = CorruptDocument(exc.message, field="doc_id")
+        async with AsyncExitStack() as stack:
+            await self._lock_all(stack, {items[i][0] for i in valid})
+            trials: dict[str, tuple[Doc | None, list[bytes], bool]] = {}
+            for index in valid:
+                doc_id, data = items[index]
+                if doc_id not in trials:
+                    trials[doc_id] = await self._trial(doc_id)
+                doc, base, stored = trials[doc_id]
+                try:
+                    results[index], doc = _merge(doc, data, self._actor)
+                except CorruptDocument as exc:
+                    results[index] = exc
+                trials[doc_id] = (doc, base, stored)
+            gained = [
+                (doc_id, doc, base, stored) for doc_id, (doc, base, stored) in trials.items()
+                if doc is not None and (doc.heads() != base or not stored)
+            ]
+            writes = [self._write_for(d, doc, base, stored) for d, doc, base, stored in gained]
+            if writes:
+                await self.store.write(writes)
+            for doc_id, doc, _, _ in gained:
+                self._remember(doc_id, _Cached(doc, stored=True))
+        await self._notify([(write.doc_id, write.heads, origin) for write in writes])
+        return results
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _lock(self, doc_id: str) -> asyncio.Lock:
+        lock = self._locks.get(doc_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[doc_id] = lock
+        return lock
+
+    async def _lock_all(self, stack: AsyncExitStack, doc_ids: Iterable[str]) -> None:
+        # Always in sorted order, so two multi-document writes can't deadlock.
+        for doc_id in sorted(set(doc_ids)):
+            await stack.enter_async_context(self._lock(doc_id))
+
+    async def _load(self, doc_id: str, *, create: bool) -> _Cached:
+        """The cached doc, else the stored one, else (when `create`) its genesis; else NotFound."""
+        entry = self._cache.get(doc_id)
+        if entry is not None and not _poisoned(entry.doc):
+            self._cache.move_to_end(doc_id)
+            return entry
+        data = await self.store.read(doc_id)
+        if data is not None:
+            entry = _Cached(Doc.load(data, actor=self._actor), stored=True)
+        else:
+            kind, _ = parse_doc_id(doc_id)
+            doc = self._genesis(doc_id, self._actor) if create or kind != CHART else None
+            if doc is None:
+                raise NotFound(f"no document {doc_id} on this device", field="doc_id")
+            entry = _Cached(doc, stored=False)
+        self._remember(doc_id, entry)
+        return entry
+
+    async def _trial(self, doc_id: str) -> tuple[Doc | None, list[bytes], bool]:
+        """(a fork of the live doc or None when unknown, its heads, whether it is stored)."""
+        try:
+            entry = await self._load(doc_id, create=True)
+        except NotFound:
+            return None, [], False
+        return entry.doc.fork(self._actor), entry.doc.heads(), entry.stored
+
+    def _remember(self, doc_id: str, entry: _Cached) -> None:
+        self._cache[doc_id] = entry
+        self._cache.move_to_end(doc_id)
+        while len(self._cache) > self._cache_docs:
+            self._cache.popitem(last=False)
+
+    def _write_for(self, doc_id: str, doc: Doc, old: Sequence[bytes], stored: bool) -> DocWrite:
+        heads = tuple(doc.heads())
+        projections = self._project(doc_id, doc)
+        if not stored:
+            return DocWrite(doc_id, doc.save(), heads, projections, snapshot=True)
+        return DocWrite(doc_id, doc.changes_since(old), heads, projections)
+
+    async def _notify(self, changes: Sequence[tuple[str, Heads, str]]) -> None:
+        for doc_id, heads, origin in changes:
+            for listener in list(self._listeners):
+                try:
+                    result = listener(doc_id, heads, origin)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:  # a broken listener must not undo or hide a durable write
+                    log.exception("document listener failed for %s", doc_id)
+
+    def _drop_changed(
+        self, doc_ids: Sequence[str], entries: Sequence[_Cached], before: Sequence[list[bytes]]
+    ) -> None:
+        """After a failed op, forget any doc it left changed or poisoned (reloaded from disk)."""
+        for doc_id, entry, old in zip(doc_ids, entries, before, strict=True):
+            try:
+                changed = _poisoned(entry.doc) or entry.doc.heads() != old
+            except CorruptDocument:
+                changed = True
+            if changed:
+                self._cache.pop(doc_id, None)
+
+
+def _merge(doc: Doc | None, data: bytes, actor: bytes) -> tuple[bool, Doc | None]:
+    """(whether `data` added anything, the merged doc); `doc` itself is never changed."""
+    if not data:
+        return False, doc
+    if doc is None:
+        return True, Doc.load(data, actor=actor)
+    attempt = doc.fork(actor)  # a panic poisons only this copy
+    return attempt.apply(data), attempt
+
+
+def _poisoned(doc: Doc) -> bool:
+    return bool(getattr(doc, "_poisoned", False))

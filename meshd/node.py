@@ -1,0 +1,183 @@
+"""The device node: opens the store, the documents and the API server, and stops them cleanly.
+
+Lifecycle (STYLE 6): `async with Node(options) as node:` or `start()` / `stop()`; `started` is
+set once the API listens; `stop()` is safe twice and leaves no task running. Seams for what is
+built next: `extensions` are called with (aiohttp app, node) before the server starts, which is
+where the web UI mounts its routes (`ui.app`), and the sync engine and discovery will start
+after the store (they use `node.documents`, `options.peers`, `options.relay`, `options.mdns`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from aiohttp import web
+
+from crdt_model.adapter import actor_for
+from meshd.api import create_api_app
+from meshd.api.middleware import bearer_token_auth
+from meshd.docs import Documents
+from meshd.identity import RUN_FILE, DataDir, load_data_dir, load_store_key
+from meshd.service import Clinic, genesis_for, now_ms, project
+from meshd.store.sqlcipher import SqlCipherStore
+from meshd.sync.node_sync import NodeSync, start_node_sync
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_PORT = 7700
+DEFAULT_PEER_PORT = 7701
+DEFAULT_HOST = "127.0.0.1"
+SYSTEM_USER = "system"
+# aiohttp waits this long for open requests to finish on stop (a browser keeps connections).
+SHUTDOWN_GRACE_S = 2.0
+
+Extension = Callable[[web.Application, "Node"], "Awaitable[None] | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeOptions:
+    """How to run a node: where its data lives and where it listens."""
+
+    data_dir: Path
+    host: str = DEFAULT_HOST
+    api_port: int = DEFAULT_API_PORT
+    peer_port: int = DEFAULT_PEER_PORT
+    peers: Sequence[str] = ()
+    relay: str | None = None
+    mdns: bool = True
+    passphrase: str | None = None
+    extensions: Sequence[Extension] = field(default_factory=tuple)
+
+
+class Node:
+    """One running clinicmesh device."""
+
+    def __init__(self, options: NodeOptions) -> None:
+        self.options = options
+        self.started = asyncio.Event()
+        self.data: DataDir | None = None
+        self.store: SqlCipherStore | None = None
+        self.documents: Documents | None = None
+        self.clinic: Clinic | None = None
+        self.api_port: int | None = None
+        self._runner: web.AppRunner | None = None
+        self.sync: NodeSync | None = None
+
+    async def __aenter__(self) -> Node:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Open everything and start listening; on failure, close what was opened and raise."""
+        if self.started.is_set():
+            return
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+        self.started.set()
+
+    async def _start(self) -> None:
+        data = await asyncio.to_thread(load_data_dir, self.options.data_dir)
+        self.data = data
+        key = await asyncio.to_thread(load_store_key, data, self.options.passphrase)
+        self.store = SqlCipherStore(data.store_path, key)
+        await self.store.start()
+        device_id = data.identity.device_id
+        self.documents = Documents(
+            self.store, actor_for(device_id, SYSTEM_USER),
+            genesis=genesis_for(device_id), project=project,
+        )
+        self.clinic = Clinic(self.documents, data.identity)
+        app = create_api_app(self.clinic, bearer_token_auth(data.api_token))
+        for extension in self.options.extensions:
+            result = extension(app, self)
+            if result is not None:
+                await result
+        # --- sync seam: the engine follows the documents; its status joins the API ---
+        self.sync = await start_node_sync(
+            self.documents, data, self.options.peer_port, self.options.peers
+        )
+        self.sync.add_routes(app)
+        # Discovery starts here once it exists (discovery).
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.options.host, self.options.api_port)
+        await site.start()
+        self.api_port = _bound_port(self._runner, self.options.api_port)
+        await asyncio.to_thread(self._write_run_file)
+        log.info("node %s listening on http://%s:%s", data.identity.device_name,
+                 self.options.host, self.api_port)
+
+    async def stop(self) -> None:
+        """Stop serving, close the store, remove run.json; safe to call twice."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+        sync, self.sync = self.sync, None  # sync seam: stopped before the store closes
+        if sync is not None:
+            await sync.stop()
+        store, self.store = self.store, None
+        if store is not None:
+            await store.stop()
+        if self.data is not None and self.started.is_set():
+            await asyncio.to_thread(self.data.run_file.unlink, True)
+        self.started.clear()
+
+    async def run_until_signalled(self) -> None:
+        """Start, serve until SIGTERM or SIGINT, then stop cleanly."""
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        try:
+            await self.start()
+            await stopping.wait()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+    def _write_run_file(self) -> None:
+        assert self.data is not None
+        record = {
+            "pid": os.getpid(), "host": self.options.host, "api_port": self.api_port,
+            "peer_port": self.options.peer_port, "started_ms": now_ms(),
+        }
+        tmp = self.data.run_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record) + "\n", encoding="utf-8")
+        os.replace(tmp, self.data.run_file)
+
+
+def _bound_port(runner: web.AppRunner, asked: int) -> int:
+    """The port the API really listens on (differs from `asked` when that was 0)."""
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return asked
+
+
+def running_node(data_dir: Path) -> dict[str, object] | None:
+    """The run.json of a node still running on `data_dir`, or None."""
+    try:
+        record = json.loads((data_dir / RUN_FILE).read_text(encoding="utf-8"))
+        os.kill(int(record["pid"]), 0)
+    except PermissionError:
+        pass  # alive, but run by another user
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return record if isinstance(record, dict) else None

@@ -1,0 +1,26 @@
+"""What `meshd status` reports about a device's store: document counts and integrity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crdt_model.ids import CHART, FACILITY, QUEUE
+from meshd.identity import DataDir, load_store_key
+from meshd.store.sqlcipher import SqlCipherStore
+
+
+async def store_summary(data: DataDir, passphrase: str | None = None) -> dict[str, Any]:
+    """{"counts": {charts, facilities, queues, documents}, "integrity": "ok" | [problems]}."""
+    if not data.store_path.exists():
+        return {"counts": {"charts": 0, "documents": 0}, "integrity": "empty"}
+    key = load_store_key(data, passphrase)
+    # SQLite lets this second connection read while a running node writes (one writer at a time).
+    async with SqlCipherStore(data.store_path, key, create=False) as store:
+        counts = {
+            "charts": await store.count(f"{CHART}:"),
+            "facilities": await store.count(f"{FACILITY}:"),
+            "queues": await store.count(f"{QUEUE}:"),
+            "documents": await store.count(),
+        }
+        problems = await store.integrity_check()
+    return {"counts": counts, "integrity": problems or "ok"}
