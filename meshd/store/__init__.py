@@ -1,1 +1,9 @@
-"""Durable, encrypted storage of documents and their projections."""
+"""Durable, encrypted storage of documents and their projections.
+
+    base.py       the Store protocol and the DocWrite / Projections / AuditEvent records
+    keys.py       the SQLCipher key file (random key, optionally wrapped by a passphrase)
+    sqlcipher.py  SqlCipherStore, the real store; schema.py, writer.py, mutations.py and
+                  queries.py are its parts (file and migrations, threads, writes, reads)
+    search.py     folding and matching rules of patient search, shared with the fake
+    memory.py     MemoryStore, the in-memory fake for tests
+"""

@@ -65,3 +65,33 @@ class Store(Protocol):
     async def search_patients(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
         """Patient search rows matching `query` (names, phone, village, ids), best first."""
         ...
+
+    async def read_many(self, doc_ids: Sequence[str]) -> dict[str, bytes]:
+        """Stored bytes of each known document of `doc_ids`, in one query (bulk initial sync)."""
+        ...
+
+    async def doc_ids(self, prefix: str = "") -> list[str]:
+        """Ids of the stored documents starting with `prefix`, sorted."""
+        ...
+
+    async def count(self, prefix: str = "") -> int:
+        """How many stored documents start with `prefix`."""
+        ...
+
+    async def queue_rows(self, queue_doc_id: str) -> list[dict[str, Any]]:
+        """The projected rows of a queue document, in their projected order."""
+        ...
+
+    async def stock_levels(self, facility_doc_id: str) -> dict[str, dict[str, Any]]:
+        """Drug id -> projected stock level of a facility document."""
+        ...
+
+    async def audit_events(
+        self, doc_id: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The latest audit rows as dicts (at_ms, user, action, doc_id, origin, detail)."""
+        ...
+
+    async def integrity_check(self) -> list[str]:
+        """Problems found in the store (empty when sound)."""
+        ...

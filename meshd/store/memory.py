@@ -1,0 +1,163 @@
+"""MemoryStore: the in-memory fake of the Store, for sync and API tests (nothing is durable).
+
+Same interface and the same observable behaviour as SqlCipherStore, with a linear search by the
+same folding rules; writes are atomic because they are applied without awaiting in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from crdt_model.adapter import Doc
+from crdt_model.errors import ClinicMeshError, StoreError
+from meshd.store.base import AuditEvent, DocWrite
+from meshd.store.search import matches, patient_row
+
+AUDIT_PAGE = 100
+
+
+class MemoryStore:
+    """Documents in dicts: `async with MemoryStore() as store: ...`."""
+
+    def __init__(self) -> None:
+        self._snapshots: dict[str, bytes] = {}
+        self._chunks: dict[str, list[bytes]] = {}
+        self._heads: dict[str, tuple[bytes, ...]] = {}
+        self._patients: dict[str, dict[str, Any]] = {}
+        self._queues: dict[str, list[dict[str, Any]]] = {}
+        self._stock: dict[str, dict[str, dict[str, Any]]] = {}
+        self._audit: list[dict[str, Any]] = []
+        self.started = asyncio.Event()
+
+    async def __aenter__(self) -> MemoryStore:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Mark the store open."""
+        self.started.set()
+
+    async def stop(self) -> None:
+        """Mark the store closed (the data stays, as a file would); safe twice."""
+        self.started.clear()
+
+    def _check_open(self) -> None:
+        if not self.started.is_set():
+            raise StoreError("the store is not open")
+
+    async def write(self, writes: Sequence[DocWrite], audit: Sequence[AuditEvent] = ()) -> None:
+        """Apply all `writes` and audit rows at once."""
+        self._check_open()
+        for write in writes:
+            if not isinstance(write.data, bytes | bytearray | memoryview):
+                raise StoreError(f"document bytes expected for {write.doc_id}")
+        for write in writes:
+            if write.snapshot or write.doc_id not in self._snapshots:
+                self._snapshots[write.doc_id] = bytes(write.data)
+                self._chunks[write.doc_id] = []
+            elif write.data:
+                self._chunks[write.doc_id].append(bytes(write.data))
+            self._heads[write.doc_id] = tuple(write.heads)
+            if write.projections is not None:
+                proj = write.projections
+                self._patients.pop(write.doc_id, None)
+                if proj.patient is not None:
+                    self._patients[write.doc_id] = patient_row(proj.patient)
+                self._queues[write.doc_id] = [_plain(row) for row in proj.queue]
+                self._stock[write.doc_id] = {str(k): _plain(v) for k, v in proj.stock.items()}
+        self._audit.extend(
+            {"at_ms": e.at_ms, "user": e.user, "action": e.action, "doc_id": e.doc_id,
+             "origin": e.origin, "detail": e.detail}
+            for e in audit
+        )
+
+    async def compact(self, doc_id: str) -> bool:
+        """Fold the chunks of `doc_id` into its snapshot; False when it had none."""
+        self._check_open()
+        chunks = self._chunks.get(doc_id)
+        if not chunks:
+            return False
+        self._snapshots[doc_id] = Doc.load(self._snapshots[doc_id] + b"".join(chunks)).save()
+        self._chunks[doc_id] = []
+        return True
+
+    async def read(self, doc_id: str) -> bytes | None:
+        """The stored bytes (snapshot + chunks) of `doc_id`, or None when unknown."""
+        self._check_open()
+        if doc_id not in self._snapshots:
+            return None
+        return self._snapshots[doc_id] + b"".join(self._chunks[doc_id])
+
+    async def read_many(self, doc_ids: Sequence[str]) -> dict[str, bytes]:
+        """Stored bytes of each known document of `doc_ids`."""
+        found = {d: await self.read(d) for d in doc_ids}
+        return {d: data for d, data in found.items() if data is not None}
+
+    async def heads(self, prefix: str = "") -> dict[str, tuple[bytes, ...]]:
+        """The stored heads of every document whose id starts with `prefix`."""
+        self._check_open()
+        return {d: h for d, h in self._heads.items() if d.startswith(prefix)}
+
+    async def doc_ids(self, prefix: str = "") -> list[str]:
+        """Ids of the stored documents starting with `prefix`, sorted."""
+        self._check_open()
+        return sorted(d for d in self._snapshots if d.startswith(prefix))
+
+    async def count(self, prefix: str = "") -> int:
+        """How many stored documents start with `prefix`."""
+        return len(await self.doc_ids(prefix))
+
+    async def search_patients(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Patient rows matching `query`, unmerged ones first."""
+        self._check_open()
+        found = [
+            {"doc_id": doc_id, **row}
+            for doc_id, row in sorted(self._patients.items())
+            if matches(row, query)
+        ]
+        found.sort(key=lambda row: row["merged_into"] is not None)
+        return found[: max(limit, 0)]
+
+    async def queue_rows(self, queue_doc_id: str) -> list[dict[str, Any]]:
+        """The projected rows of a queue document."""
+        self._check_open()
+        return copy.deepcopy(self._queues.get(queue_doc_id, []))
+
+    async def stock_levels(self, facility_doc_id: str) -> dict[str, dict[str, Any]]:
+        """Drug id -> projected stock level of a facility document."""
+        self._check_open()
+        return copy.deepcopy(self._stock.get(facility_doc_id, {}))
+
+    async def audit_events(
+        self, doc_id: str | None = None, limit: int = AUDIT_PAGE
+    ) -> list[dict[str, Any]]:
+        """The latest audit rows, newest first (of one document when `doc_id`)."""
+        self._check_open()
+        rows = [e for e in self._audit if doc_id is None or e["doc_id"] == doc_id]
+        ordered = sorted(enumerate(rows), key=lambda p: (p[1]["at_ms"], p[0]), reverse=True)
+        return [dict(row) for _, row in ordered[:limit]]
+
+    async def integrity_check(self) -> list[str]:
+        """Documents that do not load (empty when sound)."""
+        problems = []
+        for doc_id in await self.doc_ids():
+            try:
+                Doc.load(await self.read(doc_id) or b"")
+            except ClinicMeshError as exc:
+                problems.append(f"{doc_id}: {exc}")
+        return problems
+
+
+def _plain(value: Any) -> Any:
+    """A copy as the SQLCipher store gives it back (through JSON)."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))

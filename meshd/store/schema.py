@@ -1,0 +1,169 @@
+"""Opening the encrypted database file, and its schema: versioned in `PRAGMA user_version`.
+
+Opening checks the key before anything can write: a wrong key or a file that is not a store
+raises StoreError and leaves the file (and its -wal) exactly as it was. Migrations run in order,
+each in its own transaction; a store written by a newer meshd is refused, never downgraded.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import sqlcipher3
+
+from crdt_model.errors import StoreError
+
+SQLiteError = sqlcipher3.Error
+BUSY_TIMEOUT_MS = 10_000
+READER_CACHE_KIB = 8_000
+
+_V1 = """
+CREATE TABLE documents (
+    doc_id TEXT PRIMARY KEY,
+    heads TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    chunk_count INTEGER NOT NULL DEFAULT 0,
+    snapshot BLOB NOT NULL  -- last: small columns are read without walking overflow pages
+);
+CREATE TABLE chunks (
+    doc_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (doc_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE patients (
+    doc_id TEXT PRIMARY KEY,
+    id TEXT, given_name TEXT, family_name TEXT, sex TEXT, birth_date TEXT, phone TEXT,
+    village TEXT, national_id TEXT, clinic_id TEXT, merged_into TEXT
+);
+CREATE VIRTUAL TABLE patient_search USING fts5(
+    names, village, ids, prefix = '2 3', tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TABLE queue_rows (
+    doc_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    row TEXT NOT NULL,
+    PRIMARY KEY (doc_id, position)
+) WITHOUT ROWID;
+CREATE TABLE stock_levels (
+    doc_id TEXT NOT NULL,
+    drug_id TEXT NOT NULL,
+    level TEXT NOT NULL,
+    PRIMARY KEY (doc_id, drug_id)
+) WITHOUT ROWID;
+CREATE TABLE audit (
+    at_ms INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX audit_by_doc ON audit (doc_id, at_ms);
+CREATE INDEX audit_by_time ON audit (at_ms);
+"""
+
+# MIGRATIONS[i] takes the schema from version i to i + 1. Append only; never edit a shipped one.
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: Path, key: bytes, *, create: bool) -> Any:
+    """An open connection to the store at `path`, keyed and checked; StoreError if it can't be."""
+    if len(key) != 32:
+        raise StoreError("the store key must be 32 bytes")
+    exists = path.exists() and path.stat().st_size > 0
+    if not exists and not create:
+        raise StoreError(f"no store at {path}")
+    if exists:
+        _check_key(path, key)
+    # mode=rw never creates a file; an empty file is an interrupted creation: start it afresh.
+    mode = "rw" if path.exists() else "rwc"
+    conn = _open(path, key, mode)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except SQLiteError as exc:
+        conn.close()
+        raise StoreError(f"can't open the store at {path}: {exc}") from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: the WAL is fsynced at every COMMIT, so an acknowledged write survives power loss.
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
+    except SQLiteError as exc:
+        conn.close()
+        raise StoreError(f"can't open the store at {path}: {exc}") from exc
+    return conn
+
+
+def _open(path: Path, key: bytes, mode: str, flags: str = "") -> Any:
+    try:
+        conn = sqlcipher3.connect(
+            f"file:{quote(str(path))}?mode={mode}{flags}", uri=True, isolation_level=None,
+            check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000,
+        )
+    except SQLiteError as exc:
+        raise StoreError(f"can't open the store at {path}: {exc}") from exc
+    try:
+        # SQLCipher logs every failed page decryption to stderr; the caller gets StoreError.
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    except SQLiteError as exc:
+        conn.close()
+        raise StoreError(f"can't open the store at {path}: {exc}") from exc
+    return conn
+
+
+def _check_key(path: Path, key: bytes) -> None:
+    """Decrypt page 1 of the main file, read-only, before any connection may write.
+
+    `immutable=1` keeps SQLite away from the -wal and -shm files: an ordinary connection that
+    fails on a wrong key still checkpoints and deletes a leftover -wal when it closes.
+    """
+    conn = _open(path, key, "ro", "&immutable=1")
+    try:
+        conn.execute("PRAGMA user_version").fetchone()
+    except SQLiteError as exc:
+        raise StoreError(
+            f"can't open the store at {path}: wrong key, or the file is damaged or not a "
+            "clinicmesh store; nothing was changed"
+        ) from exc
+    finally:
+        conn.close()
+
+
+def migrate(conn: Any, path: Path) -> None:
+    """Bring the schema to SCHEMA_VERSION, one migration per transaction."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store at {path} was written by a newer meshd (schema {version}); upgrade meshd"
+        )
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _statements(MIGRATIONS[target - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {target}")
+            conn.execute("COMMIT")
+        except SQLiteError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(
+                f"can't upgrade the store at {path} to schema {target}: {exc}"
+            ) from exc
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def secure_file_mode(path: Path) -> None:
+    """Keep the store files readable by this user only (they are encrypted, but still)."""
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if candidate.exists():
+            os.chmod(candidate, 0o600)

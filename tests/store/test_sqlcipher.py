@@ -1,0 +1,170 @@
+"""SqlCipherStore specifics: lifecycle, threads, background compaction, the loop stays free."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from pathlib import Path
+
+import pytest
+import sqlcipher3
+from store_helpers import TEST_KEY, add_note, new_chart
+
+from crdt_model.adapter import Doc
+from crdt_model.errors import StoreError
+from meshd.store.base import DocWrite
+from meshd.store.sqlcipher import SqlCipherStore
+
+
+def _store_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("store-")]
+
+
+def _raw(path: Path) -> sqlcipher3.Connection:
+    conn = sqlcipher3.connect(str(path), isolation_level=None)
+    conn.execute(f"PRAGMA key = \"x'{TEST_KEY.hex()}'\"")
+    return conn
+
+
+@pytest.mark.asyncio
+async def test_data_survives_reopening_and_stop_leaves_no_thread(tmp_path: Path) -> None:
+    doc, write = new_chart("Wanjiru", "Kamau")
+    async with SqlCipherStore(tmp_path / "s.db", TEST_KEY) as store:
+        assert store.started.is_set()
+        await store.write([write])
+        assert _store_threads()
+    assert _store_threads() == []
+    await store.stop()
+    async with SqlCipherStore(tmp_path / "s.db", TEST_KEY, create=False) as again:
+        assert Doc.load(await again.read(write.doc_id)).to_dict() == doc.to_dict()
+        assert [r["family_name"] for r in await again.search_patients("kamau")] == ["Kamau"]
+    assert oct((tmp_path / "s.db").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.asyncio
+async def test_opening_a_missing_store_without_create_fails(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no store"):
+        await SqlCipherStore(tmp_path / "none.db", TEST_KEY, create=False).start()
+    assert not (tmp_path / "none.db").exists()
+
+
+@pytest.mark.asyncio
+async def test_a_store_from_a_newer_meshd_is_refused(tmp_path: Path) -> None:
+    async with SqlCipherStore(tmp_path / "s.db", TEST_KEY):
+        pass
+    conn = _raw(tmp_path / "s.db")
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(StoreError, match="newer meshd"):
+        await SqlCipherStore(tmp_path / "s.db", TEST_KEY).start()
+    assert _store_threads() == []
+
+
+@pytest.mark.asyncio
+async def test_background_compaction_folds_chunks_while_writes_continue(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    doc, write = new_chart()
+    async with SqlCipherStore(path, TEST_KEY, compact_after=3) as store:
+        await store.write([write])
+        # Submitted together: the writer batches them and compacts between batches.
+        notes = [add_note(doc, write.doc_id, f"note {i}") for i in range(60)]
+        await asyncio.gather(*(store.write([n]) for n in notes))
+        await store.write([add_note(doc, write.doc_id, "last")])
+        loaded = Doc.load(await store.read(write.doc_id))
+        assert loaded.to_dict() == doc.to_dict()
+        assert loaded.heads() == doc.heads()
+        assert await store.integrity_check() == []
+    conn = _raw(path)
+    chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    conn.close()
+    assert chunks <= 3  # 62 chunks were written: compaction ran
+
+
+@pytest.mark.asyncio
+async def test_the_event_loop_keeps_ticking_during_a_big_write(tmp_path: Path) -> None:
+    writes = []
+    for i in range(200):
+        _, w = new_chart(f"Big{i}", "Write")
+        writes.append(DocWrite(w.doc_id, w.data + os.urandom(50_000), w.heads, w.projections))
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while not done.is_set():
+            await asyncio.sleep(0.001)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    async with SqlCipherStore(tmp_path / "s.db", TEST_KEY) as store:
+        task = asyncio.create_task(ticker())
+        started = asyncio.get_running_loop().time()
+        await store.write(writes)
+        elapsed = asyncio.get_running_loop().time() - started
+        done.set()
+        await task
+    assert len(gaps) >= 5, f"write took {elapsed:.3f}s, the loop ticked {len(gaps)} times"
+    assert max(gaps) < 0.5  # generous on a shared machine; a blocked loop would tick once
+
+
+@pytest.mark.asyncio
+async def test_a_failed_write_leaves_the_store_usable(tmp_path: Path) -> None:
+    _, good = new_chart()
+    async with SqlCipherStore(tmp_path / "s.db", TEST_KEY) as store:
+        with pytest.raises(StoreError):
+            await store.write([DocWrite("chart:x", None, ())])  # type: ignore[arg-type]
+        await store.write([good])
+        assert await store.count() == 1
+
+
+@pytest.mark.asyncio
+async def test_reads_during_compaction_always_see_every_acknowledged_change(
+    tmp_path: Path,
+) -> None:
+    doc, write = new_chart()
+    async with SqlCipherStore(tmp_path / "s.db", TEST_KEY, compact_after=2) as store:
+        await store.write([write])
+        acked = set(write.heads)
+        for i in range(40):
+            note = add_note(doc, write.doc_id, f"note {i}")
+            pending = asyncio.ensure_future(store.write([note]))
+            seen_before = set(acked)
+            data = await store.read(write.doc_id)
+            have = {info.hash for info in Doc.load(data).history()}
+            assert seen_before <= have
+            await pending
+            acked |= set(note.heads)
+        assert acked <= {info.hash for info in Doc.load(await store.read(write.doc_id)).history()}
+
+
+@pytest.mark.asyncio
+async def test_a_document_that_does_not_load_is_reported_and_the_store_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    doc, good = new_chart()
+    async with SqlCipherStore(tmp_path / "s.db", TEST_KEY, compact_after=1) as store:
+        await store.write([DocWrite("chart:garbage", b"not automerge", (), snapshot=True)])
+        for _ in range(3):  # enough chunks to ask for a compaction, which must fail politely
+            await store.write([DocWrite("chart:garbage", b"more garbage", ())])
+        await store.write([good])
+        await store.write([add_note(doc, good.doc_id, "still working")])
+        assert Doc.load(await store.read(good.doc_id)).to_dict() == doc.to_dict()
+        assert await store.read("chart:garbage") == b"not automerge" + b"more garbage" * 3
+        problems = await store.integrity_check()
+        assert len(problems) == 1 and problems[0].startswith("chart:garbage")
+    assert "not compacting chart:garbage" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_an_empty_file_left_by_an_interrupted_creation_becomes_a_store(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "s.db").touch()
+    _, write = new_chart()
+    async with SqlCipherStore(tmp_path / "s.db", TEST_KEY) as store:
+        await store.write([write])
+    async with SqlCipherStore(tmp_path / "s.db", TEST_KEY) as store:
+        assert await store.count() == 1
