@@ -22,10 +22,12 @@ from types import TracebackType
 from aiohttp import web
 
 from crdt_model.adapter import actor_for
+from crdt_model.errors import ClinicMeshError
 from meshd.api import create_api_app
 from meshd.api.middleware import bearer_token_auth
 from meshd.docs import Documents
 from meshd.identity import RUN_FILE, DataDir, load_data_dir, load_store_key
+from meshd.membership.service import Membership
 from meshd.service import Clinic, genesis_for, now_ms, project
 from meshd.store.sqlcipher import SqlCipherStore
 from meshd.sync.node_sync import NodeSync, start_node_sync
@@ -70,6 +72,8 @@ class Node:
         self.api_port: int | None = None
         self._runner: web.AppRunner | None = None
         self.sync: NodeSync | None = None
+        self.membership: Membership | None = None
+        self._reprojecting: asyncio.Task[int] | None = None
 
     async def __aenter__(self) -> Node:
         await self.start()
@@ -103,17 +107,24 @@ class Node:
             genesis=genesis_for(device_id), project=project,
         )
         self.clinic = Clinic(self.documents, data.identity)
+        # Charts stored by an older schema get their new projection rows in the background.
+        self._reprojecting = asyncio.create_task(self._reproject(self.documents))
         app = create_api_app(self.clinic, bearer_token_auth(data.api_token))
         for extension in self.options.extensions:
             result = extension(app, self)
             if result is not None:
                 await result
         # --- sync seam: the engine follows the documents; its status joins the API ---
+        # Membership: keys by epoch for the handshake, pairing on the peer port, then mDNS.
+        self.membership = Membership(data, self.documents, self.clinic, mdns=self.options.mdns)
+        self.membership.add_api_routes(app)
         self.sync = await start_node_sync(
-            self.documents, data, self.options.peer_port, self.options.peers
+            self.documents, data, self.options.peer_port, self.options.peers,
+            peer_routes=(self.membership.add_peer_route,), keyring=self.membership.keyring.entries,
         )
         self.sync.add_routes(app)
-        # Discovery starts here once it exists (discovery).
+        assert self.sync.engine is not None
+        await self.membership.start(self.sync.engine)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.api_port)
@@ -128,6 +139,13 @@ class Node:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        reprojecting, self._reprojecting = self._reprojecting, None
+        if reprojecting is not None:
+            reprojecting.cancel()
+            await asyncio.gather(reprojecting, return_exceptions=True)
+        membership, self.membership = self.membership, None
+        if membership is not None:
+            await membership.stop()
         sync, self.sync = self.sync, None  # sync seam: stopped before the store closes
         if sync is not None:
             await sync.stop()
@@ -151,6 +169,21 @@ class Node:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             await self.stop()
+
+    async def reprojected(self) -> int:
+        """Wait for the start-up reprojection to finish; how many documents it reprojected."""
+        return await self._reprojecting if self._reprojecting is not None else 0
+
+    @staticmethod
+    async def _reproject(documents: Documents) -> int:
+        try:
+            done = await documents.reproject_due()
+        except ClinicMeshError as exc:  # the marks stay: the next start tries again
+            log.warning("reprojection after the schema upgrade stopped: %s", exc)
+            return 0
+        if done:
+            log.info("reprojected %d documents for the new schema", done)
+        return done
 
     def _write_run_file(self) -> None:
         assert self.data is not None

@@ -1,0 +1,121 @@
+"""The node's `meshd.docs.Documents` seen through the sync port (`SyncedDocuments`).
+
+Documents announces (doc id, heads, origin) after each durable write; the engine wants the new
+change chunks too, so this adapter remembers the heads it last announced per document and asks
+the live document for what came since. Bulk reads go straight to the store (no cache churn).
+It adds no writes of its own: every write still goes through Documents.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from crdt_model.adapter import Doc
+from crdt_model.errors import ClinicMeshError, CorruptDocument, NotFound, ValidationError
+from meshd.sync.ports import LOCAL_ORIGIN, ApplyResult, DocChange, Heads
+
+log = logging.getLogger(__name__)
+
+DocListener = Callable[[str, Heads, str], "Awaitable[None] | None"]
+
+
+class DocumentsLike(Protocol):
+    """What this adapter uses of meshd.docs.Documents."""
+
+    store: Any
+
+    def subscribe(self, listener: DocListener) -> Callable[[], None]:
+        """Be told (doc id, heads, origin) after each durable change."""
+        ...
+
+    async def read(self, doc_id: str, view: Callable[[Doc], Any]) -> Any:
+        """`view(doc)` of the live document; NotFound when unknown."""
+        ...
+
+    async def apply_remote(self, doc_id: str, chunks: bytes, origin: str = ...) -> bool:
+        """Merge chunks or a saved document from a peer, durably."""
+        ...
+
+
+class DocumentsPort:
+    """SyncedDocuments over the node's Documents and its Store."""
+
+    def __init__(self, documents: DocumentsLike) -> None:
+        self._documents = documents
+        self._announced: dict[str, Heads] = {}
+        self._listeners: list[Callable[[DocChange], None]] = []
+        self._unsubscribe: Callable[[], None] | None = None
+
+    async def heads_index(self) -> dict[str, Heads]:
+        """Stored heads of every document (the store's index, no document is loaded)."""
+        stored: dict[str, Heads] = await self._documents.store.heads("")
+        index = {doc_id: tuple(sorted(heads)) for doc_id, heads in stored.items()}
+        self._announced.update(index)
+        return index
+
+    async def load(self, doc_id: str) -> Doc | None:
+        """The live document, or None when this device does not hold it."""
+        try:
+            doc: Doc = await self._documents.read(doc_id, lambda d: d)
+        except (NotFound, ValidationError):
+            return None
+        return doc
+
+    async def saved(self, doc_ids: Sequence[str]) -> dict[str, bytes]:
+        """Stored bytes of each known document, in one store query."""
+        found: dict[str, bytes] = await self._documents.store.read_many(list(doc_ids))
+        return found
+
+    async def apply_remote(
+        self, items: Sequence[tuple[str, bytes]], origin: str
+    ) -> list[ApplyResult]:
+        """Merge each item through Documents; corrupt items (or bad doc ids) change nothing."""
+        batch = getattr(self._documents, "apply_remote_many", None)
+        if batch is not None:  # one durable write for a whole batch, when Documents offers it
+            results: list[ApplyResult] = await batch(items, origin)
+            return results
+        outcome: list[ApplyResult] = []
+        for doc_id, data in items:
+            try:
+                outcome.append(await self._documents.apply_remote(doc_id, data, origin))
+            except CorruptDocument as exc:
+                outcome.append(exc)
+            except ClinicMeshError as exc:  # e.g. a doc id this device would never accept
+                outcome.append(CorruptDocument(f"refused {doc_id!r}: {exc.message}"))
+        return outcome
+
+    def subscribe(self, listener: Callable[[DocChange], None]) -> Callable[[], None]:
+        """Call `listener` with the chunks of every durable change (local or remote)."""
+        self._listeners.append(listener)
+        if self._unsubscribe is None:
+            self._unsubscribe = self._documents.subscribe(self._heard)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+            if not self._listeners and self._unsubscribe is not None:
+                self._unsubscribe()
+                self._unsubscribe = None
+
+        return unsubscribe
+
+    async def _heard(self, doc_id: str, heads: Heads, origin: str) -> None:
+        base = self._announced.get(doc_id, ())
+        if tuple(sorted(heads)) == base:
+            return
+        # A whole document from a peer is only announced to the others (see Outbox.push), so
+        # its history is not worth serialising here.
+        announce_only = origin != LOCAL_ORIGIN and not base
+        try:
+            now, data = await self._documents.read(doc_id, lambda d: (
+                tuple(d.heads()), b"" if announce_only else d.changes_since(list(base))
+            ))
+        except ClinicMeshError as exc:
+            log.warning("cannot announce %s to peers: %s", doc_id, exc)
+            return
+        self._announced[doc_id] = now
+        change = DocChange(doc_id, base, now, data, origin)
+        for listener in list(self._listeners):
+            listener(change)

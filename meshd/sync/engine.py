@@ -1,0 +1,296 @@
+"""The sync engine: keeps this device's documents converged with every peer it can reach.
+
+It accepts and dials peer links (through a Transport), authenticates them, runs one PeerSession
+per peer, pushes every document change to every peer but the one it came from (multi-hop), runs
+anti-entropy on connect and every `anti_entropy_interval_s`, quarantines bad data and backs off
+peers that keep sending it. It owns its tasks: after `stop()` none is left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from crdt_model.errors import ClinicMeshError
+from meshd import wire
+from meshd.sync import handshake
+from meshd.sync.digest import HeadsDigest
+from meshd.sync.handshake import Credentials, SecureChannel
+from meshd.sync.peer import BadData, PeerMisbehaving, PeerSession
+from meshd.sync.ports import DocChange, Link, QuarantineRecord, SyncedDocuments, Transport
+from meshd.sync.status import PeerRecord, engine_status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncTiming:
+    """Every delay of the engine, shortened by test fixtures."""
+
+    anti_entropy_interval_s: float = 30.0
+    handshake_timeout_s: float = 10.0
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    misbehaving_ban_s: float = 300.0
+
+
+class SyncEngine:
+    """Peer sessions, push, anti-entropy and status for one device."""
+
+    def __init__(
+        self, credentials: Credentials, documents: SyncedDocuments, transport: Transport, *,
+        peers: Sequence[str] = (), timing: SyncTiming | None = None,
+        on_quarantine: Callable[[QuarantineRecord], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.credentials = credentials
+        self.started = asyncio.Event()
+        self._documents = documents
+        self._transport = transport
+        self._static_peers = list(peers)
+        self._timing = timing or SyncTiming()
+        self._on_quarantine = on_quarantine
+        self._clock = clock
+        self._index = HeadsDigest()
+        self._changed_ms: dict[str, int] = {}
+        self._sessions: dict[str, PeerSession] = {}
+        self._records: dict[str, PeerRecord] = {}
+        self._address_peer: dict[str, str] = {}
+        self._dialing: set[str] = set()
+        self._banned_until: dict[str, float] = {}
+        self._handshaking: set[Link] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._stopping = False
+        self.quarantined = 0
+        self.refused = 0
+
+    @property
+    def address(self) -> str:
+        """HOST:PORT peers dial to reach this engine."""
+        return self._transport.address
+
+    async def __aenter__(self) -> SyncEngine:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Index the local documents, listen, and dial every static peer."""
+        self._index = HeadsDigest(await self._documents.heads_index())
+        self._unsubscribe = self._documents.subscribe(self._on_change)
+        await self._transport.start(self._accept)
+        for address in self._static_peers:
+            self.add_peer(address)
+        self._spawn(self._anti_entropy_loop())
+        self.started.set()
+
+    async def stop(self) -> None:
+        """Close every session and link and end every task; safe to call twice."""
+        if self._stopping:
+            return
+        self._stopping = True
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        for session in list(self._sessions.values()):
+            session.close()
+        for link in list(self._handshaking):
+            await link.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._transport.stop()
+
+    def add_peer(self, address: str) -> None:
+        """Keep a session with the peer at HOST:PORT, reconnecting with backoff (e.g. from mDNS)."""
+        if address == self.address or address in self._dialing or self._stopping:
+            return
+        self._dialing.add(address)
+        self._records.setdefault("@" + address, PeerRecord(address=address))
+        self._spawn(self._dial_loop(address))
+
+    def enforce_roster(self) -> None:
+        """End sessions with peers no longer on the roster (e.g. a device just revoked)."""
+        allowed = self.credentials.roster()
+        for session in list(self._sessions.values()):
+            if session.channel.peer_key not in allowed:
+                log.warning("ending the session with %s: no longer on the roster",
+                            session.channel.peer_name)
+                session.close()
+
+    def connected_peers(self) -> list[str]:
+        """Device ids (hex keys) of the peers with a live session."""
+        return list(self._sessions)
+
+    def status(self, recent_docs: int = 100) -> dict[str, Any]:
+        """Peers and documents as `GET /api/v1/sync/status` shows them."""
+        device = {
+            "device_id": self.credentials.device_public.hex(),
+            "device_name": self.credentials.device_name,
+            "address": self.address,
+        }
+        counters = {"quarantined": self.quarantined, "handshakes_refused": self.refused}
+        return engine_status(device, self._records.values(), self._changed_ms, len(self._index),
+                             counters, recent_docs, self._clock())
+
+    # --- changes -------------------------------------------------------------------------
+
+    def _on_change(self, change: DocChange) -> None:
+        self._index.update(change.doc_id, change.heads)
+        self._changed_ms[change.doc_id] = int(self._clock() * 1000)
+        for peer_id, session in self._sessions.items():
+            if peer_id != change.origin:
+                session.push(change)
+
+    async def _anti_entropy_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._timing.anti_entropy_interval_s)
+            for session in self._sessions.values():
+                session.request_anti_entropy()
+
+    # --- sessions ------------------------------------------------------------------------
+
+    async def _accept(self, link: Link) -> None:
+        self._handshaking.add(link)
+        try:
+            channel = await handshake.accept(
+                link, self.credentials, self._timing.handshake_timeout_s
+            )
+        except (ClinicMeshError, TimeoutError, OSError) as exc:
+            log.info("refused a peer link from %s: %s", link.remote, exc)
+            self.refused += 1
+            await link.close()
+            return
+        finally:
+            self._handshaking.discard(link)
+        if channel.outdated_key and self.credentials.handoff_docs:
+            await self._hand_over(channel)
+            return
+        await self._run(channel, link.remote, dialed=False)
+
+    async def _hand_over(self, channel: SecureChannel) -> None:
+        """Send a peer on an outdated mesh key only the hand-off documents, then close.
+
+        The directory carries the new key sealed to each rostered device: the peer adopts it and
+        dials again, and no chart ever travels under a key a revoked device also holds.
+        """
+        log.info("%s used mesh key epoch %d: handing over the directory only",
+                 channel.peer_name, channel.key_epoch)
+        try:
+            saved = await self._documents.saved(list(self.credentials.handoff_docs))
+            docs = tuple(wire.SavedDoc(doc_id, data) for doc_id, data in saved.items())
+            if docs:
+                await channel.send(wire.Snapshots(docs))
+        except (ClinicMeshError, OSError) as exc:
+            log.info("handing over to %s failed: %s", channel.peer_name, exc)
+        finally:
+            await channel.link.close()
+
+    async def _dial_loop(self, address: str) -> None:
+        failures = 0
+        while True:
+            known = self._sessions.get(self._address_peer.get(address, ""))
+            if known is not None:
+                await known.finished.wait()  # that peer is connected already, by its own dial
+            try:
+                lasted = await self._dial_once(address)
+            except Exception:  # a bug must cost one attempt, never the dialer
+                log.exception("dialing %s failed", address)
+                lasted = False
+            failures = 0 if lasted else failures + 1
+            banned_s = self._banned_until.get(self._address_peer.get(address, ""), 0.0)
+            if banned_s > time.monotonic():
+                await asyncio.sleep(banned_s - time.monotonic())
+            delay = min(self._timing.reconnect_max_s,
+                        self._timing.reconnect_min_s * 2 ** min(failures, 16))
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # jitter: no thundering herd
+
+    async def _dial_once(self, address: str) -> bool:
+        """Dial, authenticate and run one session; whether it got as far as syncing."""
+        try:
+            link = await self._transport.connect(address)
+        except (ClinicMeshError, OSError, TimeoutError) as exc:
+            log.debug("cannot reach peer %s: %s", address, exc)
+            return False
+        self._handshaking.add(link)
+        try:
+            channel = await handshake.dial(link, self.credentials, self._timing.handshake_timeout_s)
+        except (ClinicMeshError, TimeoutError, OSError) as exc:
+            log.info("handshake with %s failed: %s", address, exc)
+            await link.close()
+            return False
+        finally:
+            self._handshaking.discard(link)
+        self._address_peer[address] = channel.peer_id
+        return await self._run(channel, address, dialed=True)
+
+    async def _run(self, channel: SecureChannel, address: str, dialed: bool) -> bool:
+        """Run a session unless the peer is banned or already connected; whether it ran."""
+        peer_id = channel.peer_id
+        if self._banned_until.get(peer_id, 0.0) > time.monotonic() or self._stopping:
+            await channel.link.close()
+            return False
+        session = PeerSession(
+            channel, address, dialed, self._documents, self._index,
+            lambda bad: self._quarantine(channel, bad),
+        )
+        existing = self._sessions.get(peer_id)
+        if existing is not None:
+            # Both ends keep the session dialed by the lower device key, so they agree; between
+            # equals the newer one wins (the older is likely a dead link not yet noticed).
+            me = self.credentials.device_public
+            if _canonical(session, me) > _canonical(existing, me):
+                await channel.link.close()
+                return False
+            existing.close()
+            await existing.finished.wait()
+        self._sessions[peer_id] = session
+        record = self._records.setdefault(peer_id, PeerRecord(address=address))
+        record.attach(session, self._clock())
+        self._records.pop("@" + address, None)
+        if len(self._index) or len(self._sessions) == 1:
+            session.request_anti_entropy()
+        # else: an empty device already downloading from another peer waits for the next round,
+        # so it is not sent every document once per peer.
+        try:
+            await session.run()
+        except PeerMisbehaving as exc:
+            log.warning("disconnected %s: %s", channel.peer_name, exc)
+            self._banned_until[peer_id] = time.monotonic() + self._timing.misbehaving_ban_s
+        finally:
+            if self._sessions.get(peer_id) is session:
+                del self._sessions[peer_id]
+            record.detach(session, self._clock())
+        return True
+
+    def _quarantine(self, channel: SecureChannel, bad: BadData) -> None:
+        log.warning("bad data from %s for %r: %s", channel.peer_name, bad.doc_id, bad.reason)
+        if not bad.doc_id:
+            return  # a malformed message, not a document: counted as a strike only
+        self.quarantined += 1
+        if self._on_quarantine is not None:
+            self._on_quarantine(QuarantineRecord(
+                bad.doc_id, channel.peer_id, channel.peer_name, bad.reason, bad.data,
+                int(self._clock() * 1000),
+            ))
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _canonical(session: PeerSession, me: bytes) -> int:
+    """0 for the session dialed by the lower of the two device keys, 1 for the other one."""
+    dialer = me if session.dialed else session.channel.peer_key
+    return 0 if dialer == min(me, session.channel.peer_key) else 1

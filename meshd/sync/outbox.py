@@ -1,0 +1,159 @@
+"""What is waiting to go to one peer, taken most urgent first, one frame at a time.
+
+Outgoing work is pulled, never pushed into a blocking queue: the session's writer asks for the
+next message when the link is free, so whoever adds work never waits on the peer and a slow
+peer only slows its own session. Pushed changes beyond PUSH_BACKLOG are dropped for an
+anti-entropy round, which works out what the peer lacks. Order: control messages, the digest,
+pushed changes, announcements, sync-protocol messages, then bulk snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from crdt_model.adapter import PeerSyncState
+from crdt_model.errors import CorruptDocument
+from meshd import wire
+from meshd.sync.digest import HeadsDigest
+from meshd.sync.ports import LOCAL_ORIGIN, DocChange, SyncedDocuments
+
+FRAME_BUDGET_BYTES = 1024 * 1024
+PUSH_BACKLOG = 512
+EAGER_PUSH_BYTES = 64 * 1024
+SNAPSHOT_BATCH_DOCS = 256
+MAX_ENTRIES_PER_MESSAGE = 4096
+_T = TypeVar("_T")
+
+
+class Outbox:
+    """The work queued for one peer; `wake` is set whenever there is some."""
+
+    def __init__(self, documents: SyncedDocuments, index: HeadsDigest,
+                 states: dict[str, PeerSyncState]) -> None:
+        self.wake = asyncio.Event()
+        self._documents = documents
+        self._index = index
+        self._states = states
+        self._digest_due = False
+        self._control: deque[wire.Message] = deque()
+        self._pushes: deque[wire.ChangeItem] = deque()
+        self._announce: dict[str, wire.Heads] = {}
+        self._sync_docs: dict[str, None] = {}
+        self._snapshot_docs: dict[str, None] = {}
+
+    def pending(self) -> int:
+        """Documents with something waiting."""
+        return (len(self._pushes) + len(self._announce) + len(self._sync_docs)
+                + len(self._snapshot_docs))
+
+    def push(self, change: DocChange) -> None:
+        """Queue a change; a whole document from another peer, or a big one, is only announced.
+
+        Announcing by heads lets the peer ask only for what it lacks, so a device's bulk
+        download is not echoed to every other peer it knows.
+        """
+        if (change.origin != LOCAL_ORIGIN and not change.base) or (
+            len(change.data) > EAGER_PUSH_BYTES
+        ):
+            self._announce[change.doc_id] = change.heads
+        elif len(self._pushes) >= PUSH_BACKLOG:
+            self._pushes.clear()
+            self._digest_due = True
+        else:
+            self._pushes.append(
+                wire.ChangeItem(change.doc_id, change.base, change.heads, change.data)
+            )
+        self.wake.set()
+
+    def digest(self) -> None:
+        """Send our bucket digests at the next opportunity."""
+        self._digest_due = True
+        self.wake.set()
+
+    def control(self, message: wire.Message) -> None:
+        """Send a small protocol message ahead of any document data."""
+        self._control.append(message)
+        self.wake.set()
+
+    def heads_of(self, entries: Iterable[tuple[str, wire.Heads]]) -> None:
+        """Send (doc id, heads) lists, split into messages of bounded size."""
+        batch = deque(wire.DocHeads(d, h) for d, h in entries)
+        while batch:
+            count = min(MAX_ENTRIES_PER_MESSAGE, len(batch))
+            self.control(wire.BucketHeads(tuple(batch.popleft() for _ in range(count))))
+
+    def want(self, doc_ids: list[str]) -> None:
+        """Ask for whole documents, split into messages of bounded size."""
+        for start in range(0, len(doc_ids), MAX_ENTRIES_PER_MESSAGE):
+            self.control(wire.Want(tuple(doc_ids[start:start + MAX_ENTRIES_PER_MESSAGE])))
+
+    def sync(self, doc_ids: Iterable[str]) -> None:
+        """Run (a step of) the Automerge sync protocol for these documents."""
+        self._sync_docs.update((d, None) for d in doc_ids)
+        self.wake.set()
+
+    def snapshots(self, doc_ids: Iterable[str]) -> None:
+        """Send these documents whole (bulk sync)."""
+        self._snapshot_docs.update((d, None) for d in doc_ids)
+        self.wake.set()
+
+    async def next_message(self) -> wire.Message | None:
+        """The most urgent message to send now, or None when there is nothing."""
+        if self._control:
+            return self._control.popleft()
+        if self._digest_due:
+            self._digest_due = False
+            return wire.Digest(self._index.encoded())
+        if self._pushes:
+            return wire.Changes(tuple(_take(self._pushes, lambda i: len(i.data))))
+        if self._announce:
+            ids = list(self._announce)[:MAX_ENTRIES_PER_MESSAGE]
+            return wire.BucketHeads(tuple(wire.DocHeads(d, self._announce.pop(d)) for d in ids))
+        while self._sync_docs:
+            items = await self._sync_batch()
+            if items:
+                return wire.SyncMessages(tuple(items))
+        while self._snapshot_docs:
+            ids = list(self._snapshot_docs)[:SNAPSHOT_BATCH_DOCS]
+            for doc_id in ids:
+                del self._snapshot_docs[doc_id]
+            found = await self._documents.saved(ids)
+            saved = deque(wire.SavedDoc(d, b) for d, b in found.items())
+            while saved:
+                self._control.append(wire.Snapshots(tuple(_take(saved, lambda d: len(d.data)))))
+            if self._control:
+                return self._control.popleft()
+        return None
+
+    async def _sync_batch(self) -> list[wire.SyncItem]:
+        items: list[wire.SyncItem] = []
+        size = 0
+        while self._sync_docs and size < FRAME_BUDGET_BYTES:
+            doc_id = next(iter(self._sync_docs))
+            del self._sync_docs[doc_id]
+            doc = await self._documents.load(doc_id)
+            if doc is None:
+                continue
+            try:
+                data = doc.generate_sync_message(
+                    self._states.setdefault(doc_id, PeerSyncState())
+                )
+            except CorruptDocument:
+                continue  # a poisoned document: Documents reloads it, a later round retries
+            if data is not None:
+                items.append(wire.SyncItem(doc_id, data))
+                size += len(data)
+        return items
+
+
+def _take(items: deque[_T], size: Callable[[_T], int]) -> list[_T]:
+    """Pop items from the left while they fit one frame (always at least one)."""
+    batch = [items.popleft()]
+    total = size(batch[0])
+    while items and total + size(items[0]) <= FRAME_BUDGET_BYTES:
+        total += size(items[0])
+        batch.append(items.popleft())
+    return batch

@@ -1,0 +1,241 @@
+"""One live session with one peer: read and act on its messages, drain its Outbox to it.
+
+The reader never waits on the peer (only on local documents), so a slow or stuck peer stalls
+nothing but its own session. Bad data is reported for quarantine and counted; MAX_STRIKES of it
+ends the session as PeerMisbehaving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from crdt_model.adapter import ACTOR_BYTES, Doc, PeerSyncState
+from crdt_model.errors import ClinicMeshError, CorruptDocument, SyncError
+from meshd import wire
+from meshd.sync.digest import HeadsDigest
+from meshd.sync.handshake import SecureChannel
+from meshd.sync.outbox import Outbox
+from meshd.sync.ports import DocChange, SyncedDocuments
+
+log = logging.getLogger(__name__)
+
+MAX_STRIKES = 5
+
+
+class PeerMisbehaving(SyncError):
+    """A peer kept sending malformed or corrupt data; it is disconnected and backed off."""
+
+
+@dataclass(frozen=True, slots=True)
+class BadData:
+    """A peer sent data that failed to load or decode (reported to the engine for quarantine)."""
+
+    doc_id: str
+    reason: str
+    data: bytes
+
+
+class PeerSession:
+    """Sync with one authenticated peer until the link closes or the peer misbehaves."""
+
+    def __init__(
+        self, channel: SecureChannel, address: str, dialed: bool,
+        documents: SyncedDocuments, index: HeadsDigest, on_bad: Callable[[BadData], None],
+    ) -> None:
+        self.channel = channel
+        self.address = address
+        self.dialed = dialed
+        self.strikes = 0
+        self.received: Counter[str] = Counter()
+        self.sent: Counter[str] = Counter()
+        self.finished = asyncio.Event()
+        self._documents = documents
+        self._index = index
+        self._on_bad = on_bad
+        self._closing = asyncio.Event()
+        self._wanted: set[str] = set()
+        self._peer_heads: dict[str, wire.Heads] = {}
+        self._states: dict[str, PeerSyncState] = {}
+        self.outbox = Outbox(documents, index, self._states)
+
+    @property
+    def peer_id(self) -> str:
+        """The peer's device key as hex."""
+        return self.channel.peer_id
+
+    def pending_out(self) -> int:
+        """Documents with something queued for this peer."""
+        return self.outbox.pending()
+
+    def pending_in(self) -> int:
+        """Documents asked of this peer and not yet received."""
+        return len(self._wanted)
+
+    def push(self, change: DocChange) -> None:
+        """Queue a change for this peer unless it already has exactly these heads."""
+        if self._peer_heads.get(change.doc_id) != change.heads:
+            self.outbox.push(change)
+
+    def request_anti_entropy(self) -> None:
+        """Send our bucket digests at the next opportunity."""
+        self.outbox.digest()
+
+    def close(self) -> None:
+        """End the session soon (idempotent)."""
+        self._closing.set()
+
+    async def run(self) -> None:
+        """Read and write until the link closes; raises PeerMisbehaving for a bad peer."""
+        tasks = [
+            asyncio.create_task(self._read_loop()),
+            asyncio.create_task(self._write_loop()),
+            asyncio.create_task(self._closing.wait()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                exc = task.exception()
+                if isinstance(exc, PeerMisbehaving):
+                    raise exc
+                if isinstance(exc, ClinicMeshError | OSError):
+                    log.info("session with %s ended: %s", self.channel.peer_name, exc)
+                elif exc is not None:  # a bug here must end one session, never the daemon
+                    log.error("session with %s failed", self.channel.peer_name, exc_info=exc)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self.channel.link.close()
+            self.finished.set()
+
+    # --- writing -------------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self.outbox.wake.wait()
+            self.outbox.wake.clear()
+            while (message := await self.outbox.next_message()) is not None:
+                self.sent[type(message).__name__] += 1
+                await self.channel.send(message)
+
+    # --- reading -------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        while True:
+            plaintext = await self.channel.receive_frame()
+            try:
+                message = wire.decode(plaintext)
+            except SyncError as exc:
+                self._strike(BadData("", f"malformed message: {exc.message}", plaintext[:256]))
+                continue
+            self.received[type(message).__name__] += 1
+            await self._handle(message)
+
+    async def _handle(self, message: wire.Message) -> None:
+        if isinstance(message, wire.Digest):
+            self._on_digest(message)
+        elif isinstance(message, wire.BucketHeads):
+            self._on_bucket_heads(message)
+        elif isinstance(message, wire.Want):
+            self.outbox.snapshots(d for d in message.doc_ids if d in self._index)
+        elif isinstance(message, wire.Snapshots):
+            for doc in message.docs:
+                self._wanted.discard(doc.doc_id)
+            await self._apply([(d.doc_id, d.data) for d in message.docs])
+        elif isinstance(message, wire.Changes):
+            await self._on_changes(message)
+        elif isinstance(message, wire.SyncMessages):
+            await self._on_sync(message)
+        else:
+            self._strike(BadData("", f"unexpected {type(message).__name__}", b""))
+
+    def _on_digest(self, message: wire.Digest) -> None:
+        exchange: list[int] = []
+        bare: list[int] = []
+        for bucket, mine_empty, theirs_empty in self._index.differing(message.buckets):
+            if theirs_empty:
+                bare.append(bucket)
+            elif not mine_empty:
+                exchange.append(bucket)
+        # Where the peer holds nothing, send whole documents and no lists of heads.
+        self.outbox.snapshots(d for d, _ in self._index.in_buckets(bare))
+        self.outbox.heads_of(self._index.in_buckets(exchange))
+
+    def _on_bucket_heads(self, message: wire.BucketHeads) -> None:
+        want: list[str] = []
+        differ: list[str] = []
+        for entry in message.entries:
+            self._peer_heads[entry.doc_id] = entry.heads
+            mine = self._index.get(entry.doc_id)
+            if mine is None:
+                want.append(entry.doc_id)
+            elif mine != entry.heads:
+                differ.append(entry.doc_id)
+        self._request(want)
+        self.outbox.sync(differ)
+
+    def _request(self, doc_ids: list[str]) -> None:
+        fresh = [d for d in doc_ids if d not in self._wanted]
+        self._wanted.update(fresh)
+        self.outbox.want(fresh)
+
+    async def _on_changes(self, message: wire.Changes) -> None:
+        batch: list[wire.ChangeItem] = []
+        for item in message.items:
+            self._peer_heads[item.doc_id] = item.heads
+            mine = self._index.get(item.doc_id)
+            if mine == item.heads:
+                continue  # already here, by another path
+            if mine is None and item.base:
+                self._request([item.doc_id])  # only the tail of a document we never had
+            else:
+                batch.append(item)
+        results = await self._apply([(i.doc_id, i.data) for i in batch])
+        # Chunks whose dependencies we lack change nothing: let the sync protocol fill the gap.
+        self.outbox.sync(
+            i.doc_id for i, new in zip(batch, results, strict=True)
+            if new is False and self._index.get(i.doc_id) != i.heads
+        )
+
+    async def _on_sync(self, message: wire.SyncMessages) -> None:
+        for item in message.items:
+            doc = await self._documents.load(item.doc_id)
+            base = Doc.new(os.urandom(ACTOR_BYTES)) if doc is None else doc
+            state = self._states.setdefault(item.doc_id, PeerSyncState())
+            try:
+                trial = base.fork(base.actor())
+                trial.receive_sync_message(state, item.data)
+                gained = trial.changes_since(base.heads())
+            except CorruptDocument as exc:
+                self._states.pop(item.doc_id, None)
+                self._strike(BadData(item.doc_id, exc.message, item.data))
+                continue
+            if gained:
+                await self._apply([(item.doc_id, gained)])
+            self.outbox.sync([item.doc_id])
+
+    async def _apply(self, items: list[tuple[str, bytes]]) -> list[bool]:
+        if not items:
+            return []
+        results = await self._documents.apply_remote(items, self.peer_id)
+        outcome: list[bool] = []
+        for (doc_id, data), result in zip(items, results, strict=True):
+            if isinstance(result, CorruptDocument):
+                self._strike(BadData(doc_id, result.message, data))
+                outcome.append(True)  # quarantined: nothing more to ask for
+            else:
+                outcome.append(result)
+        return outcome
+
+    def _strike(self, bad: BadData) -> None:
+        self.strikes += 1
+        self._on_bad(bad)
+        if self.strikes >= MAX_STRIKES:
+            raise PeerMisbehaving(f"{self.channel.peer_name} sent bad data {self.strikes} times")

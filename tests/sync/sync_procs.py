@@ -1,0 +1,200 @@
+"""Real `meshd run` processes sharing one mesh, for multi-process sync tests.
+
+Pairing is not what these tests exercise, so the data dirs are joined to one mesh directly: the
+same mesh key and id, and every device written into each store's `directory:<mesh>` roster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crdt_model import directory
+from crdt_model.context import Author
+from crdt_model.ids import chart_id, directory_id
+from crdt_model.sample import build_sample_chart
+from meshd import identity
+from meshd.docs import Documents
+from meshd.service import genesis_for, project
+from meshd.store.base import DocWrite
+from meshd.store.sqlcipher import SqlCipherStore
+
+MESHD = Path(sys.executable).with_name("meshd")
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+POLL_S = 0.05
+AT_MS = 1_763_800_000_000
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_mesh(root: Path, count: int) -> list[identity.DataDir]:
+    """`count` data dirs of one mesh (shared key and id), each rostering all the others."""
+    dirs = [identity.init_data_dir(root / f"node-{i}", device_name=f"node-{i}")
+            for i in range(count)]
+    first = dirs[0]
+    for data in dirs[1:]:
+        shutil.copyfile(first.path / identity.MESH_KEY_FILE, data.path / identity.MESH_KEY_FILE)
+        config_path = data.path / identity.CONFIG_FILE
+        config = json.loads(config_path.read_text())
+        config["mesh_id"] = first.identity.mesh_id
+        config_path.write_text(json.dumps(config))
+    dirs = [identity.load_data_dir(d.path) for d in dirs]
+    for data in dirs:
+        asyncio.run(_write_roster(data, dirs))
+    return dirs
+
+
+async def _open(data: identity.DataDir) -> tuple[SqlCipherStore, Documents]:
+    store = SqlCipherStore(data.store_path, identity.load_store_key(data))
+    await store.start()
+    device = data.identity.device_id
+    author = Author(device, "system", AT_MS)
+    return store, Documents(store, author.actor, genesis=genesis_for(device), project=project)
+
+
+async def _write_roster(data: identity.DataDir, members: list[identity.DataDir]) -> None:
+    store, documents = await _open(data)
+    author = Author(data.identity.device_id, "system", AT_MS)
+
+    def add_all(doc: Any) -> None:
+        for member in members:
+            directory.add_device(doc, member.identity.device_id, {
+                "name": member.identity.device_name,
+                "public_key": member.device_public_key().hex(),
+            }, author)
+
+    try:
+        await documents.update(directory_id(data.identity.mesh_id), add_all)
+    finally:
+        await store.stop()
+
+
+def seed_charts(data: identity.DataDir, count: int, seed: int = 5) -> int:
+    """Store `count` realistic charts in the data dir, in one transaction; their total bytes."""
+
+    async def write() -> int:
+        store, _ = await _open(data)
+        author = Author(data.identity.device_id, "system", AT_MS)
+        rng = random.Random(seed)
+        templates = [build_sample_chart(str(uuid.uuid4()), author, rng) for _ in range(50)]
+        writes = []
+        for i in range(count):
+            doc = templates[i % len(templates)].fork(author.actor)
+            doc.change(lambda tx, i=i: tx.put(("demographics",), "phone", f"+254700{i:06d}"))
+            doc_id = chart_id(str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+            writes.append(DocWrite(doc_id, doc.save(), tuple(doc.heads()),
+                                   project(doc_id, doc), snapshot=True))
+        try:
+            await store.write(writes)
+        finally:
+            await store.stop()
+        return sum(len(w.data) for w in writes)
+
+    return asyncio.run(write())
+
+
+@dataclass
+class MeshdProcess:
+    """A `meshd run` subprocess and how to talk to it."""
+
+    data: identity.DataDir
+    api_port: int = field(default_factory=free_port)
+    peer_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[str] | None = None
+
+    @property
+    def peer_address(self) -> str:
+        return f"127.0.0.1:{self.peer_port}"
+
+    def start(self, peers: list[str]) -> MeshdProcess:
+        """Start `meshd run` and wait (bounded) until its API answers."""
+        args = [str(MESHD), "run", "--data-dir", str(self.data.path), "--api-port",
+                str(self.api_port), "--peer-port", str(self.peer_port), "--no-mdns"]
+        for peer in peers:
+            args += ["--peer", peer]
+        log = (self.data.path / "test-run.log").open("a")
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, text=True)
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"meshd run exited: {self.log()}")
+            try:
+                if self.call("GET", "/api/v1/health")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(POLL_S)  # a subprocess's port: there is no event to wait on
+        raise AssertionError(f"meshd run did not answer in {START_TIMEOUT_S} s: {self.log()}")
+
+    def log(self) -> str:
+        return (self.data.path / "test-run.log").read_text()[-3000:]
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """One API request; (status, JSON body or raw bytes)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.api_port}{path}", data=data,
+                                         method=method)
+        request.add_header("Authorization", f"Bearer {self.data.api_token}")
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                raw = response.read()
+                is_json = response.headers.get_content_type() == "application/json"
+                return response.status, json.loads(raw) if is_json else raw
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def sync_status(self) -> dict[str, Any]:
+        status, body = self.call("GET", "/api/v1/sync/status")
+        assert status == 200, body
+        return dict(body)
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown at all."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+
+    def stop(self) -> int | None:
+        """SIGTERM and wait (bounded); SIGKILL if it hangs."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+
+def eventually(check: Any, timeout_s: float = 60.0) -> Any:
+    """Poll `check()` (bounded) until it returns something truthy; return that."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(POLL_S)  # other processes: there is no event to wait on
+    raise AssertionError(f"condition not met within {timeout_s} s")

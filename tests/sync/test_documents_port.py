@@ -1,0 +1,104 @@
+"""The sync engine over the node's real Documents (MemoryStore behind it)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from sync_helpers import QUICK, Mesh, eventually, put_entry
+
+from crdt_model.adapter import Doc
+from meshd.docs import Documents
+from meshd.store.memory import MemoryStore
+from meshd.sync import SyncEngine
+from meshd.sync.documents import DocumentsPort
+
+
+class Clinic:
+    """One device: a store, its Documents, and an engine over them."""
+
+    def __init__(self, mesh: Mesh, name: str) -> None:
+        self.device = mesh.device(name)
+        self.store = MemoryStore()
+        self.actor = os.urandom(16)
+        self.documents = Documents(self.store, self.actor)
+        self.engine: SyncEngine | None = None
+
+    async def heads(self, doc_id: str) -> tuple[bytes, ...] | None:
+        return (await self.store.heads()).get(doc_id)
+
+
+@pytest_asyncio.fixture
+async def clinics(mesh: Mesh) -> AsyncIterator[tuple[Mesh, list[Clinic]]]:
+    made: list[Clinic] = []
+    yield mesh, made
+    for clinic in made:
+        if clinic.engine is not None:
+            await clinic.engine.stop()
+        await clinic.store.stop()
+
+
+async def _start(mesh: Mesh, clinic: Clinic, peers: list[str]) -> None:
+    await clinic.store.start()
+    clinic.engine = SyncEngine(
+        mesh.credentials(clinic.device), DocumentsPort(clinic.documents),
+        mesh.network.transport(clinic.device.name), peers=peers, timing=QUICK,
+    )
+    await clinic.engine.start()
+
+
+def _chart_id() -> str:
+    return f"chart:{uuid.uuid4()}"
+
+
+@pytest.mark.asyncio
+async def test_documents_on_three_devices_converge_through_the_port(
+    clinics: tuple[Mesh, list[Clinic]],
+) -> None:
+    mesh, made = clinics
+    a, b, c = Clinic(mesh, "a"), Clinic(mesh, "b"), Clinic(mesh, "c")
+    made += [a, b, c]
+    await a.store.start()
+    early = _chart_id()
+    doc = Doc.new(a.actor)
+    doc.change(put_entry("registered", "yes"))
+    await a.documents.create(early, doc)
+    await _start(mesh, a, [])
+    await _start(mesh, b, ["a"])
+    await _start(mesh, c, ["b"])
+
+    async def same(doc_id: str) -> bool:
+        heads = [await x.heads(doc_id) for x in (a, b, c)]
+        return heads[0] is not None and heads.count(heads[0]) == 3
+
+    await eventually(lambda: same(early))
+
+    late = _chart_id()
+    fresh = Doc.new(c.actor)
+    fresh.change(put_entry("registered", "at c"))
+    await c.documents.create(late, fresh)
+    await b.documents.update(early, lambda d: d.change(put_entry("triage", "at b")))
+    await eventually(lambda: same(early))
+    await eventually(lambda: same(late))
+    entries = await a.documents.read(early, lambda d: d.get(("entries",)))
+    assert entries == {"registered": "yes", "triage": "at b"}
+
+
+@pytest.mark.asyncio
+async def test_garbage_from_a_peer_reaches_documents_as_corrupt_and_changes_nothing(
+    clinics: tuple[Mesh, list[Clinic]],
+) -> None:
+    mesh, made = clinics
+    a = Clinic(mesh, "a")
+    made.append(a)
+    await a.store.start()
+    port = DocumentsPort(a.documents)
+    chart = _chart_id()
+    results = await port.apply_remote(
+        [(chart, b"garbage"), ("not-a-doc-id", b"x"), (chart, Doc.new(a.actor).save())], "peer"
+    )
+    assert [type(r).__name__ for r in results[:2]] == ["CorruptDocument", "CorruptDocument"]
+    assert await port.load("chart:" + str(uuid.uuid4())) is None

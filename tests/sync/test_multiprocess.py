@@ -1,0 +1,104 @@
+"""Real `meshd` processes on loopback converge through the sync engine."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sync_procs import MeshdProcess, eventually, make_mesh, seed_charts
+
+pytestmark = pytest.mark.slow
+
+PATIENT = {"given_name": "Amina", "family_name": "Otieno", "sex": "female",
+           "birth_date": "1990-04-02"}
+
+
+@pytest.fixture
+def procs() -> Iterator[list[MeshdProcess]]:
+    """Processes the test started; all stopped afterwards."""
+    started: list[MeshdProcess] = []
+    yield started
+    for proc in started:
+        proc.stop()
+
+
+def _register(node: MeshdProcess, **extra: Any) -> str:
+    status, body = node.call("POST", "/api/v1/patients", {**PATIENT, **extra})
+    assert status == 201, body
+    return str(body["id"])
+
+
+def _heads(node: MeshdProcess, patient_id: str) -> list[str] | None:
+    status, body = node.call("GET", f"/api/v1/docs/chart:{patient_id}/heads")
+    return list(body["heads"]) if status == 200 else None
+
+
+def _texts(value: Any) -> list[str]:
+    """Every string anywhere in a JSON value."""
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_two_nodes_converge_on_concurrent_edits(tmp_path: Path, procs: list[MeshdProcess]
+                                                ) -> None:
+    a_dir, b_dir = make_mesh(tmp_path, 2)
+    a = MeshdProcess(a_dir).start([])
+    procs.append(a)
+    b = MeshdProcess(b_dir).start([a.peer_address])
+    procs.append(b)
+    from_a, from_b = _register(a), _register(b, given_name="Baraka")
+    eventually(lambda: _heads(b, from_a) and _heads(a, from_b))
+
+    for node, note in ((a, "seen at triage"), (b, "seen at the lab")):
+        status, body = node.call("POST", f"/api/v1/patients/{from_a}/notes", {"text": note})
+        assert status == 201, body
+    eventually(lambda: _heads(a, from_a) == _heads(b, from_a))
+    chart_a = a.call("GET", f"/api/v1/patients/{from_a}")[1]
+    chart_b = b.call("GET", f"/api/v1/patients/{from_a}")[1]
+    assert chart_a == chart_b
+    assert {"seen at triage", "seen at the lab"} <= set(_texts(chart_a))
+    peers = a.sync_status()["peers"]
+    assert [p["device_name"] for p in peers if p["connected"]] == ["node-1"]
+
+
+def test_five_nodes_in_a_line_converge_end_to_end(tmp_path: Path, procs: list[MeshdProcess]
+                                                  ) -> None:
+    dirs = make_mesh(tmp_path, 5)
+    nodes = [MeshdProcess(d) for d in dirs]
+    nodes[0].start([])
+    procs.append(nodes[0])
+    for before, node in itertools.pairwise(nodes):
+        node.start([before.peer_address])
+        procs.append(node)
+    first, last = nodes[0], nodes[-1]
+    from_first, from_last = _register(first), _register(last, given_name="Juma")
+    eventually(lambda: all(_heads(n, from_first) == _heads(first, from_first) for n in nodes))
+    eventually(lambda: all(_heads(n, from_last) == _heads(last, from_last) for n in nodes))
+    assert not any(p["address"] == first.peer_address for p in last.sync_status()["peers"])
+
+
+CHARTS = 1500
+
+
+def test_killed_mid_bulk_sync_then_restarted_completes(tmp_path: Path,
+                                                       procs: list[MeshdProcess]) -> None:
+    full_dir, empty_dir = make_mesh(tmp_path, 2)
+    seed_charts(full_dir, CHARTS)
+    full = MeshdProcess(full_dir).start([])
+    procs.append(full)
+    expected = full.sync_status()["documents"]["count"]
+    assert expected >= CHARTS
+
+    empty = MeshdProcess(empty_dir).start([full.peer_address])
+    procs.append(empty)
+    eventually(lambda: 0 < empty.sync_status()["documents"]["count"] < expected, 30)
+    empty.kill()
+    empty.start([full.peer_address])
+    eventually(lambda: empty.sync_status()["documents"]["count"] == expected, 60)
+    assert empty.sync_status()["quarantined"] == 0

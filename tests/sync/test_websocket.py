@@ -1,0 +1,120 @@
+"""Real sockets on 127.0.0.1: sessions converge, strangers and tampering get nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from sync_helpers import Device, Mesh, put_entry, wait_until
+
+from crdt_model.errors import SyncError
+from meshd import wire
+from meshd.sync import handshake
+from meshd.sync.handshake import SecureChannel
+from meshd.sync.ports import LinkClosed
+from meshd.sync.websocket import PEER_PATH, WebSocketLink
+
+CHART = "chart:11111111-2222-4333-8444-555555555555"
+
+
+@contextlib.asynccontextmanager
+async def raw_link(address: str) -> AsyncIterator[WebSocketLink]:
+    """A bare WebSocket link to a peer port, with no engine behind it."""
+    async with aiohttp.ClientSession() as client:
+        ws = await client.ws_connect(f"http://{address}{PEER_PATH}", max_msg_size=0)
+        link = WebSocketLink(ws, address, lambda _: None)
+        try:
+            yield link
+        finally:
+            await link.close()
+
+
+async def _closed_by_peer(link: WebSocketLink) -> bool:
+    """Whether the peer closes the link within 5 s (frames it sends meanwhile are skipped)."""
+    try:
+        async with asyncio.timeout(5):
+            while True:
+                await link.receive()
+    except LinkClosed:
+        return True
+    except TimeoutError:
+        return False
+
+
+@pytest.mark.asyncio
+async def test_two_devices_converge_over_websockets(mesh: Mesh) -> None:
+    a, b = mesh.device("a"), mesh.device("b")
+    a.docs.edit(CHART, put_entry("registration", "done"))
+    server = await mesh.start_socket(a)
+    await mesh.start_socket(b, peers=[server.address])
+    await wait_until(lambda: b.heads(CHART) == a.heads(CHART))
+    b.docs.edit(CHART, put_entry("triage", "done"))
+    await wait_until(lambda: a.heads(CHART) == b.heads(CHART))
+    peer = server.status()["peers"][0]
+    assert peer["connected"] and peer["device_name"] == "b"
+    assert peer["bytes_in"] > 0 and peer["bytes_out"] > 0
+
+
+@pytest.mark.parametrize("stranger", ["wrong mesh key", "unrostered device"])
+@pytest.mark.asyncio
+async def test_stranger_gets_nothing_and_changes_nothing(mesh: Mesh, stranger: str) -> None:
+    a = mesh.device("a")
+    a.docs.edit(CHART, put_entry("allergy", "penicillin"))
+    before = a.heads(CHART)
+    server = await mesh.start_socket(a)
+    x = mesh.device("x", rostered=stranger != "unrostered device")
+    x.docs.edit("chart:forged", put_entry("fake", "entry"))
+    mesh_key = os.urandom(32) if stranger == "wrong mesh key" else None
+
+    await mesh.start_socket(x, peers=[server.address], mesh_key=mesh_key)
+    await wait_until(lambda: server.refused >= 2)  # it kept trying, and was refused each time
+
+    assert x.docs.docs.keys() == {"chart:forged"}
+    assert a.docs.docs.keys() == {CHART} and a.heads(CHART) == before
+    assert not server.connected_peers() and not x.engine.connected_peers()  # type: ignore[union-attr]
+    # What a stranger sees of the listener: its ephemeral key, never its identity.
+    async with raw_link(server.address) as link:
+        with pytest.raises((SyncError, LinkClosed)):
+            await handshake.dial(link, mesh.credentials(x, mesh_key), timeout_s=5)
+
+
+async def _authenticated(mesh: Mesh, device: Device, address: str, link: WebSocketLink
+                         ) -> SecureChannel:
+    return await handshake.dial(link, mesh.credentials(device), timeout_s=5)
+
+
+@pytest.mark.asyncio
+async def test_replayed_frame_is_rejected_and_the_session_dropped(mesh: Mesh) -> None:
+    a, m = mesh.device("a"), mesh.device("m")
+    server = await mesh.start_socket(a)
+    m.docs.edit(CHART, put_entry("note", "first"))
+    change = wire.Changes((wire.ChangeItem(
+        CHART, (), tuple(m.heads(CHART) or ()), m.docs.docs[CHART].changes_since([])),))
+    async with raw_link(server.address) as link:
+        channel = await _authenticated(mesh, m, server.address, link)
+        frame = channel._sealer.seal(wire.encode(change))
+        await link.send(frame)
+        await wait_until(lambda: a.heads(CHART) == m.heads(CHART))
+        await link.send(frame)  # captured and replayed
+        assert await _closed_by_peer(link)
+    assert a.entries(CHART) == {"note": "first"}
+
+
+@pytest.mark.asyncio
+async def test_bit_flipped_frame_is_rejected_and_changes_nothing(mesh: Mesh) -> None:
+    a, m = mesh.device("a"), mesh.device("m")
+    server = await mesh.start_socket(a)
+    m.docs.edit(CHART, put_entry("note", "tampered?"))
+    change = wire.Changes((wire.ChangeItem(
+        CHART, (), tuple(m.heads(CHART) or ()), m.docs.docs[CHART].changes_since([])),))
+    async with raw_link(server.address) as link:
+        channel = await _authenticated(mesh, m, server.address, link)
+        frame = bytearray(channel._sealer.seal(wire.encode(change)))
+        frame[len(frame) // 2] ^= 0x04
+        await link.send(bytes(frame))
+        assert await _closed_by_peer(link)
+    assert CHART not in a.docs.docs
