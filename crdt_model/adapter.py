@@ -9,6 +9,7 @@ poison the document. It must not read clocks, files or sockets.
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -146,11 +147,14 @@ def _scalar(value: Value) -> tuple[Any, Any]:
 class Doc:
     """An Automerge document; every call that reaches Rust is guarded."""
 
-    __slots__ = ("_doc", "_poisoned")
+    __slots__ = ("_doc", "_plain", "_poisoned")
 
     def __init__(self, doc: Any) -> None:
         self._doc = doc
         self._poisoned = False
+        # The last to_dict() result, dropped by every change: projections of one chart read
+        # it several times, and copying it is ~8x cheaper than walking the document again.
+        self._plain: bytes | None = None
 
     @classmethod
     def new(cls, actor: bytes) -> Doc:
@@ -208,6 +212,7 @@ class Doc:
     def change(self, build: Callable[[Tx], None]) -> list[bytes]:
         """Run `build` in one transaction; returns the new heads. Nothing changes if it raises."""
         doc = self._live()
+        self._plain = None
         with _guard(self):
             with doc.transaction() as raw:
                 tx = Tx(raw)
@@ -247,11 +252,12 @@ class Doc:
         with _guard(self):
             merged = Document.load(bytes(self._live().save()) + bytes(chunks))
             merged.set_actor(actor)
-        self._doc = merged
+        self._doc, self._plain = merged, None
         return self.heads() != before
 
     def merge(self, other: Doc) -> None:
         """Fold every change of `other` into this document."""
+        self._plain = None
         with _guard(self):
             self._live().merge(other._live())
 
@@ -276,10 +282,13 @@ class Doc:
             return materialized
 
     def to_dict(self) -> dict[str, Any]:
-        """The whole document as plain Python values."""
-        value = self.get(())
-        assert isinstance(value, dict)
-        return value
+        """The whole document as plain Python values (a fresh copy the caller may change)."""
+        if self._plain is None:
+            value = self.get(())
+            assert isinstance(value, dict)
+            self._plain = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        copy: dict[str, Any] = pickle.loads(self._plain)
+        return copy
 
     def generate_sync_message(self, state: PeerSyncState) -> bytes | None:
         """The next Automerge sync message for a peer, or None when there is nothing to say."""
@@ -299,7 +308,7 @@ class Doc:
             trial = self._live().fork()
             trial.set_actor(self.actor())
             trial.receive_sync_message(state._state, Message.decode(bytes(message)))
-        self._doc = trial
+        self._doc, self._plain = trial, None
 
 
 def _materialize(doc: Any, obj: Any) -> Any:
