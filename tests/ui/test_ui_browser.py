@@ -1,0 +1,257 @@
+"""A whole clinic day clicked through in Chromium, one browser context (device) per role, with
+tablet-width screenshots of each main page in artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from ui.app import create_ui_app
+from ui.auth import hash_pin
+from ui.testing import InMemoryClinic
+
+playwright_api = pytest.importorskip("playwright.async_api")
+
+CHROMIUM = os.environ.get("CLINICMESH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+TABLET = {"width": 820, "height": 1180}
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+WAIT_MS = 10_000
+PIN = "1357"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
+]
+
+
+@asynccontextmanager
+async def serve(clinic: InMemoryClinic, **options: Any) -> AsyncIterator[str]:
+    """The UI on an ephemeral port of 127.0.0.1; yields its base URL."""
+    runner = web.AppRunner(create_ui_app(clinic, **options), shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest_asyncio.fixture
+async def server() -> AsyncIterator[tuple[str, InMemoryClinic]]:
+    clinic = InMemoryClinic()
+    async with serve(clinic) as base:
+        yield base, clinic
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[object]:
+    async with playwright_api.async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def device(browser: object, base: str, locale: str = "en-GB") -> object:
+    """A new browser context (a separate device with its own cookies) at tablet size."""
+    context = await browser.new_context(  # type: ignore[attr-defined]
+        base_url=base, viewport=TABLET, locale=locale)
+    context.set_default_timeout(WAIT_MS)
+    return await context.new_page()
+
+
+async def shot(page: object, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+async def log_in(page: object, name: str, pin: str = PIN) -> None:
+    await page.goto("/login")  # type: ignore[attr-defined]
+    await page.fill("#f-name", name)  # type: ignore[attr-defined]
+    await page.fill("#f-pin", pin)  # type: ignore[attr-defined]
+    await page.click("button.primary.big")  # type: ignore[attr-defined]
+    await page.wait_for_selector("nav")  # type: ignore[attr-defined]
+
+
+async def add_user(page: object, name: str, role: str, language: str = "en") -> None:
+    await page.goto("/users")  # type: ignore[attr-defined]
+    await page.fill("#f-name", name)  # type: ignore[attr-defined]
+    await page.check(f"input[name=roles][value={role}]")  # type: ignore[attr-defined]
+    await page.fill("#f-pin", PIN)  # type: ignore[attr-defined]
+    await page.select_option("#f-language", language)  # type: ignore[attr-defined]
+    await page.click("text=Add this person")  # type: ignore[attr-defined]
+    await page.wait_for_selector(f"td:text-is('{name}')")  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio
+async def test_a_clinic_day_from_set_up_to_dispensing(
+    server: tuple[str, InMemoryClinic], browser: object
+) -> None:
+    base, clinic = server
+    admin = await device(browser, base)
+    await admin.goto("/")  # type: ignore[attr-defined]
+    await admin.wait_for_url("**/setup")  # type: ignore[attr-defined]
+    await admin.fill("#f-facility_name", "Kibera Health Post")  # type: ignore[attr-defined]
+    await admin.fill("#f-name", "Amina")  # type: ignore[attr-defined]
+    await admin.fill("#f-pin", "2468")  # type: ignore[attr-defined]
+    await admin.fill("#f-pin_again", "2468")  # type: ignore[attr-defined]
+    await shot(admin, "01-first-run-setup")
+    await admin.click("text=Create the clinic")  # type: ignore[attr-defined]
+    await admin.wait_for_url("**/users")  # type: ignore[attr-defined]
+    for name, role in (("Rehema", "registration"), ("Zawadi", "nurse"),
+                       ("Daktari", "clinician"), ("Baraka", "lab"), ("Neema", "pharmacy")):
+        await add_user(admin, name, role)
+    await shot(admin, "02-users")
+
+    pharmacy = await device(browser, base)
+    await log_in(pharmacy, "Neema")
+    await pharmacy.fill("#n-name", "Amoxicillin 250 mg")  # type: ignore[attr-defined]
+    await pharmacy.fill("#n-reorder", "30")  # type: ignore[attr-defined]
+    await pharmacy.click("text=Add the medicine")  # type: ignore[attr-defined]
+    await pharmacy.fill("#r-qty", "40")  # type: ignore[attr-defined]
+    await pharmacy.click("text=Add to stock")  # type: ignore[attr-defined]
+    await pharmacy.wait_for_selector("td:text('40 ')")  # type: ignore[attr-defined]
+
+    nurse = await device(browser, base)
+    await log_in(nurse, "Zawadi")
+    await nurse.goto("/queue")  # type: ignore[attr-defined]
+    await nurse.wait_for_selector("#live[data-connected]")  # type: ignore[attr-defined]
+
+    reception = await device(browser, base)
+    await log_in(reception, "Rehema")
+    await reception.goto("/patients")  # type: ignore[attr-defined]
+    await reception.fill("#q", "Mwanaisha")  # type: ignore[attr-defined]
+    await reception.press("#q", "Enter")  # type: ignore[attr-defined]
+    await reception.click("a.button:has-text('Register a new patient')")  # type: ignore[attr-defined]
+    await reception.fill("#f-family_name", "Otieno")  # type: ignore[attr-defined]
+    await reception.check("input[name=sex][value=female]")  # type: ignore[attr-defined]
+    await reception.fill("#f-age_years", "abc")  # type: ignore[attr-defined]
+    await reception.click("button.primary.big")  # type: ignore[attr-defined]
+    await reception.wait_for_selector("#e-age_years")  # type: ignore[attr-defined]
+    await shot(reception, "03-registration-errors")
+    await reception.fill("#f-age_years", "34")  # type: ignore[attr-defined]
+    await reception.fill("#f-village", "Kisumu Ndogo")  # type: ignore[attr-defined]
+    await reception.fill("#f-phone", "+254 712 345678")  # type: ignore[attr-defined]
+    await reception.click("button.primary.big")  # type: ignore[attr-defined]
+    await reception.wait_for_selector(".patient-card svg")  # type: ignore[attr-defined]
+    await shot(reception, "04-patient-card")
+    await reception.goto("/patients?q=mwanaisa+otieno")  # type: ignore[attr-defined]
+    await reception.wait_for_selector(".results li:has-text('Mwanaisha Otieno')")  # type: ignore[attr-defined]
+    await shot(reception, "04b-search-misspelt")
+
+    # The nurse's queue, open on another device, shows the patient without a reload.
+    await nurse.wait_for_selector("text=Mwanaisha Otieno")  # type: ignore[attr-defined]
+    await shot(nurse, "05-queue")
+    await nurse.click("text=Start triage")  # type: ignore[attr-defined]
+    await nurse.fill("#f-temperature_c", "73")  # type: ignore[attr-defined]
+    await nurse.check("input[name=category][value=priority]")  # type: ignore[attr-defined]
+    await nurse.click("text=Save and send to consultation")  # type: ignore[attr-defined]
+    await nurse.wait_for_selector("#e-temperature_c")  # type: ignore[attr-defined]
+    await nurse.fill("#f-temperature_c", "38.9")  # type: ignore[attr-defined]
+    await nurse.fill("#f-pulse_bpm", "112")  # type: ignore[attr-defined]
+    await nurse.fill("#f-systolic_mmhg", "118")  # type: ignore[attr-defined]
+    await nurse.fill("#f-diastolic_mmhg", "76")  # type: ignore[attr-defined]
+    await nurse.fill("#f-weight_kg", "61.5")  # type: ignore[attr-defined]
+    await shot(nurse, "06-triage")
+    await nurse.click("text=Save and send to consultation")  # type: ignore[attr-defined]
+    await nurse.wait_for_url("**/queue")  # type: ignore[attr-defined]
+
+    clinician = await device(browser, base)
+    await log_in(clinician, "Daktari")
+    await clinician.goto("/queue")  # type: ignore[attr-defined]
+    await clinician.click("text=Open chart")  # type: ignore[attr-defined]
+    await clinician.fill("#f-substance", "Sulfa drugs")  # type: ignore[attr-defined]
+    await clinician.click("text=Add the allergy")  # type: ignore[attr-defined]
+    await clinician.wait_for_selector(".allergy-banner")  # type: ignore[attr-defined]
+    await clinician.fill("#dx", "malaria")  # type: ignore[attr-defined]
+    await clinician.press("#dx", "Enter")  # type: ignore[attr-defined]
+    await clinician.click(".dx-results li:has-text('B54') button")  # type: ignore[attr-defined]
+    await clinician.wait_for_selector("#problems .entries .code:text('B54')")  # type: ignore[attr-defined]
+    await clinician.click("summary:text('Prescribe')")  # type: ignore[attr-defined]
+    await clinician.select_option("#f-drug_id", label="Amoxicillin 250 mg (in stock: 40)")  # type: ignore[attr-defined]
+    await clinician.fill("#f-dose", "250")  # type: ignore[attr-defined]
+    await clinician.select_option("#f-dose_unit", "mg")  # type: ignore[attr-defined]
+    await clinician.fill("#f-duration_days", "5")  # type: ignore[attr-defined]
+    await clinician.fill("#f-quantity", "15")  # type: ignore[attr-defined]
+    await clinician.click("#medicines button[type=submit]")  # type: ignore[attr-defined]
+    await clinician.wait_for_selector("#medicines .entries strong:text('Amoxicillin')")  # type: ignore[attr-defined]
+    await clinician.select_option("#f-test", "malaria_rdt")  # type: ignore[attr-defined]
+    await clinician.click("#labs button:text('Order')")  # type: ignore[attr-defined]
+    await clinician.wait_for_selector("text=waiting for the result")  # type: ignore[attr-defined]
+    await shot(clinician, "07-consultation")
+    await clinician.click("text=Send to Laboratory")  # type: ignore[attr-defined]
+    await clinician.wait_for_url("**/queue")  # type: ignore[attr-defined]
+
+    lab = await device(browser, base)
+    await log_in(lab, "Baraka")
+    await lab.wait_for_url("**/lab")  # type: ignore[attr-defined]
+    await shot(lab, "08-lab-worklist")
+    await lab.fill(".worklist input[name=value]", "Positive (P. falciparum)")  # type: ignore[attr-defined]
+    await lab.select_option(".worklist select[name=interpretation]", "positive")  # type: ignore[attr-defined]
+    await lab.click("text=Save the result")  # type: ignore[attr-defined]
+    await lab.wait_for_selector("text=No tests waiting.")  # type: ignore[attr-defined]
+
+    await clinician.goto("/queue")  # type: ignore[attr-defined]
+    await clinician.click("text=Open chart")  # type: ignore[attr-defined]
+    await clinician.wait_for_selector("text=Positive (P. falciparum)")  # type: ignore[attr-defined]
+    await clinician.click("text=Send to Pharmacy")  # type: ignore[attr-defined]
+    await clinician.wait_for_url("**/queue")  # type: ignore[attr-defined]
+
+    await pharmacy.goto("/pharmacy")  # type: ignore[attr-defined]
+    await pharmacy.wait_for_selector("text=Mwanaisha Otieno")  # type: ignore[attr-defined]
+    await shot(pharmacy, "09-pharmacy")
+    await pharmacy.click("button:text-is('Dispense')")  # type: ignore[attr-defined]
+    await pharmacy.wait_for_selector("text=No prescriptions waiting.")  # type: ignore[attr-defined]
+    assert (await clinic.stock())[0].level == 25
+
+    queue = await clinic.queue_today((await clinic.visits("2000-01-01", "2100-01-01"))[0].day)
+    assert [q.station for q in queue] == ["done"]
+    await admin.goto("/reports")  # type: ignore[attr-defined]
+    await admin.wait_for_selector("text=Infectious and parasitic diseases")  # type: ignore[attr-defined]
+    await shot(admin, "10-reports")
+    await admin.goto("/sync")  # type: ignore[attr-defined]
+    await shot(admin, "11-sync")
+    patient = (await clinic.search_patients("Mwanaisha"))[0].id
+    await admin.goto(f"/patients/{patient}/history")  # type: ignore[attr-defined]
+    await shot(admin, "12-chart-history")
+
+    swahili = await device(browser, base, locale="sw-KE")
+    await swahili.goto("/login")  # type: ignore[attr-defined]
+    assert await swahili.get_attribute("html", "lang") == "sw"  # type: ignore[attr-defined]
+    await log_in(swahili, "Zawadi")
+    await swahili.select_option("#language", "sw")  # type: ignore[attr-defined]
+    await swahili.wait_for_selector("text=Foleni ya leo")  # type: ignore[attr-defined]
+    await shot(swahili, "13-queue-swahili")
+
+
+@pytest.mark.asyncio
+async def test_keyboard_login_and_idle_lock(browser: object) -> None:
+    clinic = InMemoryClinic()
+    await clinic.set_up_facility("Kibera Health Post", "Amina", hash_pin(PIN), "en")
+    async with serve(clinic, idle_lock_s=2.0) as base:
+        page = await device(browser, base)
+        await page.goto("/login")  # type: ignore[attr-defined]
+        await page.keyboard.type("Amina")  # type: ignore[attr-defined]  # name has autofocus
+        await page.keyboard.press("Tab")  # type: ignore[attr-defined]
+        await page.keyboard.type(PIN)  # type: ignore[attr-defined]
+        await page.keyboard.press("Enter")  # type: ignore[attr-defined]
+        await page.wait_for_url("**/queue")  # type: ignore[attr-defined]
+        # Left alone, the screen locks by itself; the PIN brings the user back.
+        await page.wait_for_url("**/lock")  # type: ignore[attr-defined]
+        await shot(page, "14-lock")
+        await page.fill("#f-pin", PIN)  # type: ignore[attr-defined]
+        await page.keyboard.press("Enter")  # type: ignore[attr-defined]
+        await page.wait_for_url("**/queue")  # type: ignore[attr-defined]

@@ -1,0 +1,108 @@
+"""The ICD-10 list, report figures, CSV export and the sync page's plain words."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from aiohttp.test_utils import TestClient
+from ui_helpers import START_S, add_user, log_in, set_up
+
+from crdt_model.rules import icd10 as check_icd10
+from ui import icd10
+from ui.records import PeerStatus, RelayStatus, SyncStatus, VisitFact
+from ui.testing import InMemoryClinic
+from ui.views.reports import age_band, summarise
+
+TODAY = "2026-03-10"
+
+
+def test_the_icd10_list_is_a_few_hundred_valid_codes_each_in_a_chapter() -> None:
+    codes = icd10.codes()
+    assert 150 <= len(codes) <= 300
+    assert len({c.code for c in codes}) == len(codes)
+    for code in codes:
+        assert check_icd10(code.code) == code.code and code.label
+        assert icd10.chapter(code.code)[0] != "?"
+
+
+def test_icd10_search_by_code_prefix_and_by_words() -> None:
+    assert icd10.search("B54")[0].code == "B54"
+    assert {c.code for c in icd10.search("pneumonia")} >= {"J18.9"}
+    assert all("otitis" in c.label.lower() for c in icd10.search("otitis media"))
+    assert icd10.search("") == []
+    assert icd10.chapter("J18.9") == ("X", "Respiratory system")
+    assert icd10.chapter("T63.0")[0] == "XIX"
+
+
+def test_report_counts_stations_chapters_and_age_sex() -> None:
+    visits = [
+        VisitFact(TODAY, "a", "female", 0, ("registration", "triage", "lab"), ("B54",)),
+        VisitFact(TODAY, "b", "male", 3, ("registration", "triage"), ("J18.9", "B54")),
+        VisitFact(TODAY, "c", "female", 70, ("registration",), ()),
+    ]
+    report = summarise(TODAY, TODAY, visits)
+    assert report.visits == 3
+    assert report.by_station["registration"] == 3 and report.by_station["lab"] == 1
+    assert report.by_chapter == {"I": 2, "X": 1}
+    assert report.by_age_sex["<1"] == {"female": 1}
+    assert report.by_age_sex["1–4"] == {"male": 1} and report.by_age_sex["65+"] == {"female": 1}
+    assert age_band(None) == "Unknown"
+
+
+@pytest.mark.asyncio
+async def test_reports_page_and_csv_show_the_days_figures(
+    client: TestClient, clinic: InMemoryClinic
+) -> None:
+    await set_up(clinic)
+    for name in ("Imani", "Juma"):
+        pid = await clinic.register_patient({"given_name": name, "family_name": "Wekesa",
+                                             "sex": "female", "estimated_age_years": 30},
+                                            TODAY, by="")
+        await clinic.check_in(pid, TODAY, by="")
+        await clinic.add_diagnosis(pid, {"code": "J18.9", "label": "Pneumonia, unspecified"},
+                                   by="")
+    await add_user(clinic, "Daktari", "clinician", language="es")
+    await log_in(client, "Daktari")
+    page = await (await client.get("/reports", params={"day": TODAY})).text()
+    assert "2 visitas" in page and "Sistema respiratorio" in page and "<svg" in page
+    response = await client.get("/reports.csv", params={"period": "month", "day": TODAY})
+    assert response.headers["Content-Disposition"].endswith('2026-03-01.csv"')
+    rows = list(csv.reader(io.StringIO(await response.text())))
+    assert rows[0] == ["Sección", "Elemento", "Número"]
+    assert ["Capítulo CIE-10", "X Sistema respiratorio", "2"] in rows
+
+
+@pytest.mark.asyncio
+async def test_sync_page_says_how_long_the_device_has_been_offline(
+    client: TestClient, clinic: InMemoryClinic
+) -> None:
+    await set_up(clinic)
+    hour_ago = int((START_S - 3 * 3600) * 1000)
+    clinic.sync = SyncStatus(
+        device_name="tablet-3",
+        peers=(PeerStatus("laptop-1", "192.168.4.7:7701", False, hour_ago, 12),),
+        relay=RelayStatus("https://relay.example.org", "unreachable", None),
+        pending_changes=12, offline_since_ms=hour_ago,
+    )
+    await add_user(clinic, "Neema", "pharmacy", language="fr")
+    await log_in(client, "Neema")
+    page = await (await client.get("/sync")).text()
+    assert "Hors ligne depuis il y a 3 heures" in page
+    assert "12 modifications pas encore partagées" in page and "laptop-1" in page
+    assert "Injoignable" in page
+
+
+@pytest.mark.asyncio
+async def test_icd10_suggestions_are_json_for_clinicians_only(
+    client: TestClient, clinic: InMemoryClinic
+) -> None:
+    await set_up(clinic)
+    await add_user(clinic, "Daktari", "clinician")
+    await log_in(client, "Daktari")
+    found = await (await client.get("/icd10", params={"q": "malaria"})).json()
+    assert {"code": "B54", "label": "Unspecified malaria"} in found
+    await add_user(clinic, "Rehema", "registration")
+    await log_in(client, "Rehema")
+    assert (await client.get("/icd10", params={"q": "malaria"})).status == 403

@@ -1,0 +1,170 @@
+"""PINs, server-side sessions, CSRF tokens, idle lock and lock-out after wrong PINs.
+
+Sessions live only in this process (a session is bound to the device that served it and, by
+its User-Agent, to the browser that opened it). Nothing here touches documents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+SALT_BYTES = 16
+PIN_MIN_DIGITS = 4
+PIN_MAX_DIGITS = 8
+MAX_WRONG_PINS = 5
+LOCKOUT_S = 300.0
+IDLE_LOCK_S = 600.0
+SESSION_MAX_S = 12 * 3600.0
+MAX_SESSIONS = 1000
+
+
+def hash_pin(pin: str, salt: bytes | None = None) -> str:
+    """`scrypt$N$r$p$salt$hash` (base64) of a PIN with a fresh random salt."""
+    salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    enc = base64.b64encode
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${enc(salt).decode()}${enc(digest).decode()}"
+
+
+def check_pin(pin: str, stored: str) -> bool:
+    """Whether `pin` matches a hash made by `hash_pin` (constant-time compare)."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        got = hashlib.scrypt(
+            pin.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, base64.b64decode(digest))
+
+
+async def async_hash_pin(pin: str) -> str:
+    """`hash_pin` in a worker thread: scrypt takes ~40 ms, too long for the event loop."""
+    return await asyncio.to_thread(hash_pin, pin)
+
+
+async def async_check_pin(pin: str, stored: str) -> bool:
+    """`check_pin` in a worker thread."""
+    return await asyncio.to_thread(check_pin, pin, stored)
+
+
+def pin_is_acceptable(pin: str) -> bool:
+    """A PIN is 4–8 digits."""
+    return pin.isdigit() and pin.isascii() and PIN_MIN_DIGITS <= len(pin) <= PIN_MAX_DIGITS
+
+
+@dataclass(slots=True)
+class Session:
+    """One browser's session; anonymous (user_id None) until login."""
+
+    id: str
+    csrf: str
+    agent: str
+    created: float
+    last_active: float
+    user_id: str | None = None
+    locked: bool = False
+    language: str | None = None
+
+
+@dataclass(slots=True)
+class _Failures:
+    count: int = 0
+    locked_until: float = 0.0
+
+
+@dataclass(slots=True)
+class Sessions:
+    """Server-side sessions plus per-user wrong-PIN counters."""
+
+    clock: Callable[[], float]
+    idle_lock_s: float = IDLE_LOCK_S
+    lockout_s: float = LOCKOUT_S
+    max_wrong_pins: int = MAX_WRONG_PINS
+    _sessions: dict[str, Session] = field(default_factory=dict)
+    _failures: dict[str, _Failures] = field(default_factory=dict)
+
+    def new(self, agent: str) -> Session:
+        """A fresh anonymous session with its own CSRF token."""
+        now = self.clock()
+        if len(self._sessions) >= MAX_SESSIONS:
+            self._drop_oldest()
+        session = Session(
+            id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), agent=_agent_key(agent),
+            created=now, last_active=now,
+        )
+        self._sessions[session.id] = session
+        return session
+
+    def get(self, session_id: str | None, agent: str) -> Session | None:
+        """The live session for this cookie and browser, or None (unknown, expired, other UA)."""
+        session = self._sessions.get(session_id or "")
+        if session is None:
+            return None
+        now = self.clock()
+        if session.agent != _agent_key(agent) or now - session.created > SESSION_MAX_S:
+            self._sessions.pop(session.id, None)
+            return None
+        if session.user_id and now - session.last_active > self.idle_lock_s:
+            session.locked = True
+        return session
+
+    def touch(self, session: Session) -> None:
+        """Record activity (an unlocked page view or form post)."""
+        session.last_active = self.clock()
+
+    def log_in(self, session: Session, user_id: str, language: str | None) -> Session:
+        """A new session id for the logged-in user (the old id is dropped: no fixation)."""
+        self._sessions.pop(session.id, None)
+        fresh = self.new(session.agent)
+        fresh.agent = session.agent
+        fresh.user_id = user_id
+        fresh.language = language
+        return fresh
+
+    def log_out(self, session: Session) -> None:
+        """Forget the session."""
+        self._sessions.pop(session.id, None)
+
+    def locked_out(self, user_name: str) -> float:
+        """Seconds left before `user_name` may try a PIN again (0 when allowed)."""
+        failures = self._failures.get(user_name.casefold())
+        if failures is None:
+            return 0.0
+        return max(0.0, failures.locked_until - self.clock())
+
+    def wrong_pin(self, user_name: str) -> None:
+        """Count a wrong PIN; the MAX_WRONG_PINS-th locks the name for `lockout_s`."""
+        failures = self._failures.setdefault(user_name.casefold(), _Failures())
+        failures.count += 1
+        if failures.count >= self.max_wrong_pins:
+            failures.count = 0
+            failures.locked_until = self.clock() + self.lockout_s
+
+    def right_pin(self, user_name: str) -> None:
+        """Reset the wrong-PIN counter of a name."""
+        self._failures.pop(user_name.casefold(), None)
+
+    def _drop_oldest(self) -> None:
+        oldest = min(self._sessions.values(), key=lambda s: s.last_active)
+        self._sessions.pop(oldest.id, None)
+
+
+def _agent_key(agent: str) -> str:
+    return hashlib.sha256(agent.encode(errors="replace")).hexdigest()[:32]
+
+
+def csrf_ok(session: Session, token: str | None) -> bool:
+    """Whether a posted CSRF token is the session's (constant-time)."""
+    return bool(token) and hmac.compare_digest(session.csrf.encode(), (token or "").encode())

@@ -1,0 +1,208 @@
+"""What the UI knows about clinic work: stations, roles and what they may do, vitals with units
+and normal ranges, danger signs, lab tests. Labels are marked for translation with `N_`.
+
+Plausible ranges (what may be stored at all) come from `crdt_model.rules`; the normal ranges
+here only decide what is highlighted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crdt_model.rules import DANGER_SIGNS, DOSE_UNITS, ROUTES, VITAL_RANGES
+from ui.i18n import N_
+
+STATION_LABELS = {
+    "registration": N_("Registration"),
+    "triage": N_("Triage"),
+    "consultation": N_("Consultation"),
+    "lab": N_("Laboratory"),
+    "pharmacy": N_("Pharmacy"),
+    "done": N_("Done"),
+}
+
+ROLE_LABELS = {
+    "registration": N_("Registration clerk"),
+    "nurse": N_("Nurse"),
+    "clinician": N_("Clinician"),
+    "lab": N_("Laboratory"),
+    "pharmacy": N_("Pharmacy"),
+    "admin": N_("Administrator"),
+}
+
+# Which roles may do what. Admin may do everything (a small clinic's admin is often a clinician).
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "queue": frozenset({"registration", "nurse", "clinician", "lab", "pharmacy"}),
+    "register": frozenset({"registration", "nurse", "clinician"}),
+    "read_chart": frozenset({"nurse", "clinician", "lab", "pharmacy"}),
+    "triage": frozenset({"nurse", "clinician"}),
+    "consult": frozenset({"clinician"}),
+    "lab": frozenset({"lab", "clinician"}),
+    "pharmacy": frozenset({"pharmacy"}),
+    "review": frozenset({"clinician"}),
+    "reports": frozenset({"clinician"}),
+    "sync": frozenset({"registration", "nurse", "clinician", "lab", "pharmacy"}),
+    "users": frozenset(),
+}
+
+
+def may(roles: tuple[str, ...], action: str) -> bool:
+    """Whether a user with `roles` may perform `action`."""
+    return "admin" in roles or bool(PERMISSIONS.get(action, frozenset()) & set(roles))
+
+
+@dataclass(frozen=True, slots=True)
+class VitalSign:
+    """A vital sign field: label, unit, step, plausible range and normal range."""
+
+    key: str
+    label: str
+    unit: str
+    step: str
+    low: float
+    high: float
+    normal_low: float
+    normal_high: float
+
+
+def _vital(key: str, label: str, unit: str, step: str, normal: tuple[float, float]) -> VitalSign:
+    low, high = VITAL_RANGES[key]
+    return VitalSign(key, label, unit, step, low, high, normal[0], normal[1])
+
+
+VITALS = (
+    _vital("temperature_c", N_("Temperature"), "°C", "0.1", (36.0, 37.5)),
+    _vital("pulse_bpm", N_("Pulse"), "/min", "1", (60, 100)),
+    _vital("resp_rate_bpm", N_("Breathing rate"), "/min", "1", (12, 20)),
+    _vital("systolic_mmhg", N_("Blood pressure, systolic"), "mmHg", "1", (90, 139)),
+    _vital("diastolic_mmhg", N_("Blood pressure, diastolic"), "mmHg", "1", (60, 89)),
+    _vital("spo2_pct", N_("Oxygen saturation"), "%", "1", (94, 100)),
+    _vital("weight_kg", N_("Weight"), "kg", "0.1", (0.3, 300)),
+    _vital("height_cm", N_("Height"), "cm", "0.1", (20, 250)),
+    _vital("muac_mm", N_("Mid-upper arm circumference"), "mm", "1", (125, 400)),
+)
+VITALS_BY_KEY = {v.key: v for v in VITALS}
+
+
+def out_of_normal(key: str, value: float) -> bool:
+    """Whether a vital sign is outside its normal (adult) range and should be highlighted."""
+    sign = VITALS_BY_KEY.get(key)
+    return sign is not None and not sign.normal_low <= value <= sign.normal_high
+
+
+TRIAGE_LABELS = {
+    "emergency": N_("Emergency (red): see now"),
+    "priority": N_("Priority (yellow): see soon"),
+    "queue": N_("Queue (green): wait your turn"),
+}
+
+DANGER_SIGN_LABELS = {
+    "obstructed_breathing": N_("Obstructed breathing"),
+    "severe_respiratory_distress": N_("Severe difficulty breathing"),
+    "central_cyanosis": N_("Blue lips or tongue"),
+    "shock": N_("Shock (cold hands, weak fast pulse)"),
+    "coma": N_("Unconscious"),
+    "convulsions": N_("Convulsions"),
+    "severe_dehydration": N_("Severe dehydration"),
+    "tiny_baby": N_("Tiny baby (under 2 months)"),
+    "temperature_very_high": N_("Very high temperature"),
+    "trauma": N_("Major trauma"),
+    "pallor": N_("Severe pallor"),
+    "poisoning": N_("Poisoning"),
+    "severe_pain": N_("Severe pain"),
+    "restless_irritable_lethargic": N_("Restless, irritable or very sleepy"),
+    "referral": N_("Urgent referral"),
+    "malnutrition": N_("Visible severe wasting"),
+    "oedema_both_feet": N_("Swelling of both feet"),
+    "burns": N_("Major burns"),
+    "unable_to_drink": N_("Unable to drink or breastfeed"),
+    "vomiting_everything": N_("Vomiting everything"),
+}
+assert set(DANGER_SIGN_LABELS) == set(DANGER_SIGNS)
+
+DOSE_UNIT_LABELS = {
+    "mg": "mg", "g": "g", "mcg": "mcg", "mL": "mL", "IU": N_("IU"),
+    "tablet": N_("tablet"), "capsule": N_("capsule"), "drop": N_("drop"), "puff": N_("puff"),
+    "sachet": N_("sachet"), "unit": N_("unit"),
+}
+assert set(DOSE_UNIT_LABELS) == set(DOSE_UNITS)
+ROUTE_LABELS = {
+    "oral": N_("By mouth"),
+    "iv": N_("Into a vein (IV)"),
+    "im": N_("Into a muscle (IM)"),
+    "sc": N_("Under the skin"),
+    "topical": N_("On the skin"),
+    "rectal": N_("Rectal"),
+    "inhaled": N_("Inhaled"),
+    "nasal": N_("Nasal"),
+    "ophthalmic": N_("Eye"),
+    "otic": N_("Ear"),
+    "sublingual": N_("Under the tongue"),
+    "vaginal": N_("Vaginal"),
+}
+assert set(ROUTE_LABELS) == set(ROUTES)
+
+FREQUENCIES = ("once", "1x/day", "2x/day", "3x/day", "4x/day", "every 8 h", "as needed")
+FREQUENCY_LABELS = {
+    "once": N_("Once"),
+    "1x/day": N_("Once a day"),
+    "2x/day": N_("Twice a day"),
+    "3x/day": N_("Three times a day"),
+    "4x/day": N_("Four times a day"),
+    "every 8 h": N_("Every 8 hours"),
+    "as needed": N_("When needed"),
+}
+
+LAB_TESTS = {
+    "malaria_rdt": (N_("Malaria rapid test"), ""),
+    "hb": (N_("Haemoglobin"), "g/dL"),
+    "glucose": (N_("Blood glucose"), "mmol/L"),
+    "urine_dipstick": (N_("Urine dipstick"), ""),
+    "hiv_rapid": (N_("HIV rapid test"), ""),
+    "pregnancy": (N_("Pregnancy test"), ""),
+    "sputum_afb": (N_("Sputum smear (TB)"), ""),
+    "stool": (N_("Stool microscopy"), ""),
+}
+
+SEX_LABELS = {
+    "female": N_("Female"),
+    "male": N_("Male"),
+    "other": N_("Other"),
+    "unknown": N_("Unknown"),
+}
+
+INTERPRETATION_LABELS = {
+    "normal": N_("Normal"),
+    "abnormal": N_("Abnormal"),
+    "critical": N_("Critical"),
+    "positive": N_("Positive"),
+    "negative": N_("Negative"),
+}
+
+# What a chart history line records (HistoryEntry.action).
+ACTION_LABELS = {
+    "registered": N_("Registered"),
+    "encounter": N_("Visit opened"),
+    "triage": N_("Triage"),
+    "allergy": N_("Allergy"),
+    "note": N_("Note"),
+    "diagnosis": N_("Diagnosis"),
+    "prescription": N_("Prescription"),
+    "lab_order": N_("Lab order"),
+    "lab_result": N_("Lab result"),
+    "dispensation": N_("Dispensed"),
+    "void": N_("Voided"),
+    "correction": N_("Correction"),
+    "review": N_("Review resolved"),
+    "demographics": N_("Details changed"),
+}
+
+FIELD_LABELS = {
+    "given_name": N_("Given name"),
+    "family_name": N_("Family name"),
+    "sex": N_("Sex"),
+    "birth_date": N_("Birth date"),
+    "phone": N_("Phone"),
+    "village": N_("Village"),
+    "national_id": N_("National ID number"),
+}

@@ -1,0 +1,178 @@
+"""The ClinicService Protocol: everything the web UI asks of the device, in clinic words.
+
+The daemon implements it on its documents and projections; `ui.testing.InMemoryClinic` is the
+in-memory fake. Inputs that become chart entries are plain mappings in the shapes that
+`crdt_model.validate` / `crdt_model.rules` check; the service raises `ValidationError` (with
+`field`), `NotFound` or `ConflictError` from `crdt_model.errors` and stores nothing then.
+`by` is always the id of the logged-in user; the service adds the device and the time.
+Every search must use an index: the UI calls these on every page view (< 100 ms at 50,000
+charts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
+
+from ui.records import (
+    ChangeEvent,
+    Chart,
+    Facility,
+    HistoryEntry,
+    PatientSummary,
+    PendingLabOrder,
+    PendingPrescription,
+    QueueEntry,
+    ReviewItem,
+    StockLevel,
+    SyncStatus,
+    User,
+    VisitFact,
+)
+
+
+class ClinicService(Protocol):
+    """What the UI needs from the node; all methods are coroutines except `subscribe`."""
+
+    # --- facility and users (directory:<mesh>) -------------------------------------------
+    async def facility(self) -> Facility | None:
+        """This device's facility, or None before first-run set-up."""
+        ...
+
+    async def set_up_facility(
+        self, facility_name: str, admin_name: str, admin_pin_hash: str, language: str
+    ) -> User:
+        """First run: name the facility and create the first admin; ConflictError if done."""
+        ...
+
+    async def users(self) -> list[User]:
+        """Every user of the mesh directory, active or not."""
+        ...
+
+    async def add_user(
+        self, name: str, roles: tuple[str, ...], pin_hash: str, language: str | None, by: str
+    ) -> User:
+        """A new user; ConflictError(field="name") when the name is taken."""
+        ...
+
+    async def set_user_language(self, user_id: str, language: str, by: str) -> None:
+        """Remember the language a user reads the UI in."""
+        ...
+
+    async def set_user_pin(self, user_id: str, pin_hash: str, by: str) -> None:
+        """Replace a user's PIN hash."""
+        ...
+
+    # --- patients and charts (chart:<uuid>) ----------------------------------------------
+    async def search_patients(self, query: str, limit: int = 20) -> list[PatientSummary]:
+        """Patients matching name, phone, id or village, tolerant of spelling, best first."""
+        ...
+
+    async def register_patient(self, demographics: Mapping[str, Any], today: str, by: str) -> str:
+        """A new chart from `validate.registration` input; returns the patient id."""
+        ...
+
+    async def get_chart(self, patient_id: str, by: str) -> Chart:
+        """The whole chart; NotFound when unknown here. The read is audit-logged for `by`."""
+        ...
+
+    async def chart_history(self, patient_id: str, by: str) -> list[HistoryEntry]:
+        """Every change of the chart, oldest first: who, when, which device (audit-logged)."""
+        ...
+
+    async def record_triage(self, patient_id: str, triage: Mapping[str, Any], by: str) -> str:
+        """Add a `rules.triage_entry` (vitals, category, danger signs); returns the entry id."""
+        ...
+
+    async def add_allergy(self, patient_id: str, allergy: Mapping[str, Any], by: str) -> str:
+        """Add a `rules.allergy_entry`."""
+        ...
+
+    async def add_note(self, patient_id: str, note: Mapping[str, Any], by: str) -> str:
+        """Add a `rules.note_entry`."""
+        ...
+
+    async def add_diagnosis(self, patient_id: str, diagnosis: Mapping[str, Any], by: str) -> str:
+        """Add a `rules.diagnosis_entry` (ICD-10 code and label)."""
+        ...
+
+    async def prescribe(self, patient_id: str, prescription: Mapping[str, Any], by: str) -> str:
+        """Add a `rules.prescription_entry`."""
+        ...
+
+    async def order_lab(self, patient_id: str, order: Mapping[str, Any], by: str) -> str:
+        """Add a `rules.lab_order_entry`."""
+        ...
+
+    async def record_lab_result(self, patient_id: str, result: Mapping[str, Any], by: str) -> str:
+        """Add a `rules.lab_result_entry` answering an order."""
+        ...
+
+    async def void_entry(self, patient_id: str, entry_id: str, reason: str, by: str) -> None:
+        """Mark an entry as entered in error (kept and shown struck through)."""
+        ...
+
+    # --- the day's queue (queue:<facility>:<day>) ----------------------------------------
+    async def queue_today(self, day: str) -> list[QueueEntry]:
+        """Every patient of `day`'s queue with their station, oldest arrival first."""
+        ...
+
+    async def check_in(self, patient_id: str, day: str, by: str) -> str:
+        """Open today's encounter and queue the patient for triage; returns the encounter id."""
+        ...
+
+    async def move_patient(self, patient_id: str, day: str, station: str, by: str) -> None:
+        """Send a queued patient to another station (or `done`)."""
+        ...
+
+    def subscribe(self) -> AsyncIterator[ChangeEvent]:
+        """Every document change from this call on, local or synced. The iterator may have an
+        `aclose()` coroutine; the UI calls it when the page goes away."""
+        ...
+
+    # --- worklists ------------------------------------------------------------------------
+    async def pending_lab_orders(self) -> list[PendingLabOrder]:
+        """Lab orders without a result, oldest first."""
+        ...
+
+    async def pending_prescriptions(self) -> list[PendingPrescription]:
+        """Prescriptions not yet fully dispensed, oldest first."""
+        ...
+
+    # --- pharmacy stock (facility:<id>) ---------------------------------------------------
+    async def stock(self) -> list[StockLevel]:
+        """The drug catalogue with current levels, by name."""
+        ...
+
+    async def add_drug(self, name: str, unit: str, reorder_level: int, by: str) -> str:
+        """A new drug in the catalogue (level 0); returns its id."""
+        ...
+
+    async def dispense(self, patient_id: str, dispense: Mapping[str, Any], by: str) -> str:
+        """Record a `rules.dispense_input` on the chart and −quantity on the stock ledger."""
+        ...
+
+    async def receive_stock(self, drug_id: str, quantity: int, note: str, by: str) -> None:
+        """Add +quantity to the ledger."""
+        ...
+
+    async def adjust_stock(self, drug_id: str, quantity: int, reason: str, by: str) -> None:
+        """Add a signed correction to the ledger (after a count, or to reconcile below zero)."""
+        ...
+
+    # --- review queue, sync, reports ------------------------------------------------------
+    async def review_items(self) -> list[ReviewItem]:
+        """Unresolved concurrent edits of critical fields."""
+        ...
+
+    async def resolve_review(self, item_id: str, value: str, note: str, by: str) -> None:
+        """Keep `value` for the field and record who chose it and why."""
+        ...
+
+    async def sync_status(self) -> SyncStatus:
+        """Peers, relay and pending changes as the sync engine sees them now."""
+        ...
+
+    async def visits(self, first_day: str, last_day: str) -> list[VisitFact]:
+        """Every visit between two days (inclusive), for reports."""
+        ...

@@ -1,0 +1,69 @@
+"""The lab worklist: open orders, oldest first, each with a result form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from crdt_model import rules
+from crdt_model.errors import ClinicMeshError
+from ui.clinical import INTERPRETATION_LABELS, LAB_TESTS
+from ui.forms import Errors, error_message, text_value
+from ui.views.patients import patient_id_of
+from ui.web import redirect, render, require, service, today
+
+routes = web.RouteTableDef()
+
+
+async def _page(request: web.Request, errors: Errors | None = None,
+                form: dict[str, str] | None = None, status: int = 200) -> web.Response:
+    orders = await service(request).pending_lab_orders()
+    units = {label: unit for label, unit in LAB_TESTS.values()}
+    return render(request, "lab.html", status=status, orders=orders, errors=errors or {},
+                  form=form or {}, units=units, interpretations=INTERPRETATION_LABELS)
+
+
+@routes.get("/lab")
+async def worklist(request: web.Request) -> web.StreamResponse:
+    """Orders waiting for a result."""
+    require(request, "lab")
+    return await _page(request)
+
+
+@routes.get("/lab/table")
+async def worklist_table(request: web.Request) -> web.StreamResponse:
+    """The worklist alone, for live refresh."""
+    require(request, "lab")
+    return await _page(request)
+
+
+@routes.post("/lab/{patient_id}/{order_id}")
+async def enter_result(request: web.Request) -> web.StreamResponse:
+    """Store a result; the patient goes back to consultation."""
+    who = require(request, "lab")
+    patient_id = patient_id_of(request)
+    order_id = request.match_info["order_id"]
+    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    form["order_id"] = order_id
+    raw = text_value(form, "value")
+    value: Any = raw
+    try:
+        value = float(raw.replace(",", ".")) if raw else raw
+    except ValueError:
+        value = raw
+    result: dict[str, Any] = {"order_id": order_id, "value": value}
+    for key in ("unit", "interpretation", "note"):
+        if text_value(form, key):
+            result[key] = text_value(form, key)
+    try:
+        rules.lab_result_entry(result)
+        await service(request).record_lab_result(patient_id, result, by=who.id)
+    except ClinicMeshError as exc:
+        field, message = error_message(exc)
+        return await _page(request, {f"{order_id}:{field}": message}, form, status=400)
+    for queued in await service(request).queue_today(today(request)):
+        if queued.patient_id == patient_id and queued.station == "lab":
+            await service(request).move_patient(patient_id, today(request), "consultation",
+                                                by=who.id)
+    raise redirect("/lab")

@@ -1,0 +1,138 @@
+"""Registration: search first (tolerant of spelling), likely duplicates before creating, the
+printable patient card with a QR code, and checking a patient in for today's queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from aiohttp import web
+
+from crdt_model import validate
+from crdt_model.errors import ClinicMeshError, NotFound
+from crdt_model.ids import check_uuid
+from ui.forms import Errors, error_message, number_value, text_value
+from ui.i18n import gettext as _
+from ui.records import PatientSummary
+from ui.web import redirect, render, require, service, svg, today
+
+routes = web.RouteTableDef()
+SEARCH_LIMIT = 20
+DUPLICATE_LIMIT = 5
+FIELDS = ("given_name", "family_name", "sex", "birth_date", "age_years", "phone", "village",
+          "national_id")
+
+
+def patient_id_of(request: web.Request) -> str:
+    """The patient id of the URL, or 404."""
+    try:
+        return check_uuid(request.match_info["patient_id"])
+    except ClinicMeshError:
+        raise web.HTTPNotFound() from None
+
+
+@routes.get("/patients")
+async def search(request: web.Request) -> web.StreamResponse:
+    """Search by name, phone, id or village."""
+    require(request, "register")
+    query = request.query.get("q", "").strip()[:100]
+    results = await service(request).search_patients(query, SEARCH_LIMIT) if query else []
+    waiting = {q.patient_id: q.station for q in await service(request).queue_today(today(request))
+               if q.station != "done"} if results else {}
+    return render(request, "patients.html", q=query, results=results, waiting=waiting)
+
+
+def _demographics(form: dict[str, str], errors: Errors) -> dict[str, Any]:
+    data: dict[str, Any] = {key: text_value(form, key) or None for key in FIELDS}
+    data["given_name"] = data["given_name"] or ""
+    data["family_name"] = data["family_name"] or ""
+    age = number_value(form, "age_years", errors)
+    del data["age_years"]
+    if age is not None:
+        data["estimated_age_years"] = age
+    if data["birth_date"] is None and age is None and "age_years" not in errors:
+        errors["birth_date"] = _("Please give the birth date or an estimated age.")
+    return data
+
+
+@routes.get("/patients/new")
+async def new_form(request: web.Request) -> web.StreamResponse:
+    """An empty registration form, prefilled from the search words."""
+    require(request, "register")
+    words = request.query.get("q", "").split()
+    form = {"given_name": words[0] if words else "", "family_name": " ".join(words[1:])}
+    return render(request, "register.html", form=form, errors={}, duplicates=[])
+
+
+@routes.post("/patients/new")
+async def register(request: web.Request) -> web.StreamResponse:
+    """Check the form, show likely duplicates once, then create the chart and check in."""
+    who = require(request, "register")
+    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    errors: Errors = {}
+    data = _demographics(form, errors)
+    clean: dict[str, Any] = {}
+    if not errors:
+        try:
+            clean = validate.registration({k: v for k, v in data.items() if v is not None},
+                                          today(request))
+        except ClinicMeshError as exc:
+            field, message = error_message(exc)
+            errors["age_years" if field == "estimated_age_years" else field] = message
+    if errors:
+        return render(request, "register.html", status=400, form=form, errors=errors,
+                      duplicates=[])
+    if not form.get("confirm_new"):
+        duplicates = await likely_duplicates(request, clean)
+        if duplicates:
+            return render(request, "register.html", form=form, errors={}, duplicates=duplicates)
+    svc = service(request)
+    try:
+        patient_id = await svc.register_patient(
+            {k: v for k, v in data.items() if v is not None}, today(request), by=who.id
+        )
+        await svc.check_in(patient_id, today(request), by=who.id)
+    except ClinicMeshError as exc:
+        field, message = error_message(exc)
+        return render(request, "register.html", status=400, form=form, errors={field: message},
+                      duplicates=[])
+    raise redirect(f"/patients/{patient_id}/card?new=1")
+
+
+async def likely_duplicates(request: web.Request, clean: dict[str, Any]) -> list[PatientSummary]:
+    """Patients with a similar name (or the same phone) who may be this same person."""
+    svc = service(request)
+    found: dict[str, PatientSummary] = {}
+    queries = [f"{clean['given_name']} {clean['family_name']}"]
+    if clean.get("phone"):
+        queries.append(clean["phone"])
+    for query in queries:
+        for match in await svc.search_patients(query, DUPLICATE_LIMIT):
+            found.setdefault(match.id, match)
+    return list(found.values())[:DUPLICATE_LIMIT]
+
+
+@routes.post("/patients/{patient_id}/check-in")
+async def check_in(request: web.Request) -> web.StreamResponse:
+    """Put a known patient in today's queue (for triage)."""
+    who = require(request, "register")
+    patient_id = patient_id_of(request)
+    try:
+        await service(request).check_in(patient_id, today(request), by=who.id)
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    raise redirect("/queue")
+
+
+@routes.get("/patients/{patient_id}/card")
+async def card(request: web.Request) -> web.StreamResponse:
+    """A printable card: name, birth date, id and a QR code of the id."""
+    who = require(request, "register")
+    patient_id = patient_id_of(request)
+    try:
+        chart = await service(request).get_chart(patient_id, by=who.id)
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    qr = segno.make(patient_id, error="m").svg_inline(scale=4, border=2, dark="#000")
+    return render(request, "card.html", patient=chart.patient, qr=svg(qr),
+                  new=request.query.get("new") == "1")

@@ -1,0 +1,129 @@
+"""Pharmacy: dispense against prescriptions with stock levels, receive stock, stock-out
+warnings, reconcile a level below zero, add drugs to the catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any
+
+from aiohttp import web
+
+from crdt_model import rules
+from crdt_model.errors import ClinicMeshError
+from ui.forms import Errors, error_message, int_value, text_value
+from ui.i18n import gettext as _
+from ui.web import redirect, render, require, service, today
+
+routes = web.RouteTableDef()
+
+
+async def _page(request: web.Request, errors: Errors | None = None,
+                form: dict[str, str] | None = None, status: int = 200) -> web.Response:
+    svc = service(request)
+    stock = await svc.stock()
+    return render(request, "pharmacy.html", status=status,
+                  pending=await svc.pending_prescriptions(), stock=stock,
+                  levels={s.drug_id: s for s in stock}, errors=errors or {}, form=form or {})
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+
+
+@routes.get("/pharmacy")
+async def worklist(request: web.Request) -> web.StreamResponse:
+    """Prescriptions to dispense and the stock."""
+    require(request, "pharmacy")
+    return await _page(request)
+
+
+@routes.post("/pharmacy/dispense")
+async def dispense(request: web.Request) -> web.StreamResponse:
+    """Give medicine against a prescription; a level going below zero is allowed but flagged."""
+    who = require(request, "pharmacy")
+    form = await _form(request)
+    errors: Errors = {}
+    prefix = text_value(form, "prescription_id")
+    data: dict[str, Any] = {
+        "prescription_id": prefix, "drug_id": text_value(form, "drug_id"),
+        "quantity": int_value(form, "quantity", errors),
+    }
+    patient_id = text_value(form, "patient_id")
+    if not errors:
+        try:
+            rules.dispense_input(data)
+            await service(request).dispense(patient_id, data, by=who.id)
+        except ClinicMeshError as exc:
+            field, message = error_message(exc)
+            errors[field] = message
+    if errors:
+        return await _page(request, {f"{prefix}:{k}": v for k, v in errors.items()}, form, 400)
+    still_open = {p.patient_id for p in await service(request).pending_prescriptions()}
+    if patient_id not in still_open:
+        for queued in await service(request).queue_today(today(request)):
+            if queued.patient_id == patient_id and queued.station == "pharmacy":
+                await service(request).move_patient(patient_id, today(request), "done",
+                                                    by=who.id)
+    raise redirect("/pharmacy")
+
+
+async def _ledger(request: web.Request, form: dict[str, str], write: Awaitable[Any],
+                  prefix: str) -> web.StreamResponse:
+    try:
+        await write
+    except ClinicMeshError as exc:
+        field, message = error_message(exc)
+        return await _page(request, {f"{prefix}:{field}": message}, form, 400)
+    raise redirect("/pharmacy#stock")
+
+
+@routes.post("/pharmacy/receive")
+async def receive(request: web.Request) -> web.StreamResponse:
+    """Add delivered stock."""
+    who = require(request, "pharmacy")
+    form = await _form(request)
+    errors: Errors = {}
+    quantity = int_value(form, "quantity", errors)
+    if quantity is None or quantity <= 0:
+        errors.setdefault("quantity", _("The quantity must be a whole number above zero."))
+    if errors:
+        return await _page(request, {f"receive:{k}": v for k, v in errors.items()}, form, 400)
+    assert quantity is not None
+    return await _ledger(request, form, service(request).receive_stock(
+        text_value(form, "drug_id"), quantity, text_value(form, "note"), by=who.id), "receive")
+
+
+@routes.post("/pharmacy/adjust")
+async def adjust(request: web.Request) -> web.StreamResponse:
+    """Set the level to what was counted on the shelf (reconciles a level below zero)."""
+    who = require(request, "pharmacy")
+    form = await _form(request)
+    errors: Errors = {}
+    counted = int_value(form, "counted", errors)
+    if counted is None or counted < 0:
+        errors.setdefault("counted", _("Please write a whole number of zero or more."))
+    reason = text_value(form, "reason")
+    if not reason:
+        errors["reason"] = _("Please write the reason.")
+    levels = {s.drug_id: s.level for s in await service(request).stock()}
+    drug_id = text_value(form, "drug_id")
+    if drug_id not in levels:
+        errors["drug_id"] = _("Please choose a medicine of the catalogue.")
+    if errors:
+        return await _page(request, {f"adjust:{k}": v for k, v in errors.items()}, form, 400)
+    assert counted is not None
+    return await _ledger(request, form, service(request).adjust_stock(
+        drug_id, counted - levels[drug_id], reason, by=who.id), "adjust")
+
+
+@routes.post("/pharmacy/drugs")
+async def add_drug(request: web.Request) -> web.StreamResponse:
+    """Add a drug to the catalogue."""
+    who = require(request, "pharmacy")
+    form = await _form(request)
+    errors: Errors = {}
+    reorder = int_value(form, "reorder_level", errors)
+    if errors:
+        return await _page(request, {f"drug:{k}": v for k, v in errors.items()}, form, 400)
+    return await _ledger(request, form, service(request).add_drug(
+        text_value(form, "name"), text_value(form, "unit"), reorder or 0, by=who.id), "drug")

@@ -1,0 +1,79 @@
+"""Triage: vitals with units and ranges, danger signs, category; then on to consultation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from crdt_model import rules
+from crdt_model.errors import ClinicMeshError, NotFound
+from ui.clinical import VITALS
+from ui.forms import Errors, error_message, number_value, text_value
+from ui.i18n import gettext as _
+from ui.views.patients import patient_id_of
+from ui.web import redirect, render, require, service, today, user
+
+routes = web.RouteTableDef()
+
+
+async def encounter_today(request: web.Request, patient_id: str, by: str) -> str:
+    """Today's encounter of the patient, checking them in when they are not queued yet."""
+    for entry in await service(request).queue_today(today(request)):
+        if entry.patient_id == patient_id and entry.station != "done":
+            return entry.encounter_id
+    return await service(request).check_in(patient_id, today(request), by=by)
+
+
+async def _page(request: web.Request, patient_id: str, form: dict[str, Any], errors: Errors,
+                status: int = 200) -> web.Response:
+    try:
+        chart = await service(request).get_chart(patient_id, by=user(request).id)
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    return render(request, "triage.html", status=status, chart=chart, form=form, errors=errors,
+                  vitals=VITALS, signs=form.get("danger_signs", []))
+
+
+@routes.get("/patients/{patient_id}/triage")
+async def triage_form(request: web.Request) -> web.StreamResponse:
+    """The triage form."""
+    require(request, "triage")
+    return await _page(request, patient_id_of(request), {}, {})
+
+
+@routes.post("/patients/{patient_id}/triage")
+async def triage_post(request: web.Request) -> web.StreamResponse:
+    """Store the triage and send the patient to consultation; bad input stores nothing."""
+    who = require(request, "triage")
+    patient_id = patient_id_of(request)
+    posted = await request.post()
+    form: dict[str, Any] = {k: v for k, v in posted.items() if isinstance(v, str)}
+    form["danger_signs"] = [s for s in posted.getall("danger_signs", []) if isinstance(s, str)]
+    errors: Errors = {}
+    measured = {v.key: number_value(form, v.key, errors) for v in VITALS}
+    triage: dict[str, Any] = {
+        "category": text_value(form, "category") or None,
+        "vitals": {k: v for k, v in measured.items() if v is not None},
+        "danger_signs": form["danger_signs"],
+    }
+    if text_value(form, "note"):
+        triage["note"] = text_value(form, "note")
+    if triage["category"] is None:
+        errors["category"] = _("Please choose a triage category.")
+    if not errors:
+        try:
+            rules.triage_entry({**triage, "encounter_id": "check"})
+        except ClinicMeshError as exc:
+            field, message = error_message(exc)
+            errors[field] = message
+    if errors:
+        return await _page(request, patient_id, form, errors, status=400)
+    try:
+        triage["encounter_id"] = await encounter_today(request, patient_id, who.id)
+        await service(request).record_triage(patient_id, triage, by=who.id)
+        await service(request).move_patient(patient_id, today(request), "consultation", by=who.id)
+    except ClinicMeshError as exc:
+        field, message = error_message(exc)
+        return await _page(request, patient_id, form, {field: message}, status=400)
+    raise redirect("/queue")
