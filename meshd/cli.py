@@ -14,7 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from crdt_model.errors import ClinicMeshError
-from meshd import identity
+from meshd import identity, provision
+from meshd.membership.commands import register as register_membership
 from meshd.node import (
     DEFAULT_API_PORT,
     DEFAULT_HOST,
@@ -24,6 +25,7 @@ from meshd.node import (
     running_node,
 )
 from meshd.status import store_summary
+from meshd.ui_service import mount_ui
 
 DEFAULT_DATA_DIR = identity.default_data_dir()
 
@@ -52,19 +54,32 @@ def _fail(exc: ClinicMeshError) -> typer.Exit:
 
 @app.command()
 def init(
-    name: Annotated[str, typer.Option("--name", help="This device's name.")],
+    name: Annotated[
+        str | None, typer.Option("--name", help="This device's name (required without --invite).")
+    ] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     facility: Annotated[str, typer.Option("--facility", help="The facility's name.")] = (
         identity.DEFAULT_FACILITY_NAME
     ),
+    invite_file: Annotated[
+        Path | None,
+        typer.Option("--invite", help="Join the mesh of this invite file (from `meshd invite`)."),
+    ] = None,
     passphrase_file: PassphraseOption = None,
 ) -> None:
-    """Create a new device, mesh and facility in an empty data dir."""
+    """Create a new device, mesh and facility in an empty data dir, or join a mesh by invite."""
     try:
-        made = identity.init_data_dir(
-            data_dir, device_name=name, facility_name=facility,
-            passphrase=_passphrase(passphrase_file),
-        )
+        if invite_file is not None:
+            made = provision.join_by_invite(
+                data_dir, invite_file, device_name=name, passphrase=_passphrase(passphrase_file)
+            )
+        elif name is None:
+            raise identity.DataDirError("give this device a --name (or join by --invite FILE)")
+        else:
+            made = identity.init_data_dir(
+                data_dir, device_name=name, facility_name=facility,
+                passphrase=_passphrase(passphrase_file),
+            )
     except ClinicMeshError as exc:
         raise _fail(exc) from None
     typer.echo(json.dumps({"device": made.identity.device_id, "data_dir": str(data_dir)}))
@@ -91,9 +106,12 @@ def run(
             identity.init_data_dir(
                 data_dir, device_name=identity.default_device_name(), passphrase=passphrase
             )
+        # Peers from node.json (an invite's) are dialed too; duplicates once.
+        peers = tuple(dict.fromkeys([*identity.configured_peers(data_dir), *(peer or ())]))
         options = NodeOptions(
             data_dir=data_dir, host=host, api_port=api_port, peer_port=peer_port,
-            peers=tuple(peer or ()), relay=relay, mdns=not no_mdns, passphrase=passphrase,
+            peers=peers, relay=relay, mdns=not no_mdns, passphrase=passphrase,
+            extensions=(provision.add_invite_route, mount_ui),
         )
         asyncio.run(Node(options).run_until_signalled())
     except ClinicMeshError as exc:
@@ -125,3 +143,38 @@ def status(
         return
     for key, value in report.items():
         typer.echo(f"{key}: {json.dumps(value)}")
+
+
+@app.command()
+def invite(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the invite file (secret).")],
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    name: Annotated[
+        str | None, typer.Option("--name", help="The new device's name on the roster.")
+    ] = None,
+    peer: Annotated[
+        list[str] | None,
+        typer.Option("--peer", help="A HOST:PORT the new device dials first (repeatable)."),
+    ] = None,
+    expires_hours: Annotated[
+        float, typer.Option("--expires-hours", help="Hours until the invite can't be used.")
+    ] = provision.DEFAULT_INVITE_LIFETIME_S / 3600,
+    passphrase_file: PassphraseOption = None,
+) -> None:
+    """Roster a new device and write its invite file, for `meshd init --invite FILE` on it."""
+    try:
+        made = provision.invite_device(
+            data_dir, out, device_name=name, peers=peer or (), lifetime_s=expires_hours * 3600,
+            passphrase=_passphrase(passphrase_file),
+        )
+    except ClinicMeshError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps({
+        "invite": str(out), "device": made.device_id, "name": made.device_name,
+        "mesh": made.mesh_id, "peers": list(made.peers),
+        "expires_at": made.expires_at.isoformat(timespec="seconds"),
+    }))
+
+
+# pair, join, devices, revoke: meshd.membership.commands (join --run starts `run`).
+register_membership(app, run)

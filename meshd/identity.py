@@ -2,9 +2,12 @@
 
 Layout of DATA_DIR (every secret file is mode 0600):
 
-    node.json     device id and name, mesh id, facility id and name (no secrets)
+    node.json     device id and name, mesh id, facility id and name, and the peers to dial
+                  by default (`peers`, written by `init --invite`; no secrets)
     device.key    the device's Ed25519 private key (raw 32 bytes)
-    mesh.key      the 256-bit mesh key
+    mesh.key      the 256-bit mesh key (the newest epoch's, once keys have been rotated)
+    mesh-keys.json  every mesh key this device holds, by epoch (written once a second epoch
+                  exists: by pairing or a revocation; absent means mesh.key is epoch 0)
     api-token     the bearer token scripts send to the JSON API
     store.key     the SQLCipher key, written by meshd.store.keys
     store.db      the encrypted store
@@ -21,6 +24,7 @@ import secrets
 import socket
 import stat
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,8 @@ APP_NAME = "clinicmesh"
 CONFIG_FILE = "node.json"
 DEVICE_KEY_FILE = "device.key"
 MESH_KEY_FILE = "mesh.key"
+KEYRING_FILE = "mesh-keys.json"
+KEYRING_VERSION = 1
 API_TOKEN_FILE = "api-token"
 STORE_FILE = "store.db"
 RUN_FILE = "run.json"
@@ -74,6 +80,8 @@ class DataDir:
     device_key: Ed25519PrivateKey
     mesh_key: bytes
     api_token: str
+    mesh_epoch: int = 0  # the epoch of `mesh_key`, the newest this device holds
+    mesh_keys: tuple[tuple[int, bytes], ...] = ()  # (epoch, key), newest first
 
     @property
     def store_path(self) -> Path:
@@ -115,26 +123,71 @@ def init_data_dir(
     passphrase: str | None = None,
 ) -> DataDir:
     """Create a new device, mesh and facility in `path` (empty or absent) and return it."""
-    device_name = _clean_name(device_name, "device name")
-    facility_name = _clean_name(facility_name, "facility name")
+    identity = Identity(
+        device_id=str(uuid.uuid4()), device_name=_clean_name(device_name, "device name"),
+        mesh_id=str(uuid.uuid4()), facility_id=str(uuid.uuid4()),
+        facility_name=_clean_name(facility_name, "facility name"),
+    )
+    device_key = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+        serialization.NoEncryption(),
+    )
+    return _create(path, identity, device_key, secrets.token_bytes(MESH_KEY_BYTES), (),
+                   passphrase)
+
+
+def adopt_identity(
+    path: Path,
+    identity: Identity,
+    *,
+    device_key: bytes,
+    mesh_key: bytes,
+    peers: Sequence[str] = (),
+    passphrase: str | None = None,
+) -> DataDir:
+    """Create `path` (empty or absent) for a device whose identity was made elsewhere (an invite).
+
+    `device_key` is the raw Ed25519 private key; `peers` (HOST:PORT) go to node.json, where
+    `meshd run` dials them by default.
+    """
+    identity = Identity(**{
+        **asdict(identity),
+        "device_name": _clean_name(identity.device_name, "device name"),
+        "facility_name": _clean_name(identity.facility_name, "facility name"),
+    })
+    if len(device_key) != ED25519_KEY_BYTES or len(mesh_key) != MESH_KEY_BYTES:
+        raise DataDirError("the device key and mesh key must be 32 bytes each")
+    return _create(path, identity, device_key, mesh_key, peers, passphrase)
+
+
+def configured_peers(path: Path) -> tuple[str, ...]:
+    """The peers node.json says to dial by default (none when it names none)."""
+    try:
+        record: Any = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ()
+    peers = record.get("peers") if isinstance(record, dict) else None
+    if not isinstance(peers, list):
+        return ()
+    return tuple(peer for peer in peers if isinstance(peer, str) and peer)
+
+
+def _create(
+    path: Path, identity: Identity, device_key: bytes, mesh_key: bytes, peers: Sequence[str],
+    passphrase: str | None,
+) -> DataDir:
     path.mkdir(parents=True, exist_ok=True)
     if any(path.iterdir()):
         raise DataDirError(
             f"{path} is not empty: use another --data-dir, or `meshd run` to use it"
         )
-    device_key = Ed25519PrivateKey.generate()
-    _write_secret(path / DEVICE_KEY_FILE, device_key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-        serialization.NoEncryption(),
-    ))
-    _write_secret(path / MESH_KEY_FILE, secrets.token_bytes(MESH_KEY_BYTES))
+    _write_secret(path / DEVICE_KEY_FILE, device_key)
+    _write_secret(path / MESH_KEY_FILE, mesh_key)
     _write_secret(path / API_TOKEN_FILE, (secrets.token_urlsafe(API_TOKEN_BYTES) + "\n").encode())
     keys.create_key(path, passphrase)
-    identity = Identity(
-        device_id=str(uuid.uuid4()), device_name=device_name, mesh_id=str(uuid.uuid4()),
-        facility_id=str(uuid.uuid4()), facility_name=facility_name,
-    )
-    config = {"version": CONFIG_VERSION, **asdict(identity)}
+    config: dict[str, Any] = {"version": CONFIG_VERSION, **asdict(identity)}
+    if peers:
+        config["peers"] = list(peers)
     # node.json is written last: its presence means the rest of the dir is complete.
     _write_file(path / CONFIG_FILE, (json.dumps(config, indent=1) + "\n").encode(), 0o644)
     return load_data_dir(path)
@@ -156,11 +209,48 @@ def load_data_dir(path: Path) -> DataDir:
     token = _read_secret(path / API_TOKEN_FILE).decode("ascii", "replace").strip()
     if len(token) < API_TOKEN_BYTES:
         raise DataDirError(f"{path / API_TOKEN_FILE} is damaged (too short)")
+    keyring = read_keyring(path) or {0: mesh_key}
+    newest = max(keyring)
     return DataDir(
         path=path, identity=identity,
         device_key=Ed25519PrivateKey.from_private_bytes(raw_key),
-        mesh_key=mesh_key, api_token=token,
+        mesh_key=keyring[newest], api_token=token, mesh_epoch=newest,
+        mesh_keys=tuple(sorted(keyring.items(), reverse=True)),
     )
+
+
+def read_keyring(path: Path) -> dict[int, bytes]:
+    """The mesh keys by epoch in `path`'s mesh-keys.json ({} when there is none)."""
+    keyring_path = path / KEYRING_FILE
+    if not keyring_path.exists():
+        return {}
+    try:
+        record: Any = json.loads(_read_secret(keyring_path))
+        if not isinstance(record, dict) or record.get("version") != KEYRING_VERSION:
+            raise ValueError(f"version {KEYRING_VERSION} expected")
+        keys = {int(epoch): bytes.fromhex(key) for epoch, key in record["keys"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DataDirError(f"{keyring_path} is damaged ({exc})") from None
+    if not keys or any(e < 0 or len(k) != MESH_KEY_BYTES for e, k in keys.items()):
+        raise DataDirError(f"{keyring_path} is damaged (a key of the wrong length)")
+    return keys
+
+
+def write_keyring(path: Path, keys: dict[int, bytes]) -> None:
+    """Save every mesh key by epoch (0600) and make the newest one mesh.key, each atomically."""
+    if not keys or any(len(key) != MESH_KEY_BYTES for key in keys.values()):
+        raise DataDirError("every mesh key must be 32 bytes")
+    record = {"version": KEYRING_VERSION,
+              "keys": {str(epoch): key.hex() for epoch, key in sorted(keys.items())}}
+    _replace_secret(path / KEYRING_FILE, (json.dumps(record) + "\n").encode())
+    _replace_secret(path / MESH_KEY_FILE, keys[max(keys)])
+
+
+def _replace_secret(secret_path: Path, content: bytes) -> None:
+    tmp = secret_path.with_name(f".{secret_path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    _write_secret(tmp, content)
+    os.replace(tmp, secret_path)
 
 
 def load_store_key(data_dir: DataDir, passphrase: str | None = None) -> bytes:
