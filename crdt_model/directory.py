@@ -95,6 +95,13 @@ def set_pin_hash(doc: Doc, user_id: str, pin_hash: str, author: Author) -> list[
     return _change(doc, author, lambda tx: tx.put((*USERS, user_id), "pin_hash", clean))
 
 
+def set_user_language(doc: Doc, user_id: str, language: str, author: Author) -> list[bytes]:
+    """Remember the language (a short tag such as `en` or `sw`) a user reads the UI in."""
+    clean = check_slug(language, "language")
+    _require(_root(doc), "users", check_slug(user_id, "user_id"), "user_id")
+    return _change(doc, author, lambda tx: tx.put((*USERS, user_id), "language", clean))
+
+
 def set_user_disabled(doc: Doc, user_id: str, disabled: bool, author: Author) -> list[bytes]:
     """Disable (or re-enable) a user's login."""
     if not isinstance(disabled, bool):
@@ -151,3 +158,42 @@ def devices(doc: Doc) -> dict[str, dict[str, Any]]:
     """device_id -> {name, public_key, added_by, added_at, revoked_at, …}."""
     found = _root(doc).get("devices")
     return {k: v for k, v in (found or {}).items() if isinstance(v, dict)}
+
+
+# A rotated mesh key is kept in each recipient's device record, under a scalar key naming the
+# epoch and the rotating device: concurrent rotations by two devices then never overwrite each
+# other (no new container is created, so the concurrent-container trap of DESIGN §7 can't bite).
+SEALED_KEY_PREFIX = "mesh_key."
+MAX_SEALED_KEY_HEX = 512
+
+
+def store_sealed_keys(
+    doc: Doc, epoch: int, sealed: dict[str, str], author: Author
+) -> list[bytes]:
+    """Give each device in `sealed` (device_id -> hex) the mesh key of `epoch`, sealed to it."""
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        raise ValidationError("a key epoch is a whole number from 1", field="epoch")
+    root = _root(doc)
+    for device_id, blob in sealed.items():
+        _require(root, "devices", check_slug(device_id, "device_id"), "device_id")
+        if not isinstance(blob, str) or len(blob) > MAX_SEALED_KEY_HEX or not _HEX.fullmatch(blob):
+            raise ValidationError("a sealed key must be lower-case hex", field="sealed")
+    field = f"{SEALED_KEY_PREFIX}{epoch}.{check_slug(author.device_id, 'device_id')}"
+
+    def build(tx: Tx) -> None:
+        for device_id, blob in sealed.items():
+            tx.put((*DEVICES, device_id), field, blob)
+
+    return _change(doc, author, build)
+
+
+def sealed_keys(record: dict[str, Any]) -> list[tuple[int, str, str]]:
+    """(epoch, rotating device id, sealed hex) of every mesh key given to one device record."""
+    found = []
+    for key, value in record.items():
+        if not isinstance(key, str) or not key.startswith(SEALED_KEY_PREFIX):
+            continue
+        epoch, _, rotator = key[len(SEALED_KEY_PREFIX):].partition(".")
+        if epoch.isdigit() and rotator and isinstance(value, str):
+            found.append((int(epoch), rotator, value))
+    return sorted(found)

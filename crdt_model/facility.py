@@ -23,7 +23,7 @@ DRUGS = ("drugs",)
 SETTINGS = ("settings",)
 LEDGER_KINDS = ("receive", "dispense", "adjust")
 MAX_STOCK_MOVE = 1_000_000
-DRUG_FIELDS = ("name", "form", "strength", "unit")
+DRUG_FIELDS = ("name", "form", "strength", "unit", "reorder_level")
 SETTING_FIELDS = ("name", "district", "country")
 
 
@@ -67,7 +67,11 @@ def new_facility(facility: str, data: object, author: Author) -> Doc:
 
 
 def add_drug(doc: Doc, drug_id: str, data: object, author: Author) -> list[bytes]:
-    """Add a drug {name, form?, strength?, unit?} to the catalogue; ConflictError if present."""
+    """Add a drug {name, form?, strength?, unit?, reorder_level?} to the catalogue.
+
+    `reorder_level` is the stock level (in units) at or below which the pharmacy reorders.
+    ConflictError if the drug is already present.
+    """
     check_slug(drug_id, "drug_id")
     raw = require_mapping(data)
     reject_unknown(raw, DRUG_FIELDS)
@@ -75,6 +79,8 @@ def add_drug(doc: Doc, drug_id: str, data: object, author: Author) -> list[bytes
     for key in ("form", "strength", "unit"):
         if raw.get(key) is not None:
             clean[key] = name(raw[key], key)
+    if raw.get("reorder_level") is not None:
+        clean["reorder_level"] = integer(raw["reorder_level"], "reorder_level", 0, MAX_STOCK_MOVE)
     drugs = _root(doc).get("drugs")
     if isinstance(drugs, dict) and drug_id in drugs:
         raise ConflictError(f"drug {drug_id!r} is already in the catalogue", field="drug_id")

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # Charts are small (a few kB in memory) but a clinic keeps 50,000 of them: hold only the busy ones.
 DEFAULT_CACHE_DOCS = 2000
+# Documents reprojected per transaction after a schema upgrade: short lock holds, few fsyncs.
+REPROJECT_BATCH = 100
 
 Genesis = Callable[[str, bytes], "Doc | None"]
 """(doc id, device actor) -> the deterministic first state of a derived doc, or None."""
@@ -233,6 +235,45 @@ class Documents:
                 self._remember(doc_id, _Cached(doc, stored=True))
         await self._notify([(write.doc_id, write.heads, origin) for write in writes])
         return results
+
+    async def reproject_due(self, batch: int = REPROJECT_BATCH) -> int:
+        """Reproject every document a schema upgrade marked, a batch at a time; returns how many.
+
+        Meant to run in the background after start-up: the marks are in the store, so an
+        interrupted run simply goes on at the next start.
+        """
+        after, done = "", 0
+        while ids := await self.store.reprojection_due(after, batch):
+            done += await self.reproject(ids)
+            after = ids[-1]
+        return done
+
+    async def reproject(self, doc_ids: Sequence[str]) -> int:
+        """Recompute and store the projections of stored `doc_ids` (after a schema upgrade).
+
+        Each document is read from the store under its lock, so no write can slip between the
+        read and the new rows; the work runs in a thread, off the event loop, and nothing is
+        added to the cache. Returns how many documents were reprojected.
+        """
+        async with AsyncExitStack() as stack:
+            await self._lock_all(stack, doc_ids)
+            stored = await self.store.read_many(list(doc_ids))
+            writes = await asyncio.to_thread(self._reprojections, stored)
+            if writes:
+                await self.store.write(writes)
+        return len(writes)
+
+    def _reprojections(self, stored: dict[str, bytes]) -> list[DocWrite]:
+        writes = []
+        for doc_id, data in stored.items():
+            try:
+                doc = Doc.load(data, actor=self._actor)
+                projections = self._project(doc_id, doc) or Projections()
+            except Exception:  # a damaged document keeps its old rows; integrity_check reports it
+                log.exception("cannot reproject %s", doc_id)
+                continue
+            writes.append(DocWrite(doc_id, b"", tuple(doc.heads()), projections))
+        return writes
 
     # -- internals -------------------------------------------------------------------------
 

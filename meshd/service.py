@@ -12,10 +12,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from crdt_model import chart, directory, facility, queue
+from crdt_model import chart, directory, facility, queue, worklists
 from crdt_model.adapter import Doc
 from crdt_model.context import Author
 from crdt_model.errors import NotFound, ValidationError
@@ -32,9 +32,14 @@ from crdt_model.ids import (
 )
 from meshd.docs import Documents
 from meshd.identity import Identity
-from meshd.store.base import AuditEvent, Projections
+from meshd.store.base import AuditEvent, Projections, WorklistRow
 
 MAX_SEARCH_RESULTS = 50
+# The worklists a chart projects into (Store.worklist kinds).
+LAB_ORDERS = "lab_order"
+PRESCRIPTIONS = "prescription"
+REVIEWS = "review"
+VISITS = "visit"
 
 Operation = Callable[[Doc, Author, str], object]
 """A domain operation bound to its input: (doc, author, new entry id) -> anything."""
@@ -76,6 +81,10 @@ class Clinic:
         """Today's date on this device (for registration ages and the queue of the day)."""
         return self._today()
 
+    def now_ms(self) -> int:
+        """The time now on this device's clock, epoch milliseconds."""
+        return self._clock()
+
     def author(self, caller: Caller) -> Author:
         """The Author stamped on a change made now by `caller` on this device."""
         return Author(self.identity.device_id, caller.user, self._clock())
@@ -95,17 +104,22 @@ class Clinic:
 
     # -- patients --------------------------------------------------------------------------
 
-    async def register_patient(self, data: Mapping[str, Any], caller: Caller) -> str:
-        """Create a chart from registration `data`; returns the new patient id."""
+    async def register_patient(
+        self, data: Mapping[str, Any], caller: Caller, today: date | str | None = None
+    ) -> str:
+        """Create a chart from registration `data` (ages counted to `today`); returns its id."""
         patient_id = new_id()
-        doc = chart.register_patient(patient_id, dict(data), self.author(caller), self._today())
+        day = today if today is not None else self._today()
+        doc = chart.register_patient(patient_id, dict(data), self.author(caller), day)
         doc_id = chart_id(patient_id)
         await self.docs.create(doc_id, doc, [self.audit(caller, "register", doc_id)])
         return patient_id
 
-    async def search_patients(self, query: str, caller: Caller) -> list[dict[str, Any]]:
-        """Search rows for `query` (all recent patients when empty)."""
-        rows = await self.docs.store.search_patients(query, MAX_SEARCH_RESULTS)
+    async def search_patients(
+        self, query: str, caller: Caller, limit: int = MAX_SEARCH_RESULTS
+    ) -> list[dict[str, Any]]:
+        """Search rows for `query` (all recent patients when empty), at most `limit`."""
+        rows = await self.docs.store.search_patients(query, min(limit, MAX_SEARCH_RESULTS))
         audit = [self.audit(caller, "search", "chart:*", query[:100])]
         await self.docs.store.write([], audit)
         return rows
@@ -221,11 +235,47 @@ def genesis_for(device_id: str) -> Callable[[str, bytes], Doc | None]:
     return genesis
 
 
+def local_day(at_ms: int) -> str:
+    """The device's local calendar day of an instant (the day a clinic calls it)."""
+    return datetime.fromtimestamp(at_ms / 1000).date().isoformat()
+
+
+def chart_worklists(doc: Doc, day_of: Callable[[int], str] = local_day) -> list[WorklistRow]:
+    """A chart's rows in the worklists: pending labs and prescriptions, reviews, visits."""
+    row = chart.patient_row(doc)
+    patient = {
+        "patient_id": row["id"], "given_name": row.get("given_name") or "",
+        "family_name": row.get("family_name") or "",
+    }
+    rows = [
+        WorklistRow(LAB_ORDERS, o["order_id"], o["at_ms"], {**o, **patient})
+        for o in worklists.pending_lab_orders(doc)
+    ]
+    rows += [
+        WorklistRow(PRESCRIPTIONS, p["prescription_id"], p["at_ms"], {**p, **patient})
+        for p in worklists.pending_prescriptions(doc)
+    ]
+    rows += [
+        WorklistRow(REVIEWS, item["id"], max(_ats(item["candidates"]), default=0),
+                    {**item, **patient})
+        for item in chart.review_items(doc)
+    ]
+    rows += [
+        WorklistRow(VISITS, fact["day"], fact["day"], {**fact, **patient})
+        for fact in worklists.visit_facts(doc, day_of)
+    ]
+    return rows
+
+
+def _ats(candidates: list[dict[str, Any]]) -> list[int]:
+    return [c["at"] for c in candidates if isinstance(c.get("at"), int)]
+
+
 def project(doc_id: str, doc: Doc) -> Projections | None:
-    """The Documents projection hook: search row, queue rows or stock levels by doc kind."""
+    """The Documents projection hook: search row and worklists, queue rows or stock levels."""
     kind, _ = parse_doc_id(doc_id)
     if kind == CHART:
-        return Projections(patient=chart.patient_row(doc))
+        return Projections(patient=chart.patient_row(doc), worklists=chart_worklists(doc))
     if kind == FACILITY:
         return Projections(stock=facility.stock_levels(doc))
     if kind == QUEUE:

@@ -12,16 +12,30 @@ from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
+class WorklistRow:
+    """One row of a worklist or report: `kind` names the list (lab_order, prescription, review,
+    visit), `key` the item within the document, `sort_key` orders rows of a kind (a time in ms
+    or a day) and bounds range queries; `row` is the JSON-ready item."""
+
+    kind: str
+    key: str
+    sort_key: int | str
+    row: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Projections:
     """Rows derived from one document, replaced in the same transaction as its bytes.
 
     `patient` is the search row of a chart (None for other documents); `queue` the rows of a
-    queue document; `stock` the (drug id -> level) of a facility document.
+    queue document; `stock` the (drug id -> level) of a facility document; `worklists` a
+    chart's pending lab orders, pending prescriptions, open review items and visit facts.
     """
 
     patient: Mapping[str, Any] | None = None
     queue: Sequence[Mapping[str, Any]] = ()
     stock: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    worklists: Sequence[WorklistRow] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +104,23 @@ class Store(Protocol):
         self, doc_id: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
         """The latest audit rows as dicts (at_ms, user, action, doc_id, origin, detail)."""
+        ...
+
+    async def worklist(
+        self, kind: str, low: int | str | None = None, high: int | str | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Rows of worklist `kind` with low <= sort_key <= high, by sort key:
+        dicts {doc_id, key, sort_key, row}."""
+        ...
+
+    async def similar_words(self, word: str, limit: int = 5) -> list[str]:
+        """Indexed name/village words within a typo or two of `word`, for tolerant search."""
+        ...
+
+    async def reprojection_due(self, after: str = "", limit: int = 100) -> list[str]:
+        """Ids after `after` of documents whose projections a schema upgrade left to be
+        recomputed, sorted (any projection write of a document clears its mark)."""
         ...
 
     async def integrity_check(self) -> list[str]:

@@ -16,9 +16,10 @@ from typing import Any
 from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError, StoreError
 from meshd.store.base import AuditEvent, DocWrite
-from meshd.store.search import matches, patient_row
+from meshd.store.search import compact, matches, patient_row, search_columns, similar
 
 AUDIT_PAGE = 100
+WORKLIST_PAGE = 1000
 
 
 class MemoryStore:
@@ -31,6 +32,7 @@ class MemoryStore:
         self._patients: dict[str, dict[str, Any]] = {}
         self._queues: dict[str, list[dict[str, Any]]] = {}
         self._stock: dict[str, dict[str, dict[str, Any]]] = {}
+        self._worklists: dict[str, list[dict[str, Any]]] = {}
         self._audit: list[dict[str, Any]] = []
         self.started = asyncio.Event()
 
@@ -75,6 +77,11 @@ class MemoryStore:
                     self._patients[write.doc_id] = patient_row(proj.patient)
                 self._queues[write.doc_id] = [_plain(row) for row in proj.queue]
                 self._stock[write.doc_id] = {str(k): _plain(v) for k, v in proj.stock.items()}
+                self._worklists[write.doc_id] = [
+                    {"kind": w.kind, "doc_id": write.doc_id, "key": w.key,
+                     "sort_key": w.sort_key, "row": _plain(w.row)}
+                    for w in proj.worklists
+                ]
         self._audit.extend(
             {"at_ms": e.at_ms, "user": e.user, "action": e.action, "doc_id": e.doc_id,
              "origin": e.origin, "detail": e.detail}
@@ -146,6 +153,36 @@ class MemoryStore:
         rows = [e for e in self._audit if doc_id is None or e["doc_id"] == doc_id]
         ordered = sorted(enumerate(rows), key=lambda p: (p[1]["at_ms"], p[0]), reverse=True)
         return [dict(row) for _, row in ordered[:limit]]
+
+    async def worklist(
+        self, kind: str, low: int | str | None = None, high: int | str | None = None,
+        limit: int = WORKLIST_PAGE,
+    ) -> list[dict[str, Any]]:
+        """Rows of worklist `kind` with low <= sort_key <= high: {doc_id, key, sort_key, row}."""
+        self._check_open()
+        found = [
+            {k: copy.deepcopy(v) for k, v in row.items() if k != "kind"}
+            for rows in self._worklists.values() for row in rows
+            if row["kind"] == kind and (low is None or row["sort_key"] >= low)
+            and (high is None or row["sort_key"] <= high)
+        ]
+        found.sort(key=lambda r: (r["sort_key"], r["doc_id"], r["key"]))
+        return found[: max(limit, 0)]
+
+    async def similar_words(self, word: str, limit: int = 5) -> list[str]:
+        """Indexed name/village words within a typo or two of `word` (same first letter)."""
+        self._check_open()
+        typed = compact(word)
+        terms = {
+            term for row in self._patients.values() for column in search_columns(row)[:2]
+            for term in column.split() if term[:1] == typed[:1]
+        }
+        return similar(typed, sorted(terms), limit)
+
+    async def reprojection_due(self, after: str = "", limit: int = 100) -> list[str]:
+        """Always empty: a memory store has no older schema to upgrade from."""
+        self._check_open()
+        return []
 
     async def integrity_check(self) -> list[str]:
         """Documents that do not load (empty when sound)."""

@@ -81,6 +81,13 @@ def replace_projections(conn: Any, doc_id: str, projections: Projections) -> Non
         "INSERT INTO stock_levels (doc_id, drug_id, level) VALUES (?, ?, ?)",
         [(doc_id, str(drug), _json(level)) for drug, level in projections.stock.items()],
     )
+    conn.execute("DELETE FROM worklist_rows WHERE doc_id = ?", (doc_id,))
+    conn.executemany(
+        "INSERT OR REPLACE INTO worklist_rows (kind, doc_id, key, sort_key, row)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [(w.kind, doc_id, w.key, w.sort_key, _json(w.row)) for w in projections.worklists],
+    )
+    conn.execute("DELETE FROM reproject WHERE doc_id = ?", (doc_id,))
 
 
 def _replace_patient(conn: Any, doc_id: str, row: Mapping[str, Any] | None) -> None:

@@ -14,7 +14,7 @@ from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError
 from meshd.store.mutations import decode_heads
 from meshd.store.schema import SQLiteError
-from meshd.store.search import PATIENT_FIELDS, fts_query
+from meshd.store.search import FUZZY_MIN_CHARS, PATIENT_FIELDS, compact, fts_query, similar
 
 # SQLite's limit on bound parameters is large, but a bounded IN list keeps statements cheap.
 IN_LIST_MAX = 500
@@ -125,6 +125,49 @@ def stock_levels(conn: Any, doc_id: str) -> dict[str, dict[str, Any]]:
     """Drug id -> projected level of a facility document."""
     rows = conn.execute("SELECT drug_id, level FROM stock_levels WHERE doc_id = ?", (doc_id,))
     return {drug: json.loads(level) for drug, level in rows}
+
+
+def worklist(
+    conn: Any, kind: str, low: int | str | None, high: int | str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Rows of worklist `kind` within [low, high] (either may be None), by sort key."""
+    clauses, params = ["kind = ?"], list[int | str]([kind])
+    if low is not None:
+        clauses.append("sort_key >= ?")
+        params.append(low)
+    if high is not None:
+        clauses.append("sort_key <= ?")
+        params.append(high)
+    rows = conn.execute(
+        f"SELECT doc_id, key, sort_key, row FROM worklist_rows WHERE {' AND '.join(clauses)}"
+        " ORDER BY sort_key, doc_id, key LIMIT ?",
+        (*params, limit),
+    )
+    return [
+        {"doc_id": doc_id, "key": key, "sort_key": sort_key, "row": json.loads(row)}
+        for doc_id, key, sort_key, row in rows
+    ]
+
+
+def similar_words(conn: Any, word: str, limit: int) -> list[str]:
+    """Indexed name and village words close to `word` (same first letter), for misspellings."""
+    typed = compact(word)
+    if len(typed) < FUZZY_MIN_CHARS:
+        return []
+    rows = conn.execute(
+        "SELECT DISTINCT term FROM patient_terms WHERE term >= ? AND term < ?"
+        " AND col IN ('names', 'village')",
+        _prefix_range(typed[0]),
+    )
+    return similar(typed, [r[0] for r in rows], limit)
+
+
+def reprojection_due(conn: Any, after: str, limit: int) -> list[str]:
+    """Ids after `after` of the documents marked for reprojection by a schema upgrade, sorted."""
+    rows = conn.execute(
+        "SELECT doc_id FROM reproject WHERE doc_id > ? ORDER BY doc_id LIMIT ?", (after, limit)
+    )
+    return [r[0] for r in rows]
 
 
 def audit_events(conn: Any, doc_id: str | None, limit: int) -> list[dict[str, Any]]:

@@ -66,8 +66,28 @@ CREATE INDEX audit_by_doc ON audit (doc_id, at_ms);
 CREATE INDEX audit_by_time ON audit (at_ms);
 """
 
+# v2: worklists and report facts of charts (pending lab orders and prescriptions, open review
+# items, visits), one generic table keyed by list kind; charts stored before it are marked for
+# reprojection, which the node does in the background after opening (see Documents.reproject).
+_V2 = """
+CREATE TABLE worklist_rows (
+    kind TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    sort_key NOT NULL,  -- no affinity: ints stay ints, days stay text
+    row TEXT NOT NULL,
+    PRIMARY KEY (kind, doc_id, key)
+) WITHOUT ROWID;
+CREATE INDEX worklist_by_sort ON worklist_rows (kind, sort_key);
+CREATE INDEX worklist_by_doc ON worklist_rows (doc_id);
+CREATE TABLE reproject (doc_id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE VIRTUAL TABLE patient_terms USING fts5vocab(patient_search, 'col');
+INSERT INTO reproject (doc_id)
+    SELECT doc_id FROM documents WHERE doc_id LIKE 'chart:%';
+"""
+
 # MIGRATIONS[i] takes the schema from version i to i + 1. Append only; never edit a shipped one.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -17,6 +17,8 @@ PATIENT_FIELDS = (
 )
 # Local part of a phone number: "+254 712 345 678" and "0712345678" share their last 9 digits.
 PHONE_LOCAL_DIGITS = 9
+# The shortest end of a phone number that finds it (4 digits: few enough matches to scan).
+PHONE_TAIL_DIGITS = 4
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -65,6 +67,9 @@ def search_columns(row: Mapping[str, Any]) -> tuple[str, str, str]:
         ids.append(phone)
         if len(phone) > PHONE_LOCAL_DIGITS:
             ids.append(phone[-PHONE_LOCAL_DIGITS:])
+        # Its last digits too, so "345678" finds "+254 712 345678" (people quote the end).
+        tails = range(PHONE_TAIL_DIGITS, min(len(phone), PHONE_LOCAL_DIGITS))
+        ids.extend(phone[-n:] for n in tails)
     return names, village, " ".join(ids)
 
 
@@ -115,3 +120,32 @@ def matches(row: Mapping[str, Any], query: str) -> bool:
         all(any(w.startswith(alt) for alt in group for w in indexed) for group in clause)
         for clause in query_clauses(query)
     )
+
+
+# Spelling tolerance: words this long or longer may be one edit off (two from LONG_WORD_CHARS).
+FUZZY_MIN_CHARS = 3
+LONG_WORD_CHARS = 7
+
+
+def close(typed: str, indexed: str) -> bool:
+    """Whether an indexed word is within the spelling budget of a typed one (edit distance 1,
+    2 for long words); "odiambo" is close to "odhiambo"."""
+    budget = 2 if max(len(typed), len(indexed)) >= LONG_WORD_CHARS else 1
+    if abs(len(typed) - len(indexed)) > budget:
+        return False
+    previous = list(range(len(indexed) + 1))
+    for i, a in enumerate(typed, 1):
+        current = [i]
+        for j, b in enumerate(indexed, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
+        previous = current
+    return previous[-1] <= budget
+
+
+def similar(word: str, candidates: list[str], limit: int) -> list[str]:
+    """Up to `limit` of `candidates` close to the folded `word` (the word itself excluded)."""
+    typed = compact(word)
+    if len(typed) < FUZZY_MIN_CHARS:
+        return []
+    found = sorted({c for c in candidates if c != typed and close(typed, c)})
+    return found[:limit]

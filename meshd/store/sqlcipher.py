@@ -20,13 +20,14 @@ from typing import Any, TypeVar
 from crdt_model.errors import ClinicMeshError, StoreError
 from meshd.store import mutations, queries
 from meshd.store.base import AuditEvent, DocWrite
-from meshd.store.schema import connect, migrate, secure_file_mode
+from meshd.store.schema import SQLiteError, connect, migrate, secure_file_mode
 from meshd.store.writer import ReaderPool, WriterThread
 
 T = TypeVar("T")
 COMPACT_AFTER_CHUNKS = 32
 READ_CONNECTIONS = 2
 AUDIT_PAGE = 100
+WORKLIST_PAGE = 1000
 log = logging.getLogger(__name__)
 
 
@@ -79,10 +80,12 @@ class SqlCipherStore:
             }
             for _ in range(self._reader_count):
                 readers.append(connect(self.path, self._key, create=False))
-        except BaseException:
+        except BaseException as exc:
             for reader in readers:
                 reader.close()
             conn.close()
+            if isinstance(exc, SQLiteError):  # a damaged page met while opening
+                raise StoreError(f"can't open the store at {self.path}: {exc}") from exc
             raise
         return conn, readers
 
@@ -178,6 +181,21 @@ class SqlCipherStore:
     ) -> list[dict[str, Any]]:
         """The latest audit rows, newest first (of one document when `doc_id`)."""
         return await self._read(lambda conn: queries.audit_events(conn, doc_id, limit))
+
+    async def worklist(
+        self, kind: str, low: int | str | None = None, high: int | str | None = None,
+        limit: int = WORKLIST_PAGE,
+    ) -> list[dict[str, Any]]:
+        """Rows of worklist `kind` with low <= sort_key <= high: {doc_id, key, sort_key, row}."""
+        return await self._read(lambda conn: queries.worklist(conn, kind, low, high, limit))
+
+    async def similar_words(self, word: str, limit: int = 5) -> list[str]:
+        """Indexed name/village words within a typo or two of `word` (same first letter)."""
+        return await self._read(lambda conn: queries.similar_words(conn, word, limit))
+
+    async def reprojection_due(self, after: str = "", limit: int = 100) -> list[str]:
+        """Documents after `after` (by id) whose projections a schema upgrade left to recompute."""
+        return await self._read(lambda conn: queries.reprojection_due(conn, after, limit))
 
     async def integrity_check(self) -> list[str]:
         """Problems found (empty when sound): page checks, and every document loads."""

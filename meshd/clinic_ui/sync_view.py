@@ -1,0 +1,50 @@
+"""The sync page's status from the sync engine's own report (`SyncEngine.status()`).
+
+When no engine runs (the node failed to start it, or a test runs without one) the page gets an
+honest "offline since start-up, no peers" status rather than a made-up connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ui.records import PeerStatus, RelayStatus, SyncStatus
+
+
+def relay_status(url: str | None) -> RelayStatus | None:
+    """The relay line: none configured, or configured but not reached.
+
+    No relay client exists yet, so a configured relay is reported unreachable, never connected.
+    """
+    return None if not url else RelayStatus(url=url, state="unreachable", last_contact_ms=None)
+
+
+def sync_status(
+    device_name: str, engine_report: Mapping[str, Any] | None, relay_url: str | None,
+    started_ms: int,
+) -> SyncStatus:
+    """SyncStatus from an engine report (None when sync is not running)."""
+    relay = relay_status(relay_url)
+    if engine_report is None:
+        return SyncStatus(device_name=device_name, relay=relay, offline_since_ms=started_ms)
+    peers = tuple(_peer(p) for p in engine_report.get("peers", []))
+    connected = any(p.connected for p in peers)
+    last_contact = max((p.last_contact_ms for p in peers if p.last_contact_ms), default=None)
+    return SyncStatus(
+        device_name=str(engine_report.get("device", {}).get("device_name") or device_name),
+        peers=peers, relay=relay,
+        pending_changes=sum(p.pending_changes for p in peers),
+        offline_since_ms=None if connected else (last_contact or started_ms),
+    )
+
+
+def _peer(report: Mapping[str, Any]) -> PeerStatus:
+    last = report.get("last_seen_ms")
+    return PeerStatus(
+        name=str(report.get("device_name") or report.get("address") or "?"),
+        address=str(report.get("address") or ""),
+        connected=bool(report.get("connected")),
+        last_contact_ms=last if isinstance(last, int) else None,
+        pending_changes=int(report.get("docs_pending_out") or 0),
+    )

@@ -1,0 +1,35 @@
+"""The sync page's status from the sync engine's report."""
+
+from __future__ import annotations
+
+from meshd.clinic_ui.sync_view import sync_status
+
+STARTED_MS = 1_000
+
+
+def peer(name: str, connected: bool, last_seen_ms: int | None, pending: int) -> dict[str, object]:
+    return {"device_id": "ab", "device_name": name, "address": f"{name}:7701",
+            "connected": connected, "last_seen_ms": last_seen_ms, "docs_pending_out": pending,
+            "docs_pending_in": 0, "bytes_in": 0, "bytes_out": 0}
+
+
+def test_connected_peers_mean_online_and_pending_changes_add_up() -> None:
+    report = {"device": {"device_name": "desk-1"},
+              "peers": [peer("lab", True, 5_000, 3), peer("pharmacy", False, 4_000, 0)]}
+    status = sync_status("fallback", report, None, STARTED_MS)
+    assert status.device_name == "desk-1" and status.offline_since_ms is None
+    assert [(p.name, p.connected, p.pending_changes) for p in status.peers] == [
+        ("lab", True, 3), ("pharmacy", False, 0)]
+    assert status.pending_changes == 3 and status.relay is None
+
+
+def test_no_connected_peer_means_offline_since_the_last_contact_or_start() -> None:
+    report = {"device": {"device_name": "desk-1"}, "peers": [peer("lab", False, 4_000, 0)]}
+    assert sync_status("d", report, None, STARTED_MS).offline_since_ms == 4_000
+    assert sync_status("d", {"peers": []}, None, STARTED_MS).offline_since_ms == STARTED_MS
+
+
+def test_without_an_engine_the_status_says_so_honestly() -> None:
+    status = sync_status("desk-1", None, "https://relay.example", STARTED_MS)
+    assert status.peers == () and status.offline_since_ms == STARTED_MS
+    assert status.relay is not None and status.relay.state == "unreachable"
