@@ -192,11 +192,19 @@ def integrity_problems(conn: Any) -> list[str]:
     problems: list[str] = []
     for check in ("PRAGMA cipher_integrity_check", "PRAGMA integrity_check"):
         try:
+            conn.execute("BEGIN")
+            # A long-lived reader's FTS5 keeps the index structure it last read, and the
+            # integrity check (SQLite 3.53) compares against that stale copy: a false
+            # "checksum mismatch". Any MATCH in the same transaction reloads it first.
+            conn.execute("SELECT 1 FROM patient_search WHERE patient_search MATCH 'x' LIMIT 1")
             rows = conn.execute(check).fetchall()
         except SQLiteError as exc:  # damage can stop a check before it lists anything
             problems.append(f"{check}: {exc}")
         else:
             problems += [" ".join(map(str, r)) for r in rows if tuple(r) != ("ok",)]
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
     if problems:
         return problems
     for doc_id in doc_ids(conn, ""):
