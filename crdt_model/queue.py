@@ -1,8 +1,10 @@
 """The day's patient flow `queue:<facility>:<YYYY-MM-DD>`: who waits at which station.
 
 Starts from a deterministic genesis so every device can open today's queue while apart. A
-patient's place is never overwritten: every move is its own record (move_id -> station, time)
-and the current station is the latest move by (at, move id), the same on every device.
+patient's place is never overwritten: every move is its own record (move_id -> station, step,
+time), where `step` is one more than the moves its writer had seen. The current station is the
+move with the highest (step, at, move id), the same on every device: a move made after another
+always wins, even within the same millisecond; concurrent moves fall back to time.
 """
 
 from __future__ import annotations
@@ -68,7 +70,9 @@ def move_to(
         raise NotFound(f"no queue entry {entry_id!r}", field="entry_id")
     if move_id in root["moves"]:
         raise ConflictError(f"move {move_id!r} already exists", field="move_id")
-    body = {"entry_id": entry_id, "station": station, **author.stamp()}
+    step = 1 + max((_step(m) for m in root["moves"].values()
+                    if isinstance(m, dict) and m.get("entry_id") == entry_id), default=0)
+    body = {"entry_id": entry_id, "station": station, "step": step, **author.stamp()}
     doc.set_actor(author.actor)
     return doc.change(lambda tx: tx.put(MOVES, move_id, body))
 
@@ -83,17 +87,22 @@ def _at(record: dict[str, Any]) -> int:
     return at if isinstance(at, int) else 0
 
 
+def _step(record: dict[str, Any]) -> int:
+    step = record.get("step")
+    return step if isinstance(step, int) and not isinstance(step, bool) else 0
+
+
 def queue_rows(doc: Doc) -> list[dict[str, Any]]:
     """One row per queued patient: entry_id, patient_id, station, since_ms, enqueued_ms."""
     root = _root(doc)
-    latest: dict[str, tuple[int, str, str]] = {}
+    latest: dict[str, tuple[int, int, str, str]] = {}
     for entry_id, entry in root["entries"].items():
         if isinstance(entry, dict):
-            latest[entry_id] = (_at(entry), "", str(entry.get("station")))
+            latest[entry_id] = (0, _at(entry), "", str(entry.get("station")))
     for move_id, move in root["moves"].items():
         if not isinstance(move, dict) or move.get("entry_id") not in latest:
             continue
-        candidate = (_at(move), move_id, str(move.get("station")))
+        candidate = (_step(move), _at(move), move_id, str(move.get("station")))
         target = str(move["entry_id"])
         latest[target] = max(latest[target], candidate)
     rows = [
@@ -104,6 +113,6 @@ def queue_rows(doc: Doc) -> list[dict[str, Any]]:
             "since_ms": since,
             "enqueued_ms": _at(root["entries"][entry_id]),
         }
-        for entry_id, (since, _, station) in latest.items()
+        for entry_id, (_, since, _, station) in latest.items()
     ]
     return sorted(rows, key=lambda r: (r["enqueued_ms"], r["entry_id"]))

@@ -117,6 +117,15 @@ def test_queue_current_station_is_the_latest_move(nurse_a: Author, doctor_b: Aut
         queue.enqueue(doc, PATIENT, "triage", doctor_b, "q1")
 
 
+def test_a_later_move_in_the_same_millisecond_still_wins(nurse_a: Author) -> None:
+    doc = queue.queue_genesis("kibera-hc", "2026-11-22", nurse_a)
+    queue.enqueue(doc, PATIENT, "registration", nurse_a, "q1")
+    # Move ids sort against the order of the moves, so only the step can tell them apart.
+    queue.move_to(doc, "q1", "triage", nurse_a, "m9")
+    queue.move_to(doc, "q1", "consultation", nurse_a, "m1")
+    assert queue.queue_rows(doc)[0]["station"] == "consultation"
+
+
 def test_directory_users_and_devices(nurse_a: Author) -> None:
     doc = directory.directory_genesis("mesh1", nurse_a)
     directory.add_user(doc, "amina", {"name": "Amina W.", "roles": ["nurse"],
