@@ -232,10 +232,21 @@ class InMemoryClinic:
                 if entry.voided:
                     raise ConflictError("this entry is already voided")
                 patient.entries[i] = replace(entry, voided=True, void_reason=why)
+                if entry.kind == "diagnosis":
+                    self._drop_diagnosis(patient_id, str(entry.data.get("code")))
                 self._log(patient, by, "void", why)
                 self._notify(f"chart:{patient_id}", "chart")
                 return
         raise NotFound("no such entry", field="entry_id")
+
+    def _drop_diagnosis(self, patient_id: str, code: str) -> None:
+        """An entered-in-error diagnosis no longer counts in the visit reports."""
+        for key, visit in self._visits.items():
+            if key[1] == patient_id and code in visit.diagnosis_codes:
+                codes = list(visit.diagnosis_codes)
+                codes.remove(code)
+                self._visits[key] = replace(visit, diagnosis_codes=tuple(codes))
+                return
 
     # --- queue ----------------------------------------------------------------------------
     async def queue_today(self, day: str) -> list[QueueEntry]:
