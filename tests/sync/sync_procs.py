@@ -47,7 +47,7 @@ def free_port() -> int:
 
 
 def make_mesh(root: Path, count: int) -> list[identity.DataDir]:
-    """`count` data dirs of one mesh (shared key and id), each rostering all the others."""
+    """`count` data dirs of one mesh and facility, each rostering all the others."""
     dirs = [identity.init_data_dir(root / f"node-{i}", device_name=f"node-{i}")
             for i in range(count)]
     first = dirs[0]
@@ -56,6 +56,9 @@ def make_mesh(root: Path, count: int) -> list[identity.DataDir]:
         config_path = data.path / identity.CONFIG_FILE
         config = json.loads(config_path.read_text())
         config["mesh_id"] = first.identity.mesh_id
+        # One clinic: the day's queue is a per-facility document, as pairing would share it.
+        config["facility_id"] = first.identity.facility_id
+        config["facility_name"] = first.identity.facility_name
         config_path.write_text(json.dumps(config))
     dirs = [identity.load_data_dir(d.path) for d in dirs]
     for data in dirs:
