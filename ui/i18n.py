@@ -27,6 +27,9 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 
 _current: ContextVar[str] = ContextVar("ui_language", default=DEFAULT_LANGUAGE)
+# Dates and times follow the language, but plain "en" would be US style (month first, AM/PM),
+# which no clinic we serve uses: English pages write "22 Nov 2026, 15:41".
+_FORMAT_LOCALES = {"en": "en_GB"}
 
 
 def N_(message: str) -> str:
@@ -110,40 +113,45 @@ def _local(at_ms: int, tz: timezone | None) -> datetime:
     return moment.astimezone(tz)
 
 
+def _format_locale() -> str:
+    language = _current.get()
+    return _FORMAT_LOCALES.get(language, language)
+
+
 def fmt_date(value: date | str) -> str:
     """A date in the current locale's medium format."""
     day = date.fromisoformat(value) if isinstance(value, str) else value
-    return format_date(day, format="medium", locale=_current.get())
+    return format_date(day, format="medium", locale=_format_locale())
 
 
 def fmt_datetime(at_ms: int, tz: timezone | None = None) -> str:
     """Epoch milliseconds as a short local date and time."""
-    return format_datetime(_local(at_ms, tz), format="short", locale=_current.get())
+    return format_datetime(_local(at_ms, tz), format="short", locale=_format_locale())
 
 
 def fmt_day_of(at_ms: int, tz: timezone | None = None) -> str:
     """The local date of an instant, in the locale's medium format."""
-    return format_date(_local(at_ms, tz).date(), format="medium", locale=_current.get())
+    return format_date(_local(at_ms, tz).date(), format="medium", locale=_format_locale())
 
 
 def fmt_time(at_ms: int, tz: timezone | None = None) -> str:
     """Epoch milliseconds as a short local time of day."""
-    return format_time(_local(at_ms, tz), format="short", locale=_current.get())
+    return format_time(_local(at_ms, tz), format="short", locale=_format_locale())
 
 
 def fmt_number(value: float | int, digits: int = 1) -> str:
     """A number with the locale's separators and at most `digits` decimals."""
     pattern = "#,##0" + ("." + "#" * digits if digits else "")
-    return format_decimal(value, format=pattern, locale=_current.get())
+    return format_decimal(value, format=pattern, locale=_format_locale())
 
 
 def fmt_ago(seconds: float) -> str:
     """A duration in plain words, e.g. "3 hours ago" / "il y a 3 heures"."""
     return format_timedelta(
-        timedelta(seconds=-abs(seconds)), add_direction=True, locale=_current.get()
+        timedelta(seconds=-abs(seconds)), add_direction=True, locale=_format_locale()
     )
 
 
 def fmt_duration(seconds: float) -> str:
     """A duration without direction, e.g. "25 minutes"."""
-    return format_timedelta(timedelta(seconds=abs(seconds)), locale=_current.get())
+    return format_timedelta(timedelta(seconds=abs(seconds)), locale=_format_locale())

@@ -241,7 +241,7 @@ async def test_a_clinic_day_from_set_up_to_dispensing(
 async def test_keyboard_login_and_idle_lock(browser: object) -> None:
     clinic = InMemoryClinic()
     await clinic.set_up_facility("Kibera Health Post", "Amina", hash_pin(PIN), "en")
-    async with serve(clinic, idle_lock_s=2.0) as base:
+    async with serve(clinic, idle_lock_s=4.0) as base:  # long enough to log in on a busy CI
         page = await device(browser, base)
         await page.goto("/login")  # type: ignore[attr-defined]
         await page.keyboard.type("Amina")  # type: ignore[attr-defined]  # name has autofocus
