@@ -147,9 +147,10 @@ class MeshDiscovery:
         assert zc is not None
         self.addresses = local_addresses(include_loopback=self._include_loopback)
         info = self._service_info()
+        # What `info` says: set_pairing may run during the probe, and must then re-advertise.
+        published = (self.addresses, self._pairing)
         self._track(await zc.async_register_service(info, allow_name_change=True))
         self._info = info
-        published = (self.addresses, self._pairing)
         self.advertised.set()
         while True:
             # Woken at once by set_pairing; polled for address changes (no portable event).

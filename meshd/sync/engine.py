@@ -23,10 +23,19 @@ from meshd.sync import handshake
 from meshd.sync.digest import HeadsDigest
 from meshd.sync.handshake import Credentials, SecureChannel
 from meshd.sync.peer import BadData, PeerMisbehaving, PeerSession
-from meshd.sync.ports import DocChange, Link, QuarantineRecord, SyncedDocuments, Transport
+from meshd.sync.ports import (
+    DocChange,
+    Link,
+    LinkClosed,
+    QuarantineRecord,
+    SyncedDocuments,
+    Transport,
+)
 from meshd.sync.status import PeerRecord, engine_status
 
 log = logging.getLogger(__name__)
+
+MAX_OLDER_KEYS = 3  # mesh key epochs a dialer falls back through (membership key rotation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +137,16 @@ class SyncEngine:
                             session.channel.peer_name)
                 session.close()
 
+    def end_outdated_sessions(self) -> None:
+        """End sessions opened with an older mesh key than the newest held (after a rotation);
+        their peers redial with the new key, or are handed the directory that carries it."""
+        newest = self.credentials.mesh_keys()[0][0]
+        for session in list(self._sessions.values()):
+            if session.channel.key_epoch < newest:
+                log.info("ending the session with %s: the mesh key changed",
+                         session.channel.peer_name)
+                session.close()
+
     def connected_peers(self) -> list[str]:
         """Device ids (hex keys) of the peers with a live session."""
         return list(self._sessions)
@@ -184,15 +203,20 @@ class SyncEngine:
         The directory carries the new key sealed to each rostered device: the peer adopts it and
         dials again, and no chart ever travels under a key a revoked device also holds.
         """
-        log.info("%s used mesh key epoch %d: handing over the directory only",
+        log.info("session with %s on mesh key epoch %d: handing over the directory only",
                  channel.peer_name, channel.key_epoch)
         try:
             saved = await self._documents.saved(list(self.credentials.handoff_docs))
             docs = tuple(wire.SavedDoc(doc_id, data) for doc_id, data in saved.items())
             if docs:
                 await channel.send(wire.Snapshots(docs))
-        except (ClinicMeshError, OSError) as exc:
-            log.info("handing over to %s failed: %s", channel.peer_name, exc)
+            # The peer hangs up itself once it adopts the new key (end_outdated_sessions); until
+            # then (bounded) its frames are read and dropped, so the hand-over is not cut short.
+            async with asyncio.timeout(self._timing.handshake_timeout_s):
+                while True:
+                    await channel.link.receive()
+        except (ClinicMeshError, OSError, TimeoutError) as exc:
+            log.debug("hand-over to %s ended: %s", channel.peer_name, exc)
         finally:
             await channel.link.close()
 
@@ -217,22 +241,34 @@ class SyncEngine:
 
     async def _dial_once(self, address: str) -> bool:
         """Dial, authenticate and run one session; whether it got as far as syncing."""
-        try:
-            link = await self._transport.connect(address)
-        except (ClinicMeshError, OSError, TimeoutError) as exc:
-            log.debug("cannot reach peer %s: %s", address, exc)
-            return False
-        self._handshaking.add(link)
-        try:
-            channel = await handshake.dial(link, self.credentials, self._timing.handshake_timeout_s)
-        except (ClinicMeshError, TimeoutError, OSError) as exc:
-            log.info("handshake with %s failed: %s", address, exc)
-            await link.close()
-            return False
-        finally:
-            self._handshaking.discard(link)
-        self._address_peer[address] = channel.peer_id
-        return await self._run(channel, address, dialed=True)
+        # A listener that hangs up on our newest mesh key may have been offline during a key
+        # rotation: older keys are tried (at most MAX_OLDER_KEYS), and it is handed the directory.
+        tries = min(len(self.credentials.mesh_keys()), 1 + MAX_OLDER_KEYS)
+        for key_index in range(tries):
+            try:
+                link = await self._transport.connect(address)
+            except (ClinicMeshError, OSError, TimeoutError) as exc:
+                log.debug("cannot reach peer %s: %s", address, exc)
+                return False
+            self._handshaking.add(link)
+            try:
+                channel = await handshake.dial(
+                    link, self.credentials, self._timing.handshake_timeout_s, key_index
+                )
+            except (ClinicMeshError, TimeoutError, OSError) as exc:
+                log.info("handshake with %s failed: %s", address, exc)
+                await link.close()
+                if isinstance(exc, LinkClosed) and self.credentials.handoff_docs:
+                    continue
+                return False
+            finally:
+                self._handshaking.discard(link)
+            if channel.outdated_key:
+                await self._hand_over(channel)
+                return True  # redial soon, with the newest key it now holds too
+            self._address_peer[address] = channel.peer_id
+            return await self._run(channel, address, dialed=True)
+        return False
 
     async def _run(self, channel: SecureChannel, address: str, dialed: bool) -> bool:
         """Run a session unless the peer is banned or already connected; whether it ran."""

@@ -14,7 +14,8 @@ Key epochs (membership): revoking a device rotates the mesh key. The dialer uses
 the listener tries each key of its keyring, newest first, and the channel records which epoch
 opened it. A rostered device back from being offline during a rotation still gets in with its
 older key; the engine then hands it only the directory (which carries its new key, sealed to it)
-and closes, so nothing else flows over a key a revoked device also knows.
+and closes, so nothing else flows over a key a revoked device also knows. Likewise a dialer whose
+newest key is refused retries with its older ones, and hands the directory to a stale listener.
 """
 
 from __future__ import annotations
@@ -97,8 +98,12 @@ class SecureChannel:
         return self._opener.open(frame)
 
 
-async def dial(link: Link, me: Credentials, timeout_s: float) -> SecureChannel:
-    """Run the dialer's side of the handshake; SyncError if the peer is not one of ours."""
+async def dial(link: Link, me: Credentials, timeout_s: float, key_index: int = 0) -> SecureChannel:
+    """Run the dialer's side of the handshake; SyncError if the peer is not one of ours.
+
+    `key_index` picks an older mesh key (1 = the one before the newest), to reach a peer that
+    was offline during a rotation; the channel is then marked `outdated_key`.
+    """
     async with asyncio.timeout(timeout_s):
         ephemeral = X25519PrivateKey.generate()
         hello = wire.encode(wire.ClientHello(crypto.public_bytes(ephemeral), os.urandom(32)))
@@ -106,7 +111,7 @@ async def dial(link: Link, me: Credentials, timeout_s: float) -> SecureChannel:
         reply = await link.receive()
         server = _expect(wire.decode(reply), wire.ServerHello)
         transcript = crypto.transcript_hash(hello, reply)
-        epoch, mesh_key = me.mesh_keys()[0]
+        epoch, mesh_key = me.mesh_keys()[key_index]
         out_key, in_key = crypto.session_keys(ephemeral, server.ephemeral, mesh_key, transcript)
         sealer, opener = crypto.FrameSealer(out_key), crypto.FrameOpener(in_key)
         await link.send(sealer.seal(wire.encode(_auth(me, DIALER_ROLE, transcript))))
@@ -114,7 +119,7 @@ async def dial(link: Link, me: Credentials, timeout_s: float) -> SecureChannel:
         _check_peer(me, peer, LISTENER_ROLE, transcript)
         channel = SecureChannel(link, sealer, opener, peer.device_key, peer.device_name)
         channel.bytes_out, channel.bytes_in = len(hello), len(reply)
-        channel.key_epoch = epoch
+        channel.key_epoch, channel.outdated_key = epoch, key_index > 0
         return channel
 
 

@@ -5,24 +5,41 @@ IPv4 addresses, then starts one discovery process in each at the same moment and
 direction, the time from spawning the process (interpreter start and imports included) and from
 the call to MeshDiscovery.start() to its first peer report. Prints median / p90 / max.
 
-To add a scenario (e.g. "first synced change" once meshd runs in the rig): write a function
-`(rig, round_index) -> dict[str, float]` of seconds and register it in SCENARIOS.
+Scenario "first-synced-change": two real `meshd` devices of one mesh (the second paired by code
+found over mDNS, then both stopped) are started at the same moment with mDNS only (no --peer);
+the first registers a patient as soon as its API answers; records the time from spawning both
+to the patient being readable on the second, and from the registration to it.
+
+To add a scenario: write a function `(rig, round_index) -> dict[str, float]` of seconds and
+register it in SCENARIOS.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
+for _helpers in ("tests", "tests/netns_mesh", "tests/netns_pairing"):
+    sys.path.insert(0, str(ROOT / _helpers))
 
-from netns import NetnsRig, Process, remove_stale_namespaces, skip_reason  # noqa: E402
+from netns import (  # noqa: E402
+    NetnsRig,
+    Process,
+    remove_stale_namespaces,
+    skip_reason,
+    wait_until,
+)
+from pairing_rig import Device, join_by_mdns  # noqa: E402
+
+from meshd.identity import init_data_dir  # noqa: E402
 
 NODE = str(ROOT / "tests" / "discovery" / "mdns_node.py")
 PEER_TIMEOUT_S = 30.0
@@ -55,7 +72,42 @@ def first_peer(rig: NetnsRig, index: int) -> dict[str, float]:
     return figures
 
 
-SCENARIOS: dict[str, Callable[[NetnsRig, int], dict[str, float]]] = {"first-peer": first_peer}
+def first_synced_change(rig: NetnsRig, index: int) -> dict[str, float]:
+    """Seconds from starting two paired devices (mDNS only) to a change synced between them."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    a, b = (Device(rig.add_host(name, ipv4=f"169.254.78.{i}/16", ipv6=False), workdir / name)
+            for i, name in enumerate(("a", "b"), 2))  # fmt: skip
+    try:
+        init_data_dir(a.data_dir, device_name=f"reception-{index}")
+        a.run()
+        join_by_mdns(a, b, f"triage-{index}", run=False)
+        a.stop()
+        b.attach_api()
+        spawned_at = time.monotonic()
+        a.spawn()
+        b.spawn()
+        a.wait_started()
+        registered_at = time.monotonic()
+        patient = a.register()
+        wait_until(lambda: b.has_patient(patient), timeout_s=PEER_TIMEOUT_S,
+                   what="the first change on the second device")
+        synced_at = time.monotonic()
+        return {
+            "spawn_to_synced_change_s": synced_at - spawned_at,
+            "spawn_to_api_s": registered_at - spawned_at,
+            "change_to_synced_s": synced_at - registered_at,
+        }
+    finally:
+        for device in (a, b):
+            device.close()
+        a.stop()
+        b.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+SCENARIOS: dict[str, Callable[[NetnsRig, int], dict[str, float]]] = {
+    "first-peer": first_peer, "first-synced-change": first_synced_change,
+}
 
 
 def _summary(values: list[float]) -> str:
@@ -85,7 +137,7 @@ def main() -> int:
     if args.json:
         print(json.dumps({"scenario": args.scenario, "rounds": args.rounds, "samples": samples}))
         return 0
-    print(f"discovery bench, {args.scenario}, {args.rounds} rounds x 2 directions:")
+    print(f"discovery bench, {args.scenario}, {args.rounds} rounds:")
     for key, values in samples.items():
         print(f"  {key:28} {_summary(values)}")
     return 0

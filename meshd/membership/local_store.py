@@ -1,0 +1,29 @@
+"""The store of a data dir opened by a CLI verb when no node runs on it (and closed after)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from crdt_model.adapter import actor_for
+from meshd.docs import Documents
+from meshd.identity import DataDir, load_store_key
+from meshd.service import genesis_for, project
+from meshd.store.sqlcipher import SqlCipherStore
+
+CLI_USER = "cli"  # who a change made by a CLI verb straight on the store is attributed to
+
+
+@asynccontextmanager
+async def open_documents(data: DataDir, passphrase: str | None) -> AsyncIterator[Documents]:
+    """The data dir's documents, its store open until the block ends."""
+    key = await asyncio.to_thread(load_store_key, data, passphrase)
+    store = SqlCipherStore(data.store_path, key)
+    await store.start()
+    device = data.identity.device_id
+    try:
+        yield Documents(store, actor_for(device, CLI_USER), genesis=genesis_for(device),
+                        project=project)
+    finally:
+        await store.stop()
