@@ -11,8 +11,13 @@
     var url = box.getAttribute("data-live");
     var select = box.getAttribute("data-live-select");
     var pending = false;
+    var again = false;  // a change arrived during a fetch: that fetch may predate it
+    function settle() {
+      pending = false;
+      if (again) { again = false; refresh(); }
+    }
     function refresh() {
-      if (pending) { return; }
+      if (pending) { again = true; return; }
       pending = true;
       // Keep the user's typing: never refresh while a field inside the box has focus.
       if (box.contains(document.activeElement) && document.activeElement.tagName !== "BODY") {
@@ -26,18 +31,20 @@
           return r.ok ? r.text() : null;
         })
         .then(function (html) {
-          pending = false;
-          if (html === null) { return; }
-          if (select) {
-            var doc = new DOMParser().parseFromString(html, "text/html");
-            var part = doc.querySelector(select);
-            if (part) { box.innerHTML = part.outerHTML; }
-          } else {
-            box.innerHTML = html;
-          }
-          box.setAttribute("data-refreshed", String(Date.now()));
+          if (html !== null) { show(html); }
+          settle();
         })
-        .catch(function () { pending = false; });
+        .catch(settle);
+    }
+    function show(html) {
+      if (select) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var part = doc.querySelector(select);
+        if (part) { box.innerHTML = part.outerHTML; }
+      } else {
+        box.innerHTML = html;
+      }
+      box.setAttribute("data-refreshed", String(Date.now()));
     }
     var source = new EventSource("/events");
     source.addEventListener("open", function () {
