@@ -24,10 +24,13 @@ from meshd.node import (
     NodeOptions,
     running_node,
 )
+from meshd.node_client import NodeRefused, node_api
 from meshd.status import store_summary
+from meshd.sync.node_sync import STATUS_PATH as SYNC_STATUS_PATH
 from meshd.ui_service import mount_ui
 
 DEFAULT_DATA_DIR = identity.default_data_dir()
+STATUS_TIMEOUT_S = 5.0
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="A clinicmesh device node.")
 
@@ -118,6 +121,17 @@ def run(
         raise _fail(exc) from None
 
 
+def _live_sync(data_dir: Path) -> dict[str, Any] | None:
+    """The running node's sync status (peers, pending, last changes), None when it isn't up."""
+    _, api = node_api(data_dir)
+    if api is None:
+        return None
+    try:
+        return api.call("GET", SYNC_STATUS_PATH, timeout_s=STATUS_TIMEOUT_S)
+    except NodeRefused as exc:
+        return {"error": exc.code, "message": exc.message}
+
+
 @app.command()
 def status(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
@@ -137,6 +151,7 @@ def status(
         "data_dir": str(data_dir),
         **store,
         "running": running_node(data_dir),
+        "sync": _live_sync(data_dir),
     }
     if as_json:
         typer.echo(json.dumps(report))

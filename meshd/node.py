@@ -156,6 +156,13 @@ class Node:
             await asyncio.to_thread(self.data.run_file.unlink, True)
         self.started.clear()
 
+    @property
+    def peer_port(self) -> int:
+        """The port peers dial (the bound one when --peer-port 0 asked for any)."""
+        if self.sync is None or self.sync.engine is None:
+            return self.options.peer_port
+        return int(self.sync.engine.address.rsplit(":", 1)[1])
+
     async def run_until_signalled(self) -> None:
         """Start, serve until SIGTERM or SIGINT, then stop cleanly."""
         stopping = asyncio.Event()
@@ -189,7 +196,7 @@ class Node:
         assert self.data is not None
         record = {
             "pid": os.getpid(), "host": self.options.host, "api_port": self.api_port,
-            "peer_port": self.options.peer_port, "started_ms": now_ms(),
+            "peer_port": self.peer_port, "started_ms": now_ms(),
         }
         tmp = self.data.run_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(record) + "\n", encoding="utf-8")

@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import os
 import shutil
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -52,6 +49,7 @@ from meshd.identity import (
 )
 from meshd.invite_file import Invite, InviteError, encode_invite, read_invite, write_invite
 from meshd.node import DEFAULT_PEER_PORT, SYSTEM_USER, Node, running_node
+from meshd.node_client import NodeApi, NodeRefused
 from meshd.service import genesis_for, now_ms, project
 from meshd.store.base import AuditEvent
 from meshd.store.sqlcipher import SqlCipherStore
@@ -59,7 +57,6 @@ from meshd.store.sqlcipher import SqlCipherStore
 DEFAULT_INVITE_LIFETIME_S = 24 * 3600.0
 MAX_INVITE_LIFETIME_S = 30 * 24 * 3600.0
 INVITE_ROUTE = "/api/v1/devices/invite"
-NODE_TIMEOUT_S = 15.0
 MAX_DEFAULT_PEERS = 8
 INVITE_ORIGIN = "invite"  # the origin recorded for the directory a new device starts from
 CLI_USER = "cli"  # who rosters a device when `meshd invite` writes the store itself
@@ -237,26 +234,18 @@ async def _roster_in_store(me: DataDir, device: NewDevice, passphrase: str | Non
 
 
 def _roster_through_node(me: DataDir, record: dict[str, Any], device: NewDevice) -> bytes:
-    host = str(record.get("host") or "127.0.0.1")
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    url = f"http://{f'[{host}]' if ':' in host else host}:{record.get('api_port')}{INVITE_ROUTE}"
     body = {"device_id": device.device_id, "name": device.name,
             "public_key": device.public_key.hex()}
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
-        "Authorization": f"Bearer {me.api_token}", "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=NODE_TIMEOUT_S) as response:
-            answer = json.loads(response.read())
+        answer = NodeApi(me, record).call("POST", INVITE_ROUTE, body)
         return base64.b64decode(answer["directory"], validate=True)
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode("utf-8", "replace")[:300]
-        raise InviteError(f"the running node refused to roster the device: {detail}") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except NodeRefused as exc:
         raise InviteError(
-            f"the node running on {me.path} did not answer at {url} ({exc}): "
-            "try again, or stop it and run `meshd invite` again"
+            f"the running node did not roster the device ({exc.message}): try again, or stop "
+            "it and run `meshd invite` again"
         ) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InviteError(f"the running node answered an unexpected directory: {exc}") from None
 
 
 def _check_directory(invite: Invite) -> None:

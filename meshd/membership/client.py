@@ -8,10 +8,7 @@ to the store.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,61 +18,16 @@ from crdt_model.context import Author
 from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import directory_id
 from discovery.netaddrs import local_addresses
-from meshd.identity import DataDir, load_data_dir
 from meshd.membership.errors import PairingFailed
 from meshd.membership.keyring import KeyAdopter, Keyring
 from meshd.membership.local_store import CLI_USER, open_documents
 from meshd.membership.roster import Revoked, device_rows, revoke
 from meshd.membership.service import DEVICES_ROUTE, PAIRING_ROUTE, REVOKE_ROUTE
-from meshd.node import running_node
+from meshd.node_client import node_api
 from meshd.service import now_ms
 from meshd.store.base import AuditEvent
 
-NODE_TIMEOUT_S = 15.0
 PAIRING_POLL_S = 0.5
-
-
-class NodeApi:
-    """The JSON API of the node running on a data dir."""
-
-    def __init__(self, data: DataDir, record: dict[str, object]) -> None:
-        host = str(record.get("host") or "127.0.0.1")
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        self.base = f"http://{f'[{host}]' if ':' in host else host}:{record.get('api_port')}"
-        self._token = data.api_token
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One request; the JSON answer, or the node's error as a ClinicMeshError."""
-        request = urllib.request.Request(
-            self.base + path, method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self._token}",
-                     "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=NODE_TIMEOUT_S) as response:
-                answer: dict[str, Any] = json.loads(response.read())
-                return answer
-        except urllib.error.HTTPError as exc:
-            try:
-                error = json.loads(exc.read())
-                message, code = str(error["message"]), str(error["error"])
-            except (ValueError, KeyError, TypeError):
-                message, code = f"the node answered {exc.code}", "node_error"
-            raise PairingFailed(message, code) from None
-        except (OSError, ValueError) as exc:
-            raise PairingFailed(
-                f"the node running on this data dir did not answer at {self.base} ({exc})",
-                "node_unreachable",
-            ) from None
-
-
-def node_api(data_dir: Path) -> tuple[DataDir, NodeApi | None]:
-    """The data dir, and the API of its running node (None when no node runs on it)."""
-    data = load_data_dir(data_dir)
-    record = running_node(data_dir)
-    return data, (NodeApi(data, record) if record is not None else None)
 
 
 def open_pairing(data_dir: Path, lifetime_s: float | None = None) -> tuple[dict[str, Any], str]:

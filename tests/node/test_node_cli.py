@@ -70,11 +70,13 @@ def test_first_run_on_an_empty_dir_starts_persists_and_stops_cleanly(
     assert summary["counts"]["charts"] == 1
     assert summary["integrity"] == "ok"
     assert summary["running"]["api_port"] == node.port
+    assert summary["running"]["peer_port"] > 0  # the bound port, though 0 was asked for
+    assert summary["sync"]["peers"] == []  # live from the node: nobody to sync with yet
 
     assert node.stop() == 0
     assert not (data_dir / "run.json").exists()
-    assert json.loads(meshd("status", "--data-dir", str(data_dir), "--json").stdout)[
-        "running"] is None
+    stopped = json.loads(meshd("status", "--data-dir", str(data_dir), "--json").stdout)
+    assert stopped["running"] is None and stopped["sync"] is None
 
     began = time.monotonic()
     again = run_node(data_dir)

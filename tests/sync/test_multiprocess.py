@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sync_procs import MeshdProcess, eventually, make_mesh, seed_charts
+from sync_procs import MESHD, MeshdProcess, eventually, make_mesh, seed_charts
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +66,39 @@ def test_two_nodes_converge_on_concurrent_edits(tmp_path: Path, procs: list[Mesh
     assert chart_a == chart_b
     assert {"seen at triage", "seen at the lab"} <= set(_texts(chart_a))
     peers = a.sync_status()["peers"]
+    assert [p["device_name"] for p in peers if p["connected"]] == ["node-1"]
+
+
+def test_a_concurrent_name_edit_becomes_one_review_item_on_both_nodes(
+    tmp_path: Path, procs: list[MeshdProcess]
+) -> None:
+    a_dir, b_dir = make_mesh(tmp_path, 2)
+    a = MeshdProcess(a_dir).start([])
+    procs.append(a)
+    patient = _register(a)
+    b = MeshdProcess(b_dir).start([a.peer_address])
+    procs.append(b)
+    eventually(lambda: _heads(b, patient))
+    b.stop()
+
+    # Apart: A renames while B is down, then B renames while it can't reach A.
+    rename = f"/api/v1/patients/{patient}/demographics"
+    assert a.call("POST", rename, {"given_name": "Aminah"})[0] == 200
+    b.start([])
+    assert b.call("POST", rename, {"given_name": "Amina Wanjiru"})[0] == 200
+    b.stop()
+    b.start([a.peer_address])
+    eventually(lambda: _heads(a, patient) == _heads(b, patient))
+
+    reviews = [node.call("GET", f"/api/v1/patients/{patient}")[1]["review"] for node in (a, b)]
+    assert reviews[0] == reviews[1]
+    (item,) = reviews[0]
+    assert item["field"] == "given_name"
+    assert {c["value"] for c in item["candidates"]} == {"Aminah", "Amina Wanjiru"}
+
+    status = subprocess.run([str(MESHD), "status", "--data-dir", str(a.data.path), "--json"],
+                            capture_output=True, text=True, timeout=60, check=True)
+    peers = json.loads(status.stdout)["sync"]["peers"]
     assert [p["device_name"] for p in peers if p["connected"]] == ["node-1"]
 
 
