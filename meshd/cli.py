@@ -103,6 +103,9 @@ def run(
 ) -> None:
     """Run this device's node (initialising an empty data dir on first run) until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # zeroconf warns with a traceback for each interface it can't send on (e.g. IPv6 loopback
+    # with no route); discovery goes on over the others, so only its errors reach the log.
+    logging.getLogger("zeroconf").setLevel(logging.ERROR)
     passphrase = _passphrase(passphrase_file)
     try:
         if not identity.is_initialised(data_dir):
