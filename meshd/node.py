@@ -17,7 +17,6 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from aiohttp import web
 
@@ -27,6 +26,7 @@ from meshd.api import create_api_app
 from meshd.api.middleware import bearer_token_auth
 from meshd.docs import Documents
 from meshd.identity import RUN_FILE, DataDir, load_data_dir, load_store_key
+from meshd.lifecycle import Lifecycle
 from meshd.membership.service import Membership
 from meshd.service import Clinic, genesis_for, now_ms, project
 from meshd.store.sqlcipher import SqlCipherStore
@@ -59,7 +59,7 @@ class NodeOptions:
     extensions: Sequence[Extension] = field(default_factory=tuple)
 
 
-class Node:
+class Node(Lifecycle):
     """One running clinicmesh device."""
 
     def __init__(self, options: NodeOptions) -> None:
@@ -74,15 +74,6 @@ class Node:
         self.sync: NodeSync | None = None
         self.membership: Membership | None = None
         self._reprojecting: asyncio.Task[int] | None = None
-
-    async def __aenter__(self) -> Node:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Open everything and start listening; on failure, close what was opened and raise."""

@@ -16,8 +16,7 @@ import base64
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crdt_model import directory
-from crdt_model.adapter import Doc, actor_for
+from crdt_model.adapter import Doc
 from crdt_model.context import Author
 from crdt_model.errors import ClinicMeshError, ValidationError
 from crdt_model.ids import check_uuid, directory_id
@@ -44,22 +43,20 @@ from meshd.identity import (
     Identity,
     adopt_identity,
     load_data_dir,
-    load_store_key,
     write_keyring,
 )
 from meshd.invite_file import Invite, InviteError, encode_invite, read_invite, write_invite
+from meshd.membership.local_store import CLI_USER, open_documents
 from meshd.node import DEFAULT_PEER_PORT, SYSTEM_USER, Node, running_node
 from meshd.node_client import NodeApi, NodeRefused
-from meshd.service import genesis_for, now_ms, project
+from meshd.service import now_ms
 from meshd.store.base import AuditEvent
-from meshd.store.sqlcipher import SqlCipherStore
 
 DEFAULT_INVITE_LIFETIME_S = 24 * 3600.0
 MAX_INVITE_LIFETIME_S = 30 * 24 * 3600.0
 INVITE_ROUTE = "/api/v1/devices/invite"
 MAX_DEFAULT_PEERS = 8
 INVITE_ORIGIN = "invite"  # the origin recorded for the directory a new device starts from
-CLI_USER = "cli"  # who rosters a device when `meshd invite` writes the store itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,21 +208,8 @@ def default_peers(data_dir: Path) -> list[str]:
     return [f"{address}:{port}" for address in addresses[:MAX_DEFAULT_PEERS]]
 
 
-@asynccontextmanager
-async def _documents_of(me: DataDir, passphrase: str | None) -> AsyncIterator[Documents]:
-    """The documents of a data dir whose node is not running, store closed on exit."""
-    store = SqlCipherStore(me.store_path, await asyncio.to_thread(load_store_key, me, passphrase))
-    await store.start()
-    device = me.identity.device_id
-    try:
-        yield Documents(store, actor_for(device, SYSTEM_USER), genesis=genesis_for(device),
-                        project=project)
-    finally:
-        await store.stop()
-
-
 async def _roster_in_store(me: DataDir, device: NewDevice, passphrase: str | None) -> bytes:
-    async with _documents_of(me, passphrase) as documents:
+    async with open_documents(me, passphrase, SYSTEM_USER) as documents:
         author = Author(me.identity.device_id, CLI_USER, now_ms())
         doc_id = directory_id(me.identity.mesh_id)
         audit = [AuditEvent(author.at_ms, CLI_USER, "invite_device", doc_id, "cli",
@@ -267,6 +251,6 @@ def _check_directory(invite: Invite) -> None:
 
 
 async def _store_directory(me: DataDir, invite: Invite, passphrase: str | None) -> None:
-    async with _documents_of(me, passphrase) as documents:
+    async with open_documents(me, passphrase, SYSTEM_USER) as documents:
         await documents.apply_remote(directory_id(invite.mesh_id), invite.directory,
                                      origin=INVITE_ORIGIN)

@@ -20,6 +20,7 @@ from meshd.api.keys import SERVICE
 from meshd.api.middleware import caller_of
 
 EntryOp = Callable[[Doc, Any, Author, str], object]
+ReasonedOp = Callable[[Doc, str, str, Author, str], object]  # (doc, target, reason, author, id)
 Handler = Callable[[web.Request], Any]
 
 
@@ -28,6 +29,18 @@ async def _run(request: web.Request, action: str, run: Callable[[Doc, Author, st
     pid = patient_id(request)
     entry_id = await request.app[SERVICE].chart_op(pid, action, run, caller_of(request))
     return web.json_response({"id": entry_id}, status=status)
+
+
+async def _with_reason(request: web.Request, action: str, target_key: str,
+                       op: ReasonedOp) -> web.Response:
+    """Apply `op` to the entry named by the path's `target_key`, with the body's {"reason"}."""
+    body = await json_object(request)
+    reject_unknown(body, ("reason",))
+    target = path_entry(request, target_key)
+    return await _run(
+        request, action,
+        lambda doc, author, eid: op(doc, target, body.get("reason", ""), author, eid),
+    )
 
 
 def _entry_route(action: str, op: EntryOp) -> Handler:
@@ -65,28 +78,12 @@ async def close_encounter(request: web.Request) -> web.Response:
 
 async def cancel_prescription(request: web.Request) -> web.Response:
     """POST …/prescriptions/{pid}/cancel with {"reason"}: 201 {"id": <cancel entry id>}."""
-    body = await json_object(request)
-    reject_unknown(body, ("reason",))
-    target = path_entry(request, "pid")
-    return await _run(
-        request, "cancel_prescription",
-        lambda doc, author, eid: chart.cancel_prescription(
-            doc, target, body.get("reason", ""), author, eid
-        ),
-    )
+    return await _with_reason(request, "cancel_prescription", "pid", chart.cancel_prescription)
 
 
 async def void_entry(request: web.Request) -> web.Response:
     """POST …/entries/{eid}/void with {"reason"}: 201 {"id": <void entry id>}."""
-    body = await json_object(request)
-    reject_unknown(body, ("reason",))
-    target = path_entry(request, "eid")
-    return await _run(
-        request, "void",
-        lambda doc, author, eid: chart.void_entry(
-            doc, target, body.get("reason", ""), author, eid
-        ),
-    )
+    return await _with_reason(request, "void", "eid", chart.void_entry)
 
 
 async def correct_entry(request: web.Request) -> web.Response:

@@ -16,14 +16,16 @@ CLI_USER = "cli"  # who a change made by a CLI verb straight on the store is att
 
 
 @asynccontextmanager
-async def open_documents(data: DataDir, passphrase: str | None) -> AsyncIterator[Documents]:
-    """The data dir's documents, its store open until the block ends."""
+async def open_documents(
+    data: DataDir, passphrase: str | None, user: str = CLI_USER
+) -> AsyncIterator[Documents]:
+    """The data dir's documents, changes made as `user`, its store open until the block ends."""
     key = await asyncio.to_thread(load_store_key, data, passphrase)
     store = SqlCipherStore(data.store_path, key)
     await store.start()
     device = data.identity.device_id
     try:
-        yield Documents(store, actor_for(device, CLI_USER), genesis=genesis_for(device),
+        yield Documents(store, actor_for(device, user), genesis=genesis_for(device),
                         project=project)
     finally:
         await store.stop()

@@ -10,11 +10,11 @@ import asyncio
 import copy
 import json
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
 from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError, StoreError
+from meshd.lifecycle import Lifecycle
 from meshd.store.base import AuditEvent, DocWrite
 from meshd.store.search import compact, matches, patient_row, search_columns, similar
 
@@ -22,7 +22,7 @@ AUDIT_PAGE = 100
 WORKLIST_PAGE = 1000
 
 
-class MemoryStore:
+class MemoryStore(Lifecycle):
     """Documents in dicts: `async with MemoryStore() as store: ...`."""
 
     def __init__(self) -> None:
@@ -35,15 +35,6 @@ class MemoryStore:
         self._worklists: dict[str, list[dict[str, Any]]] = {}
         self._audit: list[dict[str, Any]] = []
         self.started = asyncio.Event()
-
-    async def __aenter__(self) -> MemoryStore:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Mark the store open."""

@@ -14,10 +14,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 from crdt_model.errors import ClinicMeshError, StoreError
+from meshd.lifecycle import Lifecycle
 from meshd.store import mutations, queries
 from meshd.store.base import AuditEvent, DocWrite
 from meshd.store.schema import SQLiteError, connect, migrate, secure_file_mode
@@ -31,7 +31,7 @@ WORKLIST_PAGE = 1000
 log = logging.getLogger(__name__)
 
 
-class SqlCipherStore:
+class SqlCipherStore(Lifecycle):
     """Encrypted durable documents: `async with SqlCipherStore(path, key) as store: ...`."""
 
     def __init__(
@@ -47,15 +47,6 @@ class SqlCipherStore:
         self._readers: ReaderPool | None = None
         self._to_compact: set[str] = set()
         self.started = asyncio.Event()
-
-    async def __aenter__(self) -> SqlCipherStore:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Open (or create) the database, check the key, migrate, start the threads."""

@@ -14,11 +14,11 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from crdt_model.errors import ClinicMeshError
 from meshd import wire
+from meshd.lifecycle import Lifecycle
 from meshd.sync import handshake
 from meshd.sync.digest import HeadsDigest
 from meshd.sync.handshake import Credentials, SecureChannel
@@ -49,7 +49,7 @@ class SyncTiming:
     misbehaving_ban_s: float = 300.0
 
 
-class SyncEngine:
+class SyncEngine(Lifecycle):
     """Peer sessions, push, anti-entropy and status for one device."""
 
     def __init__(
@@ -84,15 +84,6 @@ class SyncEngine:
     def address(self) -> str:
         """HOST:PORT peers dial to reach this engine."""
         return self._transport.address
-
-    async def __aenter__(self) -> SyncEngine:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Index the local documents, listen, and dial every static peer."""

@@ -13,10 +13,9 @@ from netns import (
     NetnsRig,
     Process,
     avahi_skip_reason,
-    remove_stale_namespaces,
-    skip_reason,
     start_avahi,
 )
+from netns_fixture import fresh_rig
 
 pytestmark = pytest.mark.netns
 NODE = str(Path(__file__).with_name("mdns_node.py"))
@@ -25,11 +24,7 @@ FIND_TIMEOUT_S = 15.0  # measured ~1.3 s; generous for a loaded 2-core machine
 
 @pytest.fixture
 def rig() -> Iterator[NetnsRig]:
-    if (reason := skip_reason()) is not None:
-        pytest.skip(reason)
-    remove_stale_namespaces()
-    with NetnsRig() as made:
-        yield made
+    yield from fresh_rig()
 
 
 def _node(host: Host, device: str, mesh: str, *extra: str) -> Process:

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netns import NetnsRig, remove_stale_namespaces, skip_reason
+from netns import NetnsRig
+from netns_fixture import fresh_rig
 
 pytestmark = pytest.mark.netns
 NODE = str(Path(__file__).with_name("pairing_node.py"))
@@ -16,11 +17,7 @@ NODE = str(Path(__file__).with_name("pairing_node.py"))
 
 @pytest.fixture
 def rig() -> Iterator[NetnsRig]:
-    if (reason := skip_reason()) is not None:
-        pytest.skip(reason)
-    remove_stale_namespaces()
-    with NetnsRig() as made:
-        yield made
+    yield from fresh_rig()
 
 
 @pytest.mark.parametrize("family", [4, 6])

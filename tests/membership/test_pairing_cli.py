@@ -8,7 +8,8 @@ import subprocess
 import threading
 from pathlib import Path
 
-from membership_procs import MESHD, Meshd, eventually, meshd
+from membership_procs import Meshd
+from meshd_procs import MESHD, eventually, meshd
 
 CODE_LINE_TIMEOUT_S = 20.0
 

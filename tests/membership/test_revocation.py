@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from membership_procs import Meshd, eventually, meshd
+from membership_procs import Meshd
+from meshd_procs import eventually, meshd
 
 from meshd.identity import read_keyring
 from meshd.membership.joining import join_mesh

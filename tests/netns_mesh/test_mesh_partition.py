@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netns import Host, NetnsRig, Process, remove_stale_namespaces, skip_reason, wait_until
-from node_helpers import MESHD
+from meshd_procs import MESHD
+from netns import Host, NetnsRig, Process, wait_until
+from netns_fixture import fresh_rig
 from ns_api import NamespaceApi
 
 from meshd import identity
@@ -68,11 +69,7 @@ class MeshNode:
 
 @pytest.fixture
 def rig() -> Iterator[NetnsRig]:
-    if (reason := skip_reason()) is not None:
-        pytest.skip(reason)
-    remove_stale_namespaces()
-    with NetnsRig() as made:  # kills the nodes and removes every namespace, even on failure
-        yield made
+    yield from fresh_rig()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-for helpers in (TESTS_DIR, TESTS_DIR / "netns_mesh", TESTS_DIR / "netns_pairing"):
-    if str(helpers) not in sys.path:
-        sys.path.insert(0, str(helpers))
+NETNS_MESH_DIR = Path(__file__).resolve().parents[1] / "netns_mesh"
+if str(NETNS_MESH_DIR) not in sys.path:
+    sys.path.insert(0, str(NETNS_MESH_DIR))

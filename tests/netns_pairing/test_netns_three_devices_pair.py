@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netns import NetnsRig, remove_stale_namespaces, skip_reason, wait_until
+from netns import NetnsRig, wait_until
+from netns_fixture import fresh_rig
 from pairing_rig import MESHD, Device, join_by_mdns
 
 from meshd.identity import init_data_dir
@@ -24,11 +25,7 @@ READDRESS_S = 45.0  # address poll (3 s), dead-link detection, redial backoff
 
 @pytest.fixture
 def rig() -> Iterator[NetnsRig]:
-    if (reason := skip_reason()) is not None:
-        pytest.skip(reason)
-    remove_stale_namespaces()
-    with NetnsRig() as made:  # kills every process and removes the namespaces, even on failure
-        yield made
+    yield from fresh_rig()
 
 
 def test_three_fresh_devices_pair_over_mdns_and_sync_a_patient_within_two_seconds(

@@ -1,38 +1,18 @@
-"""Real `meshd` processes for tests: a free port, start, wait for health (bounded), stop."""
+"""A real `meshd run` for the node tests: started on a free port, its API called with its token."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-MESHD = Path(sys.executable).with_name("meshd")
+from meshd_procs import MESHD, call_api, free_port, stop_process, wait_until_healthy
+
 START_TIMEOUT_S = 15.0
-STOP_TIMEOUT_S = 10.0
-POLL_S = 0.05
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def meshd(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    """Run one `meshd` verb to completion."""
-    return subprocess.run(
-        [str(MESHD), *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 @dataclass
@@ -55,25 +35,17 @@ class RunningNode:
     def call(self, method: str, path: str, body: Any = None, *, token: str | None = None,
              ) -> tuple[int, Any]:
         """One API request; (status, JSON body)."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        request.add_header("Authorization", f"Bearer {token or self.token()}")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read())
+        status, _, raw = call_api(self.port, token or self.token(), method, path, body)
+        return status, json.loads(raw)
 
     def stop(self) -> int:
         """SIGTERM, wait (bounded), return the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise
+        return stop_process(self.process)
+
+    def healthy(self) -> bool:
+        """Whether /api/v1/health answers 200."""
+        with urllib.request.urlopen(self.url + "/api/v1/health", timeout=1) as response:
+            return bool(response.status == 200)
 
 
 def start_node(data_dir: Path, *extra: str) -> RunningNode:
@@ -86,17 +58,6 @@ def start_node(data_dir: Path, *extra: str) -> RunningNode:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     node = RunningNode(process, data_dir, port)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
-            raise AssertionError(f"meshd run exited with {process.returncode}:\n{output}")
-        try:
-            with urllib.request.urlopen(node.url + "/api/v1/health", timeout=1) as response:
-                if response.status == 200:
-                    return node
-        except OSError:
-            pass
-        time.sleep(POLL_S)  # polling a subprocess's port: there is no event to wait on
-    node.stop()
-    raise AssertionError(f"meshd run did not answer within {START_TIMEOUT_S} s")
+    wait_until_healthy(process, node.healthy,
+                       lambda: process.stdout.read() if process.stdout else "", START_TIMEOUT_S)
+    return node

@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from node_helpers import RunningNode, meshd
+from meshd_procs import meshd
+from node_helpers import RunningNode
 
 PATIENT = {
     "given_name": "Kofi", "family_name": "Mensah", "sex": "male", "estimated_age_years": 40,

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from node_helpers import meshd
+from meshd_procs import meshd
 
 from crdt_model.context import Author
 from crdt_model.directory import directory_genesis

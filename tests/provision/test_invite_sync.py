@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from node_helpers import meshd
-from sync_procs import MeshdProcess, eventually
+from meshd_procs import eventually, meshd
+from sync_procs import MeshdProcess
 
 from meshd import identity
 

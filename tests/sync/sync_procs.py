@@ -10,17 +10,13 @@ import asyncio
 import json
 import random
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from meshd_procs import MESHD, STOP_TIMEOUT_S, call_api, free_port, stop_process, wait_until_healthy
 
 from crdt_model import directory
 from crdt_model.context import Author
@@ -32,18 +28,8 @@ from meshd.service import genesis_for, project
 from meshd.store.base import DocWrite
 from meshd.store.sqlcipher import SqlCipherStore
 
-MESHD = Path(sys.executable).with_name("meshd")
 START_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 10.0
-POLL_S = 0.05
 AT_MS = 1_763_800_000_000
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def make_mesh(root: Path, count: int) -> list[identity.DataDir]:
@@ -137,35 +123,19 @@ class MeshdProcess:
         log = (self.data.path / "test-run.log").open("a")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, text=True)
         log.close()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"meshd run exited: {self.log()}")
-            try:
-                if self.call("GET", "/api/v1/health")[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(POLL_S)  # a subprocess's port: there is no event to wait on
-        raise AssertionError(f"meshd run did not answer in {START_TIMEOUT_S} s: {self.log()}")
+        wait_until_healthy(self.process, lambda: self.call("GET", "/api/v1/health")[0] == 200,
+                           self.log, START_TIMEOUT_S)
+        return self
 
     def log(self) -> str:
         return (self.data.path / "test-run.log").read_text()[-3000:]
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """One API request; (status, JSON body or raw bytes)."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{self.api_port}{path}", data=data,
-                                         method=method)
-        request.add_header("Authorization", f"Bearer {self.data.api_token}")
-        request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                raw = response.read()
-                is_json = response.headers.get_content_type() == "application/json"
-                return response.status, json.loads(raw) if is_json else raw
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
+        status, kind, raw = call_api(self.api_port, self.data.api_token, method, path, body)
+        if 200 <= status < 300 and kind == "application/json":
+            return status, json.loads(raw)
+        return status, raw
 
     def sync_status(self) -> dict[str, Any]:
         status, body = self.call("GET", "/api/v1/sync/status")
@@ -175,29 +145,11 @@ class MeshdProcess:
     def kill(self) -> None:
         """SIGKILL: no clean shutdown at all."""
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+            self.process.kill()
             self.process.wait(timeout=STOP_TIMEOUT_S)
 
     def stop(self) -> int | None:
         """SIGTERM and wait (bounded); SIGKILL if it hangs."""
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise
-
-
-def eventually(check: Any, timeout_s: float = 60.0) -> Any:
-    """Poll `check()` (bounded) until it returns something truthy; return that."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(POLL_S)  # other processes: there is no event to wait on
-    raise AssertionError(f"condition not met within {timeout_s} s")
+        return stop_process(self.process)

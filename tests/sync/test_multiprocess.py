@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sync_procs import MESHD, MeshdProcess, eventually, make_mesh, seed_charts
+from meshd_procs import MESHD, eventually
+from sync_procs import MeshdProcess, make_mesh, seed_charts
 
 pytestmark = pytest.mark.slow
 

@@ -3,36 +3,23 @@ tablet-width screenshots of each main page in artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from chromium import NEEDS_CHROMIUM, TABLET, launched_chromium, shot
 
 from ui.app import create_ui_app
 from ui.auth import hash_pin
 from ui.testing import InMemoryClinic
 
-playwright_api = pytest.importorskip("playwright.async_api")
-
-CHROMIUM = os.environ.get("CLINICMESH_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-TABLET = {"width": 820, "height": 1180}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 WAIT_MS = 10_000
 PIN = "1357"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-]
+pytestmark = NEEDS_CHROMIUM
 
 
 @asynccontextmanager
@@ -57,12 +44,8 @@ async def server() -> AsyncIterator[tuple[str, InMemoryClinic]]:
 
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[object]:
-    async with playwright_api.async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with launched_chromium() as chromium:
+        yield chromium
 
 
 async def device(browser: object, base: str, locale: str = "en-GB") -> object:
@@ -71,11 +54,6 @@ async def device(browser: object, base: str, locale: str = "en-GB") -> object:
         base_url=base, viewport=TABLET, locale=locale)
     context.set_default_timeout(WAIT_MS)
     return await context.new_page()
-
-
-async def shot(page: object, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
 
 async def log_in(page: object, name: str, pin: str = PIN) -> None:

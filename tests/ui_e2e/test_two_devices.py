@@ -4,25 +4,15 @@ station on one device appears in the other device's open queue page without a re
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from chromium import NEEDS_CHROMIUM, TABLET, launched_chromium, shot
 from sync_procs import MeshdProcess
 
-playwright_api = pytest.importorskip("playwright.async_api")
-
-CHROMIUM = os.environ.get("CLINICMESH_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-TABLET = {"width": 820, "height": 1180}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 WAIT_MS = 10_000
 # A change made on one node reaches the other's open page: sync, then the SSE refresh.
 SYNC_WAIT_MS = 20_000
@@ -33,20 +23,13 @@ FACILITY, ADMIN, ADMIN_PIN = "Kibera Health Post", "Amina", "2468"
 MARK = "window.__stayed = 'still here'"
 MARK_READ = "window.__stayed"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-]
+pytestmark = NEEDS_CHROMIUM
 
 
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[Any]:
-    async with playwright_api.async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with launched_chromium() as chromium:
+        yield chromium
 
 
 async def device(browser: Any, node: MeshdProcess) -> Any:
@@ -55,11 +38,6 @@ async def device(browser: Any, node: MeshdProcess) -> Any:
                                         viewport=TABLET, locale="en-GB")
     context.set_default_timeout(WAIT_MS)
     return await context.new_page()
-
-
-async def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 async def set_up(page: Any) -> None:
