@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from aiohttp import web
 from chromium import NEEDS_CHROMIUM, TABLET, launched_chromium, shot
+from ui_service.ui_service_helpers import make_service, make_store
 
 from ui.app import create_ui_app
 from ui.auth import hash_pin
+from ui.service import ClinicService
 from ui.testing import InMemoryClinic
 
 WAIT_MS = 10_000
@@ -23,7 +26,7 @@ pytestmark = NEEDS_CHROMIUM
 
 
 @asynccontextmanager
-async def serve(clinic: InMemoryClinic, **options: Any) -> AsyncIterator[str]:
+async def serve(clinic: ClinicService, **options: Any) -> AsyncIterator[str]:
     """The UI on an ephemeral port of 127.0.0.1; yields its base URL."""
     runner = web.AppRunner(create_ui_app(clinic, **options), shutdown_timeout=1.0)
     await runner.setup()
@@ -35,11 +38,24 @@ async def serve(clinic: InMemoryClinic, **options: Any) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-@pytest_asyncio.fixture
-async def server() -> AsyncIterator[tuple[str, InMemoryClinic]]:
-    clinic = InMemoryClinic()
-    async with serve(clinic) as base:
-        yield base, clinic
+@pytest_asyncio.fixture(params=["fake", "node"])
+async def server(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[str, ClinicService]]:
+    """The UI over the in-memory fake, and over the daemon's real service on SQLCipher."""
+    if request.param == "fake":
+        fake = InMemoryClinic()
+        async with serve(fake) as base:
+            yield base, fake
+        return
+    store = make_store("sqlcipher", tmp_path)
+    await store.start()  # type: ignore[attr-defined]
+    try:
+        clinic = make_service(store)
+        async with serve(clinic) as base:
+            yield base, clinic
+    finally:
+        await store.stop()  # type: ignore[attr-defined]
 
 
 @pytest_asyncio.fixture
@@ -76,7 +92,7 @@ async def add_user(page: object, name: str, role: str, language: str = "en") -> 
 
 @pytest.mark.asyncio
 async def test_a_clinic_day_from_set_up_to_dispensing(
-    server: tuple[str, InMemoryClinic], browser: object
+    server: tuple[str, ClinicService], browser: object
 ) -> None:
     base, clinic = server
     admin = await device(browser, base)

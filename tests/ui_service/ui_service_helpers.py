@@ -54,14 +54,15 @@ def make_store(kind: str, tmp_path: Path) -> Store:
     return SqlCipherStore(tmp_path / "store.db", TEST_KEY)
 
 
-def make_service(store: Store, clock: Clock) -> NodeClinicService:
-    """The UI service over `store`, as the node builds it."""
+def make_service(store: Store, clock: Clock | None = None) -> NodeClinicService:
+    """The UI service over `store`, as the node builds it (on the real clock by default)."""
     documents = Documents(
         store, actor_for(IDENTITY.device_id, "system"),
         genesis=genesis_for(IDENTITY.device_id), project=project,
     )
-    clinic = Clinic(documents, IDENTITY, clock=clock, today=clock.today)
-    return NodeClinicService(clinic)
+    if clock is None:
+        return NodeClinicService(Clinic(documents, IDENTITY))
+    return NodeClinicService(Clinic(documents, IDENTITY, clock=clock, today=clock.today))
 
 
 def in_ci() -> bool:
