@@ -140,11 +140,13 @@ def status(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     passphrase_file: PassphraseOption = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Also check the store's integrity (every page and document).")] = False,
 ) -> None:
     """Show this device, its mesh and facility, the store's contents and whether it runs."""
     try:
         data = identity.load_data_dir(data_dir)
-        store = asyncio.run(store_summary(data, _passphrase(passphrase_file)))
+        store = asyncio.run(store_summary(data, _passphrase(passphrase_file), check=check))
     except ClinicMeshError as exc:
         raise _fail(exc) from None
     report: dict[str, Any] = {

@@ -63,7 +63,7 @@ def test_first_run_on_an_empty_dir_starts_persists_and_stops_cleanly(
     patient_id = body["id"]
     assert node.call("GET", "/api/v1/patients", token="wrong")[0] == 401
 
-    report = meshd("status", "--data-dir", str(data_dir), "--json")
+    report = meshd("status", "--data-dir", str(data_dir), "--json", "--check")
     assert report.returncode == 0, report.stderr
     lines = report.stdout.strip().splitlines()
     assert len(lines) == 1
@@ -78,6 +78,7 @@ def test_first_run_on_an_empty_dir_starts_persists_and_stops_cleanly(
     assert not (data_dir / "run.json").exists()
     stopped = json.loads(meshd("status", "--data-dir", str(data_dir), "--json").stdout)
     assert stopped["running"] is None and stopped["sync"] is None
+    assert stopped["integrity"] == "not checked"  # the full check is asked for with --check
 
     began = time.monotonic()
     again = run_node(data_dir)
