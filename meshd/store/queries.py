@@ -62,12 +62,12 @@ def _prefix_range(prefix: str) -> tuple[str, str]:
     return prefix, prefix + _PREFIX_END
 
 
+HEADS_SQL = "SELECT doc_id, heads FROM documents WHERE doc_id >= ? AND doc_id < ?"
+
+
 def heads(conn: Any, prefix: str) -> dict[str, tuple[bytes, ...]]:
     """Stored heads of every document whose id starts with `prefix`."""
-    rows = conn.execute(
-        "SELECT doc_id, heads FROM documents WHERE doc_id >= ? AND doc_id < ?",
-        _prefix_range(prefix),
-    )
+    rows = conn.execute(HEADS_SQL, _prefix_range(prefix))
     return {doc_id: decode_heads(text) for doc_id, text in rows}
 
 

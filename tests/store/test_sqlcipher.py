@@ -15,6 +15,7 @@ from store_helpers import TEST_KEY, add_note, new_chart
 from crdt_model.adapter import Doc
 from crdt_model.errors import StoreError
 from meshd.store.base import DocWrite, Projections
+from meshd.store.queries import HEADS_SQL
 from meshd.store.sqlcipher import SqlCipherStore
 
 
@@ -186,3 +187,15 @@ async def test_integrity_check_on_a_busy_reader_sees_a_sound_search_index(tmp_pa
                 assert await store.search_patients("otieno")
             if round_ % 30 == 0:
                 assert await store.integrity_check() == []
+
+
+@pytest.mark.asyncio
+async def test_reading_every_documents_heads_uses_only_the_covering_index(tmp_path: Path) -> None:
+    # Sync reads all heads at start-up: walking the snapshots instead made a 50,000-chart start
+    # half a second slower.
+    async with SqlCipherStore(tmp_path / "s.db", TEST_KEY) as store:
+        await store.write([new_chart()[1]])
+    conn = _raw(tmp_path / "s.db")
+    plan = conn.execute(f"EXPLAIN QUERY PLAN {HEADS_SQL}", ("", "\uffff")).fetchall()
+    conn.close()
+    assert "COVERING INDEX documents_heads" in " ".join(str(step) for step in plan)
