@@ -51,8 +51,8 @@ __all__ = [
 ]
 
 ROW_FIELDS = (
-    "given_name", "family_name", "sex", "birth_date", "phone", "village", "national_id",
-    "clinic_id",
+    "given_name", "family_name", "sex", "birth_date", "birth_date_estimated", "phone", "village",
+    "national_id", "clinic_id",
 )
 
 

@@ -14,7 +14,14 @@ from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError
 from meshd.store.mutations import decode_heads
 from meshd.store.schema import SQLiteError
-from meshd.store.search import FUZZY_MIN_CHARS, PATIENT_FIELDS, compact, fts_query, similar
+from meshd.store.search import (
+    FUZZY_MIN_CHARS,
+    PATIENT_FIELDS,
+    compact,
+    fts_query,
+    patient_row,
+    similar,
+)
 
 # SQLite's limit on bound parameters is large, but a bounded IN list keeps statements cheap.
 IN_LIST_MAX = 500
@@ -107,7 +114,8 @@ def search_patients(conn: Any, query: str, limit: int) -> list[dict[str, Any]]:
         (expression, limit),
     )
     found = [
-        {"doc_id": row[0], **dict(zip(PATIENT_FIELDS, row[1:], strict=True))} for row in rows
+        {"doc_id": row[0], **patient_row(dict(zip(PATIENT_FIELDS, row[1:], strict=True)))}
+        for row in rows
     ]
     found.sort(key=lambda row: row["merged_into"] is not None)  # stable: keeps the rank
     return found

@@ -87,9 +87,13 @@ INSERT INTO reproject (doc_id)
 """
 
 # v3: sync reads the heads of every document at start-up; without a covering index that walks
-# every page of the documents table (snapshots included), ~0.5 s for 50,000 charts.
+# every page of the documents table (snapshots included), ~0.5 s for 50,000 charts. Search rows
+# say whether a birth date is estimated, so the charts are reprojected.
 _V3 = """
 CREATE INDEX documents_heads ON documents (doc_id, heads);
+ALTER TABLE patients ADD COLUMN birth_date_estimated INTEGER;
+INSERT OR IGNORE INTO reproject (doc_id)
+    SELECT doc_id FROM documents WHERE doc_id LIKE 'chart:%';
 """
 
 # MIGRATIONS[i] takes the schema from version i to i + 1. Append only; never edit a shipped one.

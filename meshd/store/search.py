@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 PATIENT_FIELDS = (
-    "id", "given_name", "family_name", "sex", "birth_date", "phone", "village",
-    "national_id", "clinic_id", "merged_into",
+    "id", "given_name", "family_name", "sex", "birth_date", "birth_date_estimated", "phone",
+    "village", "national_id", "clinic_id", "merged_into",
 )
 # Local part of a phone number: "+254 712 345 678" and "0712345678" share their last 9 digits.
 PHONE_LOCAL_DIGITS = 9
@@ -45,7 +45,9 @@ def digits(text: str) -> str:
 
 def patient_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """The projection row with every known field present (missing ones are None)."""
-    return {name: _text_or_none(row.get(name)) for name in PATIENT_FIELDS}
+    clean = {name: _text_or_none(row.get(name)) for name in PATIENT_FIELDS}
+    clean["birth_date_estimated"] = bool(row.get("birth_date_estimated"))
+    return clean
 
 
 def _text_or_none(value: Any) -> str | None:

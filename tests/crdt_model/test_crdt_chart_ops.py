@@ -183,8 +183,8 @@ def test_patient_row_has_the_search_fields(registered: Doc) -> None:
     row = chart.patient_row(registered)
     assert row == {
         "id": PATIENT, "given_name": "Amina", "family_name": "Mwangi", "sex": "female",
-        "birth_date": "1990-04-12", "phone": "+254 712 345678", "village": "Kibera",
-        "national_id": None, "clinic_id": None, "merged_into": None,
+        "birth_date": "1990-04-12", "birth_date_estimated": False, "phone": "+254 712 345678",
+        "village": "Kibera", "national_id": None, "clinic_id": None, "merged_into": None,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ui_service_helpers import IDENTITY, PATIENT, TEST_KEY, Clock, make_service
@@ -15,11 +16,27 @@ from meshd import identity
 from meshd.node import Node, NodeOptions
 from meshd.service import local_day
 from meshd.store import mutations, schema
+from meshd.store.search import search_columns
 from meshd.store.sqlcipher import SqlCipherStore
 from meshd.ui_service import mount_ui
 
 CHARTS = 30
 PATIENT_IDS = [f"00000000-0000-4000-8000-{i:012d}" for i in range(CHARTS)]
+
+
+V1_PATIENT_COLUMNS = ("id", "given_name", "family_name", "sex", "birth_date", "phone", "village",
+                      "national_id", "clinic_id", "merged_into")
+
+
+def _v1_patient_row(conn: Any, doc_id: str, row: dict[str, Any]) -> None:
+    """The search row as schema v1 stored it (no birth_date_estimated yet)."""
+    cursor = conn.execute(
+        f"INSERT INTO patients (doc_id, {', '.join(V1_PATIENT_COLUMNS)})"
+        f" VALUES (?{', ?' * len(V1_PATIENT_COLUMNS)})",
+        (doc_id, *(row.get(name) for name in V1_PATIENT_COLUMNS)),
+    )
+    conn.execute("INSERT INTO patient_search (rowid, names, village, ids) VALUES (?, ?, ?, ?)",
+                 (cursor.lastrowid, *search_columns(row)))
 
 
 def write_v1_store(path: Path, clock: Clock, key: bytes = TEST_KEY) -> None:
@@ -42,7 +59,7 @@ def write_v1_store(path: Path, clock: Clock, key: bytes = TEST_KEY) -> None:
                 " VALUES (?, ?, ?, 0, ?)",
                 (doc_id, mutations.encode_heads(doc.heads()), clock(), doc.save()),
             )
-            mutations._replace_patient(conn, doc_id, chart.patient_row(doc))
+            _v1_patient_row(conn, doc_id, chart.patient_row(doc))
         conn.execute("COMMIT")
     finally:
         conn.close()
