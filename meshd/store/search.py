@@ -45,7 +45,7 @@ def digits(text: str) -> str:
 
 def patient_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """The projection row with every known field present (missing ones are None)."""
-    clean = {name: _text_or_none(row.get(name)) for name in PATIENT_FIELDS}
+    clean: dict[str, Any] = {name: _text_or_none(row.get(name)) for name in PATIENT_FIELDS}
     clean["birth_date_estimated"] = bool(row.get("birth_date_estimated"))
     return clean
 
