@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -63,8 +62,3 @@ def make_service(store: Store, clock: Clock | None = None) -> NodeClinicService:
     if clock is None:
         return NodeClinicService(Clinic(documents, IDENTITY))
     return NodeClinicService(Clinic(documents, IDENTITY, clock=clock, today=clock.today))
-
-
-def in_ci() -> bool:
-    """Whether this runs in CI (timings there are not this machine's)."""
-    return os.environ.get("CI") == "true"
