@@ -1,12 +1,10 @@
-"""The device node: opens the store, the documents and the API server, and stops them cleanly.
+"""The device node: store, documents, API and UI server, sync engine, membership and mDNS.
 
 Lifecycle (STYLE 6): `async with Node(options) as node:` or `start()` / `stop()`; `started` is
-set once the API listens; `stop()` is safe twice and leaves no task running. Seams for what is
-built next: `extensions` are called with (aiohttp app, node) before the server starts, which is
-where the web UI mounts its routes (`ui.app`), and the sync engine and discovery will start
-after the store (they use `node.documents`, `options.peers`, `options.relay`, `options.mdns`).
+set once the API listens; `stop()` is safe twice and leaves no task running. `extensions` are
+called with (aiohttp app, node) before the server starts: the web UI mounts its routes there
+(`meshd.ui_service.mount_ui`), and `meshd invite` its endpoint.
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -105,7 +103,6 @@ class Node(Lifecycle):
             result = extension(app, self)
             if result is not None:
                 await result
-        # --- sync seam: the engine follows the documents; its status joins the API ---
         # Membership: keys by epoch for the handshake, pairing on the peer port, then mDNS.
         self.membership = Membership(data, self.documents, self.clinic, mdns=self.options.mdns)
         self.membership.add_api_routes(app)
@@ -137,7 +134,7 @@ class Node(Lifecycle):
         membership, self.membership = self.membership, None
         if membership is not None:
             await membership.stop()
-        sync, self.sync = self.sync, None  # sync seam: stopped before the store closes
+        sync, self.sync = self.sync, None  # stopped before the store closes
         if sync is not None:
             await sync.stop()
         store, self.store = self.store, None
