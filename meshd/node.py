@@ -5,6 +5,7 @@ set once the API listens; `stop()` is safe twice and leaves no task running. `ex
 called with (aiohttp app, node) before the server starts: the web UI mounts its routes there
 (`meshd.ui_service.mount_ui`), and `meshd invite` its endpoint.
 """
+
 from __future__ import annotations
 
 import asyncio
