@@ -253,3 +253,27 @@ async def find_inviting_device(
         include_loopback=include_loopback,
     ):
         return await asyncio.wait_for(found.get(), timeout_s)
+
+
+async def list_inviting_devices(
+    *, device_short_id: str, listen_s: float, include_loopback: bool = False
+) -> list[PeerHint]:
+    """Every device on the LAN with an open pairing window, heard within `listen_s`.
+
+    For a new device choosing whom to join when more than one device offers a code.
+    """
+    found: dict[str, PeerHint] = {}
+
+    def on_peer(hint: PeerHint) -> None:
+        if hint.pairing:
+            found[hint.device_short_id] = hint
+
+    async with MeshDiscovery(
+        device_short_id=device_short_id,
+        port=0,
+        mesh_id=None,
+        on_peer=on_peer,
+        include_loopback=include_loopback,
+    ):
+        await asyncio.sleep(listen_s)  # mDNS answers trickle in: listening is the point
+    return sorted(found.values(), key=lambda hint: hint.device_short_id)

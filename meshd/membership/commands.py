@@ -16,7 +16,13 @@ from crdt_model.errors import ClinicMeshError
 from discovery.qr import pairing_uri, print_qr, save_qr
 from meshd import identity
 from meshd.membership import client
-from meshd.membership.joining import FIND_INVITER_TIMEOUT_S, invitation, join_mesh
+from meshd.membership.joining import (
+    FIND_INVITER_TIMEOUT_S,
+    devices_offering_codes,
+    invitation,
+    join_mesh,
+)
+from meshd.membership.mdns_link import short_device_id
 from meshd.node import DEFAULT_API_PORT, DEFAULT_HOST, DEFAULT_PEER_PORT
 
 RUN_NODE = Callable[..., None]
@@ -61,6 +67,9 @@ def register(app: typer.Typer, run_node: RUN_NODE) -> None:
             code, port = str(opened["code"]), int(opened["peer_port"])
             uri = pairing_uri(code, host, port)
             typer.echo(f"Pairing code: {code}")
+            me = identity.load_data_dir(data_dir).identity
+            typer.echo(f"New devices see this one as {short_device_id(me.device_id)} "
+                       "(meshd join --list)")
             typer.echo(f"On the new device: meshd join --data-dir DIR --code {code}"
                        + ("" if opened.get("mdns") else f" --peer {host}:{port}"))
             if qr_out is not None:
@@ -117,8 +126,13 @@ def register(app: typer.Typer, run_node: RUN_NODE) -> None:
         host: Annotated[str, typer.Option(help="With --run: the API address.")] = DEFAULT_HOST,
         no_mdns: Annotated[bool, typer.Option("--no-mdns", help="With --run: no mDNS.")] = False,
         passphrase_file: PassphraseOption = None,
+        list_offers: Annotated[bool, typer.Option(
+            "--list", help="Only list the devices nearby that show a code (over mDNS).")] = False,
     ) -> None:
         """Join a clinic's mesh as a new device with the code another device shows."""
+        if list_offers:
+            typer.echo(json.dumps({"devices": devices_offering_codes()}))
+            return
         try:
             code, peer = invitation(code, peer, uri)
             joined = join_mesh(

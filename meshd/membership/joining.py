@@ -13,6 +13,7 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
@@ -27,7 +28,7 @@ from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import directory_id
 from discovery.errors import DiscoveryError
-from discovery.mdns import find_inviting_device
+from discovery.mdns import find_inviting_device, list_inviting_devices
 from discovery.pairing import normalize_code
 from discovery.pairing_http import pair_over_http, pair_with_any_address
 from discovery.qr import parse_pairing_uri
@@ -47,6 +48,7 @@ from meshd.membership.mdns_link import short_device_id
 from meshd.membership.secret import JoinerIdentity, MeshSecret, decode_secret
 
 FIND_INVITER_TIMEOUT_S = 30.0  # an inviter announces within ~1 s; a busy LAN may take longer
+LIST_LISTEN_S = 3.0  # long enough to hear every device announce once
 PAIRING_ORIGIN = "pairing"  # the origin recorded for the directory a paired device starts from
 
 
@@ -155,3 +157,11 @@ async def _store_directory(data: DataDir, secret: MeshSecret, passphrase: str | 
     async with open_documents(data, passphrase) as documents:
         await documents.apply_remote(directory_id(secret.mesh_id), secret.directory,
                                      origin=PAIRING_ORIGIN)
+
+
+def devices_offering_codes(listen_s: float = LIST_LISTEN_S) -> list[dict[str, Any]]:
+    """The devices on this network with a pairing window open: mDNS id, addresses, port."""
+    listener = short_device_id(str(uuid.uuid4()))
+    hints = asyncio.run(list_inviting_devices(device_short_id=listener, listen_s=listen_s))
+    return [{"id": h.device_short_id, "addresses": list(h.addresses), "port": h.port}
+            for h in hints]

@@ -17,7 +17,7 @@ import signal
 from aiohttp import web
 
 from discovery.errors import PairingError
-from discovery.mdns import MeshDiscovery, find_inviting_device
+from discovery.mdns import MeshDiscovery, find_inviting_device, list_inviting_devices
 from discovery.pairing import PairingWindow
 from discovery.pairing_http import add_pairing_route, pair_with_any_address, pairing_handler
 
@@ -68,14 +68,20 @@ async def join(args: argparse.Namespace) -> None:
     _emit("paired", address=address, secret=secret.decode())
 
 
+async def list_open(args: argparse.Namespace) -> None:
+    hints = await list_inviting_devices(device_short_id=args.id, listen_s=args.lifetime_s)
+    _emit("listed", devices=[h.device_short_id for h in hints])
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("role", choices=["invite", "join"])
+    parser.add_argument("role", choices=["invite", "join", "list"])
     parser.add_argument("--id", required=True)
     parser.add_argument("--mesh", default="mesh-1")
-    parser.add_argument("--code", required=True)
+    parser.add_argument("--code", default="000000")
     parser.add_argument("--port", type=int, default=7701)
     parser.add_argument("--family", type=int, choices=[0, 4, 6], default=0)
     parser.add_argument("--lifetime-s", type=float, default=30.0)
     parsed = parser.parse_args()
-    asyncio.run(invite(parsed) if parsed.role == "invite" else join(parsed))
+    roles = {"invite": invite, "join": join, "list": list_open}
+    asyncio.run(roles[parsed.role](parsed))

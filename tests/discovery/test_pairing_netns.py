@@ -53,3 +53,20 @@ def test_wrong_code_over_the_network_gets_nothing(rig: NetnsRig) -> None:
     result = json.loads(joiner.wait_for_line(lambda line: '"failed"' in line, timeout_s=20))
     assert result["code"] == "wrong_code"
     assert not any('"joined"' in line for line in inviter.seen)
+
+
+def test_a_new_device_lists_every_device_offering_a_code(rig: NetnsRig) -> None:
+    hosts = [rig.add_host(name, ipv4=f"169.254.41.{i}/16", ipv6=False)
+             for i, name in enumerate(("a", "b", "c", "d"), start=2)]
+    offering = [hosts[i].spawn(sys.executable, NODE, "invite", "--id", f"ward-{i}",
+                               "--code", "042517") for i in (0, 1)]
+    for inviter in offering:
+        inviter.wait_for_line(lambda line: '"ready"' in line, timeout_s=15)
+    # A device of a mesh with no pairing window open is not listed.
+    quiet = hosts[2].spawn(sys.executable, str(Path(__file__).with_name("mdns_node.py")),
+                           "--id", "ward-quiet", "--mesh", "mesh-1")
+    quiet.wait_for_line(lambda line: '"started"' in line, timeout_s=15)
+    lister = hosts[3].spawn(sys.executable, NODE, "list", "--id", "new-tab", "--lifetime-s", "4")
+    listed = json.loads(lister.wait_for_line(lambda line: '"listed"' in line, timeout_s=20))
+    assert listed["devices"] == ["ward-0", "ward-1"]
+    assert quiet.popen.poll() is None  # it was advertising its mesh the whole time

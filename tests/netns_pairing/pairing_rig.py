@@ -97,12 +97,18 @@ def show_code(inviter: Device) -> tuple[Process, str]:
     return pair, line.removeprefix("Pairing code: ").strip()
 
 
-def join_by_mdns(inviter: Device, joiner: Device, name: str, *, run: bool) -> dict[str, Any]:
+def join_by_mdns(inviter: Device, joiner: Device, name: str, *, run: bool,
+                 offers: list[str] | None = None) -> dict[str, Any]:
     """Pair `joiner` (a fresh data dir) with `inviter` by code, finding it over mDNS only.
 
-    With `run`, the joiner's node starts right after (`meshd join --run`).
+    With `run`, the joiner's node starts right after (`meshd join --run`). With `offers`, the
+    joiner first lists the devices showing a code (`meshd join --list`) into that list.
     """
     pair, code = show_code(inviter)
+    if offers is not None:
+        lister = joiner.host.spawn(MESHD, "join", "--list", env=ENV)
+        listed = lister.wait_for_line(lambda text: text.startswith("{"), timeout_s=PAIR_S)
+        offers += [device["id"] for device in json.loads(listed)["devices"]]
     args = [MESHD, "join", "--data-dir", str(joiner.data_dir), "--code", code, "--name", name]
     if run:
         args += ["--run", "--api-port", str(API_PORT), "--peer-port", str(PEER_PORT)]

@@ -14,7 +14,8 @@ from netns import NetnsRig, wait_until
 from netns_fixture import fresh_rig
 from pairing_rig import MESHD, Device, join_by_mdns
 
-from meshd.identity import init_data_dir
+from meshd.identity import init_data_dir, load_data_dir
+from meshd.membership.mdns_link import short_device_id
 
 pytestmark = pytest.mark.netns
 
@@ -40,7 +41,10 @@ def test_three_fresh_devices_pair_over_mdns_and_sync_a_patient_within_two_second
         init_data_dir(a.data_dir, device_name="reception", facility_name="Island")
         a.run()
         joined_b = join_by_mdns(a, b, "triage", run=True)
-        joined_c = join_by_mdns(a, c, "lab", run=True)
+        offers: list[str] = []
+        joined_c = join_by_mdns(a, c, "lab", run=True, offers=offers)
+        a_id = load_data_dir(a.data_dir).identity.device_id
+        assert offers == [short_device_id(a_id)]  # only a shows a code: b is not listed
         assert joined_b["mesh"] == joined_c["mesh"]
         assert joined_b["inviter"].startswith(f"{subnet}.2:")  # found a's link-local address
 
