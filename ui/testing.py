@@ -18,6 +18,7 @@ from typing import Any
 from crdt_model import rules, validate
 from crdt_model.errors import ConflictError, NotFound, ValidationError
 from crdt_model.ids import check_slug
+from crdt_model.spelling import fold
 from ui.records import (
     STATIONS,
     ChangeEvent,
@@ -37,7 +38,7 @@ from ui.records import (
     VisitFact,
 )
 from ui.service import ClinicService
-from ui.testing_index import PatientIndex, fold
+from ui.testing_index import PatientIndex
 from ui.testing_worklists import open_lab_orders, open_prescriptions
 
 DEVICE_NAME = "this-tablet"

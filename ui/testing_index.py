@@ -8,33 +8,14 @@ patients, so a search of 50,000 fake charts stays quick.
 
 from __future__ import annotations
 
-import unicodedata
 from collections import defaultdict
 
+from crdt_model.spelling import close, fold
 from ui.records import PatientSummary
 
 MIN_FUZZY_CHARS = 3
 MIN_PHONE_DIGITS = 4
 MIN_ID_CHARS = 6
-
-
-def fold(text: str) -> str:
-    """Lower case without accents."""
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
-
-
-def close(a: str, b: str) -> bool:
-    """Whether two words differ by at most one edit (two for long words): spelling tolerance."""
-    budget = 2 if max(len(a), len(b)) >= 7 else 1
-    if abs(len(a) - len(b)) > budget:
-        return False
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1] <= budget
 
 
 class PatientIndex:

@@ -7,9 +7,10 @@ accents ("Núñez" finds "nunez"), so a clinician types names the way the keyboa
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
+
+from crdt_model.spelling import close, fold
 
 PATIENT_FIELDS = (
     "id", "given_name", "family_name", "sex", "birth_date", "birth_date_estimated", "phone",
@@ -20,12 +21,6 @@ PHONE_LOCAL_DIGITS = 9
 # The shortest end of a phone number that finds it (4 digits: few enough matches to scan).
 PHONE_TAIL_DIGITS = 4
 _WORD = re.compile(r"[^\W_]+")
-
-
-def fold(text: str) -> str:
-    """`text` without case and accents."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def words(text: str) -> list[str]:
@@ -124,24 +119,8 @@ def matches(row: Mapping[str, Any], query: str) -> bool:
     )
 
 
-# Spelling tolerance: words this long or longer may be one edit off (two from LONG_WORD_CHARS).
+# Spelling tolerance (crdt_model.spelling) starts at words this long.
 FUZZY_MIN_CHARS = 3
-LONG_WORD_CHARS = 7
-
-
-def close(typed: str, indexed: str) -> bool:
-    """Whether an indexed word is within the spelling budget of a typed one (edit distance 1,
-    2 for long words); "odiambo" is close to "odhiambo"."""
-    budget = 2 if max(len(typed), len(indexed)) >= LONG_WORD_CHARS else 1
-    if abs(len(typed) - len(indexed)) > budget:
-        return False
-    previous = list(range(len(indexed) + 1))
-    for i, a in enumerate(typed, 1):
-        current = [i]
-        for j, b in enumerate(indexed, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
-        previous = current
-    return previous[-1] <= budget
 
 
 def similar(word: str, candidates: list[str], limit: int) -> list[str]:
