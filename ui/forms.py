@@ -9,12 +9,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from aiohttp import web
+
 from crdt_model.errors import ClinicMeshError, ConflictError, NotFound, ValidationError
 from ui.clinical import VITALS_BY_KEY
 from ui.i18n import fmt_number
 from ui.i18n import gettext as _
 
 Errors = dict[str, str]
+
+
+async def posted_text(request: web.Request) -> dict[str, str]:
+    """The text fields of a posted form (file uploads are not text and are left out)."""
+    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
 
 
 def text_value(form: Mapping[str, Any], key: str) -> str:

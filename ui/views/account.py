@@ -9,7 +9,7 @@ from aiohttp import web
 from crdt_model.errors import ClinicMeshError
 from ui import i18n
 from ui.auth import async_check_pin, async_hash_pin, pin_is_acceptable
-from ui.forms import Errors, error_message, text_value
+from ui.forms import Errors, error_message, posted_text, text_value
 from ui.i18n import gettext as _
 from ui.records import User
 from ui.web import (
@@ -69,7 +69,7 @@ async def setup_post(request: web.Request) -> web.StreamResponse:
     """Create the facility and the first admin, then log them in."""
     if request.get(FACILITY) is not None:
         raise redirect("/login")
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    form = await posted_text(request)
     errors: Errors = {}
     facility_name, name = text_value(form, "facility_name"), text_value(form, "name")
     if not facility_name:
@@ -107,7 +107,7 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 async def login_post(request: web.Request) -> web.StreamResponse:
     """Check the PIN; five wrong PINs lock the name for a while."""
     ui = state(request)
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    form = await posted_text(request)
     name, pin = text_value(form, "name"), text_value(form, "pin")
     target = safe_next(form.get("next"))
     wait_s = ui.sessions.locked_out(name)

@@ -7,7 +7,7 @@ from aiohttp import web
 from crdt_model.errors import ClinicMeshError, NotFound
 from ui import i18n
 from ui.auth import async_hash_pin, pin_is_acceptable
-from ui.forms import Errors, error_message, text_value
+from ui.forms import Errors, error_message, posted_text, text_value
 from ui.i18n import gettext as _
 from ui.records import ROLES, SyncStatus
 from ui.web import now_ms, redirect, render, require, service
@@ -65,7 +65,7 @@ async def add_user(request: web.Request) -> web.StreamResponse:
 async def reset_pin(request: web.Request) -> web.StreamResponse:
     """Give a user a new PIN (they forgot theirs)."""
     who = require(request, "users")
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    form = await posted_text(request)
     user_id, pin = request.match_info["user_id"], text_value(form, "pin")
     if not any(u.id == user_id for u in await service(request).users()):
         raise web.HTTPNotFound()

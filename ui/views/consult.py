@@ -13,7 +13,7 @@ from crdt_model.errors import ClinicMeshError, NotFound
 from ui import icd10
 from ui.charts import trend
 from ui.clinical import LAB_TESTS, VITALS
-from ui.forms import Errors, error_message, int_value, number_value, text_value
+from ui.forms import Errors, error_message, int_value, number_value, posted_text, text_value
 from ui.i18n import gettext as _
 from ui.records import Chart, ChartEntry
 from ui.views.patients import patient_id_of
@@ -84,8 +84,7 @@ async def chart_view(request: web.Request) -> web.StreamResponse:
 
 async def _post(request: web.Request) -> tuple[str, str, dict[str, str]]:
     who = require(request, "consult")
-    posted = await request.post()
-    return who.id, patient_id_of(request), {k: v for k, v in posted.items() if isinstance(v, str)}
+    return who.id, patient_id_of(request), await posted_text(request)
 
 
 async def _store(request: web.Request, patient_id: str, form: dict[str, str], write: Any,
@@ -127,7 +126,7 @@ async def add_allergy(request: web.Request) -> web.StreamResponse:
     """Record an allergy (nurses may too)."""
     who = require(request, "triage")
     patient_id = patient_id_of(request)
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    form = await posted_text(request)
     allergy = {"substance": text_value(form, "substance"),
                "severity": text_value(form, "severity") or "unknown"}
     if text_value(form, "reaction"):

@@ -9,7 +9,7 @@ from aiohttp import web
 from crdt_model import rules
 from crdt_model.errors import ClinicMeshError
 from ui.clinical import INTERPRETATION_LABELS, LAB_TESTS
-from ui.forms import Errors, error_message, text_value
+from ui.forms import Errors, error_message, posted_text, text_value
 from ui.views.patients import patient_id_of
 from ui.web import redirect, render, require, service, today
 
@@ -44,7 +44,7 @@ async def enter_result(request: web.Request) -> web.StreamResponse:
     who = require(request, "lab")
     patient_id = patient_id_of(request)
     order_id = request.match_info["order_id"]
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    form = await posted_text(request)
     form["order_id"] = order_id
     raw = text_value(form, "value")
     value: Any = raw

@@ -11,7 +11,7 @@ from aiohttp import web
 from crdt_model import validate
 from crdt_model.errors import ClinicMeshError, NotFound
 from crdt_model.ids import check_uuid
-from ui.forms import Errors, error_message, number_value, text_value
+from ui.forms import Errors, error_message, number_value, posted_text, text_value
 from ui.i18n import gettext as _
 from ui.records import PatientSummary
 from ui.web import redirect, render, require, service, svg, today
@@ -68,7 +68,7 @@ async def new_form(request: web.Request) -> web.StreamResponse:
 async def register(request: web.Request) -> web.StreamResponse:
     """Check the form, show likely duplicates once, then create the chart and check in."""
     who = require(request, "register")
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    form = await posted_text(request)
     errors: Errors = {}
     data = _demographics(form, errors)
     clean: dict[str, Any] = {}

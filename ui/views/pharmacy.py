@@ -10,7 +10,7 @@ from aiohttp import web
 
 from crdt_model import rules
 from crdt_model.errors import ClinicMeshError
-from ui.forms import Errors, error_message, int_value, text_value
+from ui.forms import Errors, error_message, int_value, posted_text, text_value
 from ui.i18n import gettext as _
 from ui.web import redirect, render, require, service, today
 
@@ -26,10 +26,6 @@ async def _page(request: web.Request, errors: Errors | None = None,
                   levels={s.drug_id: s for s in stock}, errors=errors or {}, form=form or {})
 
 
-async def _form(request: web.Request) -> dict[str, str]:
-    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
-
-
 @routes.get("/pharmacy")
 async def worklist(request: web.Request) -> web.StreamResponse:
     """Prescriptions to dispense and the stock."""
@@ -41,7 +37,7 @@ async def worklist(request: web.Request) -> web.StreamResponse:
 async def dispense(request: web.Request) -> web.StreamResponse:
     """Give medicine against a prescription; a level going below zero is allowed but flagged."""
     who = require(request, "pharmacy")
-    form = await _form(request)
+    form = await posted_text(request)
     errors: Errors = {}
     prefix = text_value(form, "prescription_id")
     data: dict[str, Any] = {
@@ -81,7 +77,7 @@ async def _ledger(request: web.Request, form: dict[str, str], write: Awaitable[A
 async def receive(request: web.Request) -> web.StreamResponse:
     """Add delivered stock."""
     who = require(request, "pharmacy")
-    form = await _form(request)
+    form = await posted_text(request)
     errors: Errors = {}
     quantity = int_value(form, "quantity", errors)
     if quantity is None or quantity <= 0:
@@ -97,7 +93,7 @@ async def receive(request: web.Request) -> web.StreamResponse:
 async def adjust(request: web.Request) -> web.StreamResponse:
     """Set the level to what was counted on the shelf (reconciles a level below zero)."""
     who = require(request, "pharmacy")
-    form = await _form(request)
+    form = await posted_text(request)
     errors: Errors = {}
     counted = int_value(form, "counted", errors)
     if counted is None or counted < 0:
@@ -120,7 +116,7 @@ async def adjust(request: web.Request) -> web.StreamResponse:
 async def add_drug(request: web.Request) -> web.StreamResponse:
     """Add a drug to the catalogue."""
     who = require(request, "pharmacy")
-    form = await _form(request)
+    form = await posted_text(request)
     errors: Errors = {}
     reorder = int_value(form, "reorder_level", errors)
     if errors:
