@@ -261,10 +261,6 @@ class Doc:
         with _guard(self):
             self._live().merge(other._live())
 
-    def has_change(self, change_hash: bytes) -> bool:
-        """Whether this document already holds the change with `change_hash`."""
-        return any(info.hash == change_hash for info in self.history())
-
     def get(self, path: Path) -> Value:
         """The plain value at `path` (dicts for maps, lists for lists), or None."""
         with _guard(self):

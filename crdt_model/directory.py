@@ -102,14 +102,6 @@ def set_user_language(doc: Doc, user_id: str, language: str, author: Author) -> 
     return _change(doc, author, lambda tx: tx.put((*USERS, user_id), "language", clean))
 
 
-def set_user_disabled(doc: Doc, user_id: str, disabled: bool, author: Author) -> list[bytes]:
-    """Disable (or re-enable) a user's login."""
-    if not isinstance(disabled, bool):
-        raise ValidationError("disabled must be true or false", field="disabled")
-    _require(_root(doc), "users", check_slug(user_id, "user_id"), "user_id")
-    return _change(doc, author, lambda tx: tx.put((*USERS, user_id), "disabled", disabled))
-
-
 def add_device(doc: Doc, device_id: str, data: object, author: Author) -> list[bytes]:
     """Add a device {name, public_key (hex)} to the roster; ConflictError if present."""
     check_slug(device_id, "device_id")
@@ -136,17 +128,6 @@ def revoke_device(doc: Doc, device_id: str, author: Author) -> list[bytes]:
     return _change(doc, author, lambda tx: tx.update(
         (*DEVICES, device_id), {"revoked_at": stamp, "revoked_by": author.device_id}
     ))
-
-
-def set_mesh_settings(doc: Doc, data: object, author: Author) -> list[bytes]:
-    """Write mesh settings {name?, locale?}, one key each."""
-    raw = require_mapping(data)
-    reject_unknown(raw, ("name", "locale"))
-    clean = {k: name(v, k) for k, v in raw.items()}
-    if not clean:
-        raise ValidationError("nothing to update", field="data")
-    _root(doc)
-    return _change(doc, author, lambda tx: tx.update(("settings",), clean))
 
 
 def users(doc: Doc) -> dict[str, dict[str, Any]]:

@@ -21,7 +21,6 @@ from crdt_model.validate import integer, name, reject_unknown, require_mapping, 
 LEDGER = ("ledger",)
 DRUGS = ("drugs",)
 SETTINGS = ("settings",)
-LEDGER_KINDS = ("receive", "dispense", "adjust")
 MAX_STOCK_MOVE = 1_000_000
 DRUG_FIELDS = ("name", "form", "strength", "unit", "reorder_level")
 SETTING_FIELDS = ("name", "district", "country")

@@ -19,7 +19,6 @@ CHART = "chart"
 FACILITY = "facility"
 QUEUE = "queue"
 DIRECTORY = "directory"
-DOC_KINDS = (CHART, FACILITY, QUEUE, DIRECTORY)
 
 MAX_DOC_ID_CHARS = 200
 # Facility and mesh names and entry ids: short, URL- and key-safe, no ":" (the doc id separator).

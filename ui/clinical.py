@@ -142,7 +142,6 @@ ROUTE_LABELS = {
 }
 assert set(ROUTE_LABELS) == set(ROUTES)
 
-FREQUENCIES = ("once", "1x/day", "2x/day", "3x/day", "4x/day", "every 8 h", "as needed")
 FREQUENCY_LABELS = {
     "once": N_("Once"),
     "1x/day": N_("Once a day"),
