@@ -190,6 +190,7 @@ class PeerStatus:
     connected: bool
     last_contact_ms: int | None
     pending_changes: int = 0
+    held_back: int = 0  # records paused with this device for using too much of the link
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,4 +47,5 @@ def _peer(report: Mapping[str, Any]) -> PeerStatus:
         connected=bool(report.get("connected")),
         last_contact_ms=last if isinstance(last, int) else None,
         pending_changes=int(report.get("docs_pending_out") or 0),
+        held_back=len(report.get("docs_over_budget") or ()),
     )

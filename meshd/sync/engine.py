@@ -138,6 +138,10 @@ class SyncEngine(Lifecycle):
                          session.channel.peer_name)
                 session.close()
 
+    def sessions(self) -> list[PeerSession]:
+        """The live peer sessions."""
+        return list(self._sessions.values())
+
     def connected_peers(self) -> list[str]:
         """Device ids (hex keys) of the peers with a live session."""
         return list(self._sessions)

@@ -14,10 +14,10 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from crdt_model.adapter import PeerSyncState
 from crdt_model.errors import CorruptDocument
 from meshd import wire
 from meshd.sync.digest import HeadsDigest
+from meshd.sync.doc_sync import DocSync
 from meshd.sync.ports import LOCAL_ORIGIN, DocChange, SyncedDocuments
 
 FRAME_BUDGET_BYTES = 1024 * 1024
@@ -32,11 +32,11 @@ class Outbox:
     """The work queued for one peer; `wake` is set whenever there is some."""
 
     def __init__(self, documents: SyncedDocuments, index: HeadsDigest,
-                 states: dict[str, PeerSyncState]) -> None:
+                 doc_sync: DocSync) -> None:
         self.wake = asyncio.Event()
         self._documents = documents
         self._index = index
-        self._states = states
+        self._doc_sync = doc_sync
         self._digest_due = False
         self._control: deque[wire.Message] = deque()
         self._pushes: deque[wire.ChangeItem] = deque()
@@ -138,9 +138,7 @@ class Outbox:
             if doc is None:
                 continue
             try:
-                data = doc.generate_sync_message(
-                    self._states.setdefault(doc_id, PeerSyncState())
-                )
+                data = self._doc_sync.generate(doc_id, doc)
             except CorruptDocument:
                 continue  # a poisoned document: Documents reloads it, a later round retries
             if data is not None:

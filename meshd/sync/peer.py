@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crdt_model.adapter import ACTOR_BYTES, Doc, PeerSyncState
 from crdt_model.errors import ClinicMeshError, CorruptDocument, SyncError
 from meshd import wire
 from meshd.sync.digest import HeadsDigest
+from meshd.sync.doc_sync import DocSync
 from meshd.sync.handshake import SecureChannel
 from meshd.sync.outbox import Outbox
 from meshd.sync.ports import DocChange, SyncedDocuments
@@ -61,8 +60,9 @@ class PeerSession:
         self._closing = asyncio.Event()
         self._wanted: set[str] = set()
         self._peer_heads: dict[str, wire.Heads] = {}
-        self._states: dict[str, PeerSyncState] = {}
-        self.outbox = Outbox(documents, index, self._states)
+        self.sync_received: Counter[str] = Counter()
+        self.doc_sync = DocSync(channel.peer_name)
+        self.outbox = Outbox(documents, index, self.doc_sync)
 
     @property
     def peer_id(self) -> str:
@@ -206,20 +206,20 @@ class PeerSession:
 
     async def _on_sync(self, message: wire.SyncMessages) -> None:
         for item in message.items:
+            self.sync_received[item.doc_id] += 1
             doc = await self._documents.load(item.doc_id)
-            base = Doc.new(os.urandom(ACTOR_BYTES)) if doc is None else doc
-            state = self._states.setdefault(item.doc_id, PeerSyncState())
             try:
-                trial = base.fork(base.actor())
-                trial.receive_sync_message(state, item.data)
-                gained = trial.changes_since(base.heads())
+                received = self.doc_sync.receive(item.doc_id, doc, item.data)
             except CorruptDocument as exc:
-                self._states.pop(item.doc_id, None)
+                self.doc_sync.forget(item.doc_id)
                 self._strike(BadData(item.doc_id, exc.message, item.data))
                 continue
-            if gained:
-                await self._apply([(item.doc_id, gained)])
-            self.outbox.sync([item.doc_id])
+            if received.gained:
+                await self._apply([(item.doc_id, received.gained)])
+            if received.reset:
+                self.outbox.snapshots([item.doc_id] if doc is not None else [])
+            elif received.reply:
+                self.outbox.sync([item.doc_id])
 
     async def _apply(self, items: list[tuple[str, bytes]]) -> list[bool]:
         if not items:
@@ -228,6 +228,7 @@ class PeerSession:
         outcome: list[bool] = []
         for (doc_id, data), result in zip(items, results, strict=True):
             if isinstance(result, CorruptDocument):
+                self.doc_sync.forget(doc_id)  # what the inbound copy took in was refused
                 self._strike(BadData(doc_id, result.message, data))
                 outcome.append(True)  # quarantined: nothing more to ask for
             else:

@@ -109,7 +109,11 @@ class WebSocketTransport:
         ws = web.WebSocketResponse(
             max_msg_size=MAX_FRAME_BYTES + _FRAME_OVERHEAD_BYTES, heartbeat=self._heartbeat_s,
         )
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except (ConnectionError, OSError) as exc:  # the peer gave up during the upgrade
+            log.info("a peer closed its link during the upgrade: %s", exc)
+            return web.Response(status=400)  # nobody is left to read it
         peer = request.transport.get_extra_info("peername") if request.transport else None
         link = WebSocketLink(ws, f"{peer[0]}:{peer[1]}" if peer else "?", self._links.discard)
         self._links.add(link)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
+import struct
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -118,3 +120,29 @@ async def test_bit_flipped_frame_is_rejected_and_changes_nothing(mesh: Mesh) -> 
         await link.send(bytes(frame))
         assert await _closed_by_peer(link)
     assert CHART not in a.docs.docs
+
+
+@pytest.mark.asyncio
+async def test_a_peer_that_gives_up_during_the_upgrade_is_a_closed_link(
+    mesh: Mesh, caplog: pytest.LogCaptureFixture,
+) -> None:
+    a = mesh.device("a")
+    server = await mesh.start_socket(a)
+    host, port = server.address.rsplit(":", 1)
+    upgrade = (
+        f"GET {PEER_PATH} HTTP/1.1\r\nHost: {server.address}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+    for _ in range(30):  # a paused peer's dial times out: it resets the connection at once
+        _, writer = await asyncio.open_connection(host, int(port))
+        writer.write(upgrade)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+    b = mesh.device("b")
+    a.docs.edit(CHART, put_entry("registration", "done"))
+    await mesh.start_socket(b, peers=[server.address])
+    await wait_until(lambda: b.heads(CHART) == a.heads(CHART))
+    tracebacks = [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
+    assert not tracebacks, tracebacks[0].getMessage()

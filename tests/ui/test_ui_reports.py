@@ -82,7 +82,7 @@ async def test_sync_page_says_how_long_the_device_has_been_offline(
     hour_ago = int((START_S - 3 * 3600) * 1000)
     clinic.sync = SyncStatus(
         device_name="tablet-3",
-        peers=(PeerStatus("laptop-1", "192.168.4.7:7701", False, hour_ago, 12),),
+        peers=(PeerStatus("laptop-1", "192.168.4.7:7701", False, hour_ago, 12, held_back=2),),
         relay=RelayStatus("https://relay.example.org", "unreachable", None),
         pending_changes=12, offline_since_ms=hour_ago,
     )
@@ -92,6 +92,7 @@ async def test_sync_page_says_how_long_the_device_has_been_offline(
     assert "Hors ligne depuis il y a 3 heures" in page
     assert "12 modifications pas encore partagées" in page and "laptop-1" in page
     assert "Injoignable" in page
+    assert "2 dossiers retenus : ils ont été envoyés trop souvent." in page
 
 
 @pytest.mark.asyncio

@@ -33,3 +33,9 @@ def test_without_an_engine_the_status_says_so_honestly() -> None:
     status = sync_status("desk-1", None, "https://relay.example", STARTED_MS)
     assert status.peers == () and status.offline_since_ms == STARTED_MS
     assert status.relay is not None and status.relay.state == "unreachable"
+
+
+def test_documents_over_the_sync_budget_are_counted_per_peer() -> None:
+    paused = {**peer("lab", True, 5_000, 0), "docs_over_budget": ["chart:a", "chart:b"]}
+    status = sync_status("d", {"peers": [paused, peer("desk", True, 5_000, 0)]}, None, STARTED_MS)
+    assert [p.held_back for p in status.peers] == [2, 0]
