@@ -54,6 +54,7 @@ class PeerRecord:
             "docs_pending_in": live.pending_in() if live else 0,
             # Paused for sending too many sync bytes a minute: a sign of a sync bug, not load.
             "docs_over_budget": live.doc_sync.over_budget() if live else [],
+            "sync_messages_in": live.sync_received.total() if live else 0,
             "bytes_in": self.bytes_in + (live.channel.bytes_in if live else 0),
             "bytes_out": self.bytes_out + (live.channel.bytes_out if live else 0),
         }

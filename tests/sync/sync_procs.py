@@ -77,6 +77,20 @@ async def _write_roster(data: identity.DataDir, members: list[identity.DataDir])
         await store.stop()
 
 
+def store_docs(data: identity.DataDir, docs: dict[str, Any]) -> None:
+    """Store these documents (doc id → Doc) in the data dir, as they are."""
+
+    async def write() -> None:
+        store, _ = await _open(data)
+        try:
+            await store.write([DocWrite(d, doc.save(), tuple(doc.heads()), project(d, doc),
+                                        snapshot=True) for d, doc in docs.items()])
+        finally:
+            await store.stop()
+
+    asyncio.run(write())
+
+
 def seed_charts(data: identity.DataDir, count: int, seed: int = 5) -> int:
     """Store `count` realistic charts in the data dir, in one transaction; their total bytes."""
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chart_pairs import false_positive_pair
 from meshd_procs import MESHD, eventually
-from sync_procs import MeshdProcess, make_mesh, seed_charts
+from sync_procs import MeshdProcess, make_mesh, seed_charts, store_docs
 
 pytestmark = pytest.mark.slow
 
@@ -138,3 +141,30 @@ def test_killed_mid_bulk_sync_then_restarted_completes(tmp_path: Path,
     empty.start([full.peer_address])
     eventually(lambda: empty.sync_status()["documents"]["count"] == expected, 60)
     assert empty.sync_status()["quarantined"] == 0
+
+
+def test_a_chart_with_a_bloom_false_positive_converges_then_goes_quiet(
+    tmp_path: Path, procs: list[MeshdProcess]
+) -> None:
+    behind, ahead, _ = false_positive_pair(random.Random(5))
+    doc_id = str(behind.get(("id",)))
+    a_dir, b_dir = make_mesh(tmp_path, 2)
+    store_docs(a_dir, {doc_id: behind})
+    store_docs(b_dir, {doc_id: ahead})
+    b = MeshdProcess(b_dir).start([])
+    procs.append(b)
+    a = MeshdProcess(a_dir).start([b.peer_address])
+    procs.append(a)
+
+    def heads(node: MeshdProcess) -> Any:
+        return node.call("GET", f"/api/v1/docs/{doc_id}/heads")[1]["heads"]
+
+    eventually(lambda: heads(a) == heads(b), timeout_s=20)
+
+    def sync_messages() -> list[int]:
+        return [p["sync_messages_in"] for n in (a, b) for p in n.sync_status()["peers"]]
+
+    eventually(lambda: sum(sync_messages()) > 0, timeout_s=5)
+    settled = sync_messages()
+    time.sleep(3)  # a stranded chart was exchanged thousands of times a second
+    assert sync_messages() == settled
