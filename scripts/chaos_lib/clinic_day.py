@@ -152,12 +152,14 @@ class ClinicDay:
         code, label, drug_id, test = visit.illness
         chart_write("diagnosis", visit.consult, "diagnoses",
                     {**link, "code": code, "label": label, "certainty": "provisional"})
-        self._concurrently(
+        both = self._concurrently(
             lambda: chart_write("note", visit.consult, "notes", {
                 **link, "text": f"seed {self.seed} visit {visit.number}: seen in consultation"}),
             lambda: chart_write("note", visit.helper, "notes", {
                 **link, "text": f"seed {self.seed} visit {visit.number}: nurse adds history"}),
         )
+        if all(both):
+            self.record.note("one chart edited on two devices at once, both acknowledged")
         name, _, _, template = DRUGS[drug_id]
         prescription = {**link, **template, "drug": name, "drug_id": drug_id,
                         "quantity": visit.quantity}
@@ -228,26 +230,35 @@ class ClinicDay:
             self.record.ack("queue-move", done[0], self.queue_doc, str(done[1]["id"]))
 
     def _dispense(self, visit: Visit, pid: str, rx: str, drug_id: str, chart_write: Any) -> None:
-        def give(station: int, quantity: int) -> None:
-            chart_write("dispense", station, "dispense",
-                        {"prescription_id": rx, "drug_id": drug_id, "quantity": quantity},
-                        kind="dispense")
+        def give(station: int, quantity: int) -> str | None:
+            return chart_write("dispense", station, "dispense",
+                               {"prescription_id": rx, "drug_id": drug_id, "quantity": quantity},
+                               kind="dispense")
 
         if not visit.split_dispense:
             give(visit.pharmacy, visit.quantity)
             return
         # Two dispensary PCs hand out the same drug for the same prescription at once.
         half = visit.quantity // 2
-        self._concurrently(lambda: give(visit.pharmacy, half),
-                           lambda: give(visit.pharmacy2, visit.quantity - half))
+        both = self._concurrently(lambda: give(visit.pharmacy, half),
+                                  lambda: give(visit.pharmacy2, visit.quantity - half))
+        if all(both):
+            self.record.note("one drug dispensed on two devices at once, both acknowledged")
 
     @staticmethod
-    def _concurrently(*steps: Any) -> None:
-        threads = [threading.Thread(target=step) for step in steps]
+    def _concurrently(*steps: Any) -> list[Any]:
+        """Run the steps in threads at once; their results, in order."""
+        results: list[Any] = [None] * len(steps)
+
+        def run(i: int) -> None:
+            results[i] = steps[i]()
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(steps))]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        return results
 
     # -- stock and the whole day ---------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from netns import NetnsRig, RigError
@@ -104,9 +105,9 @@ class FaultPlayer:
                     ends.append((now + fault.for_s, fault))
             self._stop.wait(0.1)
 
-    def _guard(self, action: object, fault: Fault) -> bool:
+    def _guard(self, action: Callable[[Fault], None], fault: Fault) -> bool:
         try:
-            action(fault)  # type: ignore[operator]
+            action(fault)
         except (RigError, OSError, TimeoutError) as exc:
             self.log.errors.append(f"{fault}: {type(exc).__name__}: {exc}")
             return False
@@ -151,6 +152,10 @@ class FaultPlayer:
                 self._active.pop(fault.node, None)
             self.log.last_heal_s = time.monotonic()
             self._say(f"end {fault.kind} {node.name}")
+
+    def wait_played(self, timeout_s: float) -> None:
+        """Until every scheduled fault has begun and ended (bounded)."""
+        self._thread.join(timeout=max(timeout_s, 0.0))
 
     def heal_all(self) -> None:
         """Stop playing, then end every fault still on (each bounded)."""

@@ -21,6 +21,7 @@ from chaos_lib.faults import FaultPlayer, plan_faults
 
 MESH_UP_S = 60.0
 SETUP_SYNC_S = 60.0
+FAULT_GRACE_S = 30.0  # a restart of a node killed near the end of the day may take this long
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ def _soak(rig: NetnsRig, nodes: list[Node], config: Config, summary: dict[str, A
     player.start()
     try:
         day_run.run(visits, stock, seconds)
+        # The last visits may end before the day does; the faults still planned play out.
+        player.wait_played(record.started + seconds + FAULT_GRACE_S - time.monotonic())
     finally:
         heal_error = _heal(player)
     healed = time.monotonic()
