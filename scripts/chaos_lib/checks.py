@@ -14,7 +14,8 @@ from collections import Counter
 from typing import Any
 
 from chaos_lib.clinic_day import Ack
-from chaos_lib.cluster import MESHD, Node
+from chaos_lib.cluster import Node
+from chaos_lib.snapshot import meshd_argv, meshd_env
 from crdt_model.adapter import Doc
 
 POLL_S = 0.5
@@ -158,8 +159,9 @@ def stock_matches_ledger(nodes: list[Node], facility_doc: str) -> tuple[list[str
 
 def status_check(node: Node) -> list[str]:
     """`meshd status --check --json` on the stopped node's data dir: integrity ok."""
-    done = subprocess.run([MESHD, "status", "--data-dir", str(node.data.path), "--check",
-                           "--json"], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run([*meshd_argv(), "status", "--data-dir", str(node.data.path),
+                           "--check", "--json"], capture_output=True, text=True, timeout=120,
+                          check=False, env=meshd_env(node.code))
     if done.returncode != 0:
         return [f"{node.name}: meshd status --check exited {done.returncode}: "
                 f"{done.stderr[-500:]}"]

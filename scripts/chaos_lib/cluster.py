@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +20,11 @@ from netns import Host, NetnsRig, Process, wait_until
 from sync_procs import make_mesh
 
 from chaos_lib.nsclient import NodeApi
+from chaos_lib.snapshot import meshd_argv, meshd_env
 from meshd import identity
 from meshd.store import queries
 from meshd.store.schema import connect
 
-MESHD = str(Path(sys.executable).with_name("meshd"))
 SUBNET = "10.231.77"
 API_PORT = 7700
 PEER_PORT = 7701
@@ -42,6 +42,7 @@ class Node:
     host: Host
     data: identity.DataDir
     api: NodeApi
+    code: Path  # the frozen copy of the project every incarnation runs
     process: Process | None = None
     stopped: bool = False  # SIGSTOPped right now
     cpu_s: float = 0.0  # of incarnations that have ended
@@ -62,15 +63,15 @@ class Node:
 
     def start(self, *, wait: bool = True) -> None:
         """Start `meshd run` on its data dir; with `wait`, until the API answers (bounded)."""
-        argv = [MESHD, "run", "--data-dir", str(self.data.path), "--host", str(self.host.ipv4),
-                "--api-port", str(API_PORT), "--peer-port", str(PEER_PORT)]
-        command = " ".join(f"'{a}'" for a in argv)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        argv = [*meshd_argv(), "run", "--data-dir", str(self.data.path), "--host",
+                str(self.host.ipv4), "--api-port", str(API_PORT), "--peer-port", str(PEER_PORT)]
+        command = shlex.join(argv)
         with self.log_path.open("a") as log:
             log.write(f"==== chaos: start #{self.starts + 1} at {time.time():.3f}\n")
         # exec: the namespaced pid is meshd itself, so signals reach it and /proc counts it.
-        self.process = self.host.spawn("sh", "-c", f"exec {command} >>{self.log_path} 2>&1",
-                                       env=env)
+        log_file = shlex.quote(str(self.log_path))
+        self.process = self.host.spawn("sh", "-c", f"exec {command} >>{log_file} 2>&1",
+                                       env=meshd_env(self.code))
         self.starts += 1
         self.stopped = False
         if wait:
@@ -148,15 +149,15 @@ class Node:
             conn.close()
 
 
-def build(rig: NetnsRig, root: Path, count: int) -> list[Node]:
-    """`count` nodes of one mesh and facility on the rig's bridge (not started)."""
+def build(rig: NetnsRig, root: Path, count: int, code: Path) -> list[Node]:
+    """`count` nodes of one mesh and facility on the rig's bridge, running `code` (not started)."""
     datas = make_mesh(root, count)
     nodes = []
     for i, data in enumerate(datas):
         host = rig.add_host(f"n{i}", ipv4=f"{SUBNET}.{10 + i}/24", ipv6=False)
         api = NodeApi(host.netns, str(host.ipv4), API_PORT)
         api.token = data.api_token
-        nodes.append(Node(i, host, data, api))
+        nodes.append(Node(i, host, data, api, code))
     return nodes
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +32,9 @@ class Config:
     nodes: int
     visits: int
     converge_s: float
-    workdir: Path | None
+    workdir: Path
     keep: bool
+    code: Path  # the frozen copy of the project (chaos_lib.snapshot)
 
 
 def say(text: str) -> None:
@@ -44,8 +44,7 @@ def say(text: str) -> None:
 def run(config: Config) -> int:
     """Run the soak; 0 when every check passed, 1 otherwise."""
     remove_stale_namespaces()
-    root = config.workdir or Path(tempfile.mkdtemp(prefix="chaos-"))
-    root.mkdir(parents=True, exist_ok=True)
+    root = config.workdir
     say(f"chaos soak: seed {config.seed}, {config.minutes} min, {config.nodes} nodes, "
         f"{config.visits} visits; work dir {root}")
     problems: list[str] = []
@@ -54,7 +53,7 @@ def run(config: Config) -> int:
     nodes: list[Node] = []
     try:
         with NetnsRig() as rig:  # close() kills every process and removes every namespace
-            nodes = cluster.build(rig, root, config.nodes)
+            nodes = cluster.build(rig, root / "nodes", config.nodes, config.code)
             try:
                 problems += _soak(rig, nodes, config, summary)
             except (TimeoutError, RuntimeError, OSError) as exc:
@@ -68,7 +67,7 @@ def run(config: Config) -> int:
     for problem in problems[:60]:
         say(f"  FAIL {problem}")
     say("RESULT: " + ("PASS" if not problems else "FAIL") + f" (details in {root}/summary.json)")
-    if not problems and not config.keep and config.workdir is None:
+    if not problems and not config.keep:
         shutil.rmtree(root, ignore_errors=True)
     return 0 if not problems else 1
 
