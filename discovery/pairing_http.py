@@ -21,7 +21,11 @@ from discovery.pairing_channel import (
     run_inviter,
     run_joiner,
 )
-from discovery.pairing_wire import MAX_PAIRING_MESSAGE_BYTES, encode_failure
+from discovery.pairing_wire import (
+    MAX_JOINER_MESSAGE_BYTES,
+    MAX_PAIRING_MESSAGE_BYTES,
+    encode_failure,
+)
 
 PAIRING_PATH = "/pair/v1"
 
@@ -65,7 +69,7 @@ def pairing_handler(
     """
 
     async def handle_pairing(request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(max_msg_size=MAX_PAIRING_MESSAGE_BYTES, heartbeat=None)
+        ws = web.WebSocketResponse(max_msg_size=MAX_JOINER_MESSAGE_BYTES, heartbeat=None)
         await ws.prepare(request)
         channel = WebSocketChannel(ws)
         try:

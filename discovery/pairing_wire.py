@@ -22,6 +22,8 @@ from discovery.errors import PairingClosed, PairingError, PairingProtocolError, 
 
 PAIRING_PROTOCOL_VERSION = 1
 MAX_PAIRING_MESSAGE_BYTES = 1024 * 1024  # mesh key + roster of a clinic fit many times over
+# What the inviter accepts from a stranger: PAKE, MAC and a sealed identity are tiny.
+MAX_JOINER_MESSAGE_BYTES = 64 * 1024
 CONFIRMATION_BYTES = 32
 _KEY_BYTES = 32
 _SCHEDULE_INFO = b"clinicmesh pairing v1 key schedule"

@@ -57,6 +57,9 @@ class MemoryLink:
             raise LinkClosed("peer closed the link")
         return frame
 
+    def authenticated(self) -> None:
+        """Nothing to lift: an in-memory link has no size limit before the handshake."""
+
     async def close(self) -> None:
         """Close both ends."""
         for end in (self, self.peer):

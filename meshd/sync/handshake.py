@@ -117,6 +117,7 @@ async def dial(link: Link, me: Credentials, timeout_s: float, key_index: int = 0
         await link.send(sealer.seal(wire.encode(_auth(me, DIALER_ROLE, transcript))))
         peer = _expect(wire.decode(opener.open(await link.receive())), wire.Auth)
         _check_peer(me, peer, LISTENER_ROLE, transcript)
+        link.authenticated()
         channel = SecureChannel(link, sealer, opener, peer.device_key, peer.device_name)
         channel.bytes_out, channel.bytes_in = len(hello), len(reply)
         channel.key_epoch, channel.outdated_key = epoch, key_index > 0
@@ -137,6 +138,7 @@ async def accept(link: Link, me: Credentials, timeout_s: float) -> SecureChannel
             keys, ephemeral, client.ephemeral, transcript, await link.receive()
         )
         _check_peer(me, peer, DIALER_ROLE, transcript)
+        link.authenticated()  # before our Auth: the dialer may send large frames right after it
         await link.send(sealer.seal(wire.encode(_auth(me, LISTENER_ROLE, transcript))))
         channel = SecureChannel(link, sealer, opener, peer.device_key, peer.device_name)
         channel.bytes_out, channel.bytes_in = len(reply), len(hello)

@@ -24,6 +24,7 @@ from meshd.store.base import AuditEvent
 from meshd.sync.documents import DocumentsPort
 from meshd.sync.engine import SyncEngine, SyncTiming
 from meshd.sync.handshake import Credentials
+from meshd.sync.port_guard import quiet_engine_refusals
 from meshd.sync.ports import QuarantineRecord
 from meshd.sync.websocket import WebSocketTransport
 
@@ -134,6 +135,7 @@ async def start_node_sync(
         handoff_docs=(directory_id(data.identity.mesh_id),) if keyring is not None else (),
     )
     sync = NodeSync(documents, roster)
+    quiet_engine_refusals()  # strangers on the LAN must not be able to grow the log at will
     transport = WebSocketTransport(host, peer_port, extra_routes=peer_routes)
     sync.engine = SyncEngine(
         credentials, DocumentsPort(documents), transport, peers=peers, timing=timing,

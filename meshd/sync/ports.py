@@ -107,6 +107,10 @@ class Link(Protocol):
         """Close the link; safe to call twice."""
         ...
 
+    def authenticated(self) -> None:
+        """The handshake on this link succeeded: it may now carry frames of any wire size."""
+        ...
+
 
 LinkHandler = Callable[[Link], Coroutine[Any, Any, None]]
 

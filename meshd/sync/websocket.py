@@ -1,9 +1,13 @@
 """The real peer Transport: binary WebSocket messages over aiohttp, one link per peer pair.
 
 It carries frames and nothing else: authentication and sealing happen above it (handshake.py).
-Oversized messages are refused by aiohttp (`max_msg_size`) and a dead peer is noticed by
-WebSocket heartbeats. The API server is separate and stays on 127.0.0.1; this listens on the
-peer port.
+A frame travels as one or more WebSocket messages ("pieces") of at most PIECE_BYTES, each
+starting with a byte that says whether more pieces follow. aiohttp refuses any larger message
+before buffering it, so a stranger can make this node hold at most one piece per connection:
+until the handshake calls `authenticated()`, a frame must fit in one piece, and only then are
+pieces joined, up to a whole wire frame. A dead peer is noticed by WebSocket heartbeats.
+Connections, their upgrade deadline and browser origins are policed by meshd.sync.port_guard.
+The API server is separate and stays on 127.0.0.1; this listens on the peer port.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from crdt_model.errors import SyncError
+from meshd.sync.port_guard import UPGRADE_TIMEOUT_S, GuardedAppRunner, PeerPortGuard
 from meshd.sync.ports import LinkClosed, LinkHandler
 from meshd.wire import MAX_FRAME_BYTES
 
@@ -29,6 +34,12 @@ HEARTBEAT_S = 15.0
 CONNECT_TIMEOUT_S = 5.0
 CLOSE_TIMEOUT_S = 2.0
 _FRAME_OVERHEAD_BYTES = 64
+# Handshake frames are a few hundred bytes; sealed frames after it are split into pieces.
+PIECE_BYTES = 64 * 1024
+_LAST_PIECE = 0
+# aiohttp refuses a message of exactly `max_msg_size` bytes: the limit is one above a piece.
+_MAX_MSG_SIZE = PIECE_BYTES + 1
+_MORE_PIECES = 1
 
 
 class WebSocketLink:
@@ -38,26 +49,56 @@ class WebSocketLink:
         self._ws = ws
         self._remote = remote
         self._forget = forget
+        self._authenticated = False
+        self._sending = asyncio.Lock()  # the pieces of two frames must not interleave
 
     @property
     def remote(self) -> str:
         """HOST:PORT of the other end."""
         return self._remote
 
+    def authenticated(self) -> None:
+        """The handshake succeeded: frames of any wire size may now arrive in pieces."""
+        self._authenticated = True
+
     async def send(self, frame: bytes) -> None:
-        """Send one binary message; LinkClosed if the socket is gone."""
+        """Send one frame (in pieces when large); LinkClosed if the socket is gone."""
         if self._ws.closed:
             raise LinkClosed("link closed")
+        view = memoryview(frame)
+        step = PIECE_BYTES - 1
         try:
-            await self._ws.send_bytes(frame)
+            async with self._sending:
+                for start in range(0, max(len(view), 1), step):
+                    more = _MORE_PIECES if start + step < len(view) else _LAST_PIECE
+                    await self._ws.send_bytes(bytes((more,)) + view[start:start + step])
         except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
             raise LinkClosed(f"send failed: {exc}") from exc
 
     async def receive(self) -> bytes:
-        """The next binary message; LinkClosed on close, SyncError for any other kind."""
+        """The next frame; LinkClosed on close, SyncError for a malformed or oversized one."""
+        pieces: list[bytes] = []
+        size = 0
+        while True:
+            piece = await self._piece()
+            more, body = piece[0], piece[1:]
+            if more not in (_LAST_PIECE, _MORE_PIECES):
+                raise SyncError("peer sent a malformed piece")
+            if more == _MORE_PIECES and not self._authenticated:
+                raise SyncError("peer sent a large frame before the handshake")
+            size += len(body)
+            if size > MAX_FRAME_BYTES + _FRAME_OVERHEAD_BYTES:
+                raise SyncError("peer sent a frame over the size limit")
+            pieces.append(body)
+            if more == _LAST_PIECE:
+                return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    async def _piece(self) -> bytes:
         message = await self._ws.receive()
         if message.type == aiohttp.WSMsgType.BINARY:
             data: bytes = message.data
+            if not data:
+                raise SyncError("peer sent an empty message")
             return data
         if message.type in (aiohttp.WSMsgType.TEXT,):
             raise SyncError("peer sent a text frame")
@@ -75,8 +116,10 @@ class WebSocketTransport:
 
     def __init__(self, host: str = "0.0.0.0", port: int = DEFAULT_PEER_PORT, *,
                  heartbeat_s: float = HEARTBEAT_S,
-                 extra_routes: Sequence[Callable[[web.Application], None]] = ()) -> None:
+                 extra_routes: Sequence[Callable[[web.Application], None]] = (),
+                 guard: PeerPortGuard | None = None) -> None:
         self._extra_routes = extra_routes
+        self.guard = guard or PeerPortGuard()
         self._host = host
         self._port = port
         self._heartbeat_s = heartbeat_s
@@ -94,25 +137,23 @@ class WebSocketTransport:
     async def start(self, on_link: LinkHandler) -> None:
         """Listen for peer links."""
         self._on_link = on_link
-        app = web.Application(client_max_size=1024)
+        app = web.Application(client_max_size=1024, middlewares=[self.guard.middleware()])
         app.router.add_get(PEER_PATH, self._serve)
         for add_routes in self._extra_routes:  # e.g. pairing, which shares the peer port
             add_routes(app)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                     shutdown_timeout=CLOSE_TIMEOUT_S)
+        self._runner = GuardedAppRunner(app, self.guard, shutdown_timeout=CLOSE_TIMEOUT_S)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._host, self._port).start()
         self._port = int(self._runner.addresses[0][1])
         self._client = aiohttp.ClientSession()
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(
-            max_msg_size=MAX_FRAME_BYTES + _FRAME_OVERHEAD_BYTES, heartbeat=self._heartbeat_s,
-        )
+        ws = web.WebSocketResponse(max_msg_size=_MAX_MSG_SIZE, heartbeat=self._heartbeat_s)
         try:
-            await ws.prepare(request)
-        except (ConnectionError, OSError) as exc:  # the peer gave up during the upgrade
-            log.info("a peer closed its link during the upgrade: %s", exc)
+            async with asyncio.timeout(UPGRADE_TIMEOUT_S):
+                await ws.prepare(request)
+        except (ConnectionError, OSError, TimeoutError) as exc:  # the peer gave up or stalled
+            log.debug("a peer closed its link during the upgrade: %r", exc)
             return web.Response(status=400)  # nobody is left to read it
         peer = request.transport.get_extra_info("peername") if request.transport else None
         link = WebSocketLink(ws, f"{peer[0]}:{peer[1]}" if peer else "?", self._links.discard)
@@ -135,7 +176,7 @@ class WebSocketTransport:
             async with asyncio.timeout(CONNECT_TIMEOUT_S):
                 ws = await self._client.ws_connect(
                     url, heartbeat=self._heartbeat_s,
-                    max_msg_size=MAX_FRAME_BYTES + _FRAME_OVERHEAD_BYTES, autoping=True,
+                    max_msg_size=_MAX_MSG_SIZE, autoping=True,
                 )
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
             raise LinkClosed(f"cannot reach {address}: {exc}") from exc

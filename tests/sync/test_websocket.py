@@ -146,3 +146,23 @@ async def test_a_peer_that_gives_up_during_the_upgrade_is_a_closed_link(
     await wait_until(lambda: b.heads(CHART) == a.heads(CHART))
     tracebacks = [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
     assert not tracebacks, tracebacks[0].getMessage()
+
+
+@pytest.mark.asyncio
+async def test_a_frame_of_many_pieces_crosses_once_authenticated(mesh: Mesh) -> None:
+    a, b = mesh.device("a"), mesh.device("b")
+    a.docs.edit(CHART, put_entry("note", "x" * 300_000))  # about five pieces
+    server = await mesh.start_socket(a)
+    await mesh.start_socket(b, peers=[server.address])
+    await wait_until(lambda: b.heads(CHART) == a.heads(CHART))
+    assert b.entries(CHART) == {"note": "x" * 300_000}
+
+
+@pytest.mark.asyncio
+async def test_a_frame_of_many_pieces_before_the_handshake_is_refused(mesh: Mesh) -> None:
+    a = mesh.device("a")
+    server = await mesh.start_socket(a)
+    async with raw_link(server.address) as link:
+        await link.send(bytes(200_000))  # pieces, but nobody has authenticated
+        assert await _closed_by_peer(link)
+    await wait_until(lambda: server.refused >= 1)
