@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from crdt_model.adapter import Doc
+from crdt_model.arrival import RefusedChange, check_arrival
 from crdt_model.errors import CorruptDocument, NotFound, SyncError, ValidationError
-from crdt_model.ids import CHART, parse_doc_id
+from crdt_model.ids import CHART, DIRECTORY, FACILITY, QUEUE, parse_doc_id
 from meshd.store.base import AuditEvent, DocWrite, Projections, Store
 from meshd.sync.ports import LOCAL_ORIGIN, ApplyResult, Heads
 
@@ -42,6 +43,13 @@ Projector = Callable[[str, Doc], "Projections | None"]
 Listener = Callable[[str, "Heads", str], "Awaitable[None] | None"]
 """Called with (doc id, new heads, origin) once a change is durable; may be a coroutine."""
 REMOTE_ORIGIN = "remote"
+# The largest document a peer may hand us, by kind (attachments never live in documents).
+MAX_DOC_BYTES = {
+    CHART: 2 * 1024 * 1024, QUEUE: 1024 * 1024, DIRECTORY: 1024 * 1024,
+    FACILITY: 16 * 1024 * 1024,
+}
+# Above this many incoming bytes the merged document is saved once to measure it.
+SIZE_CHECK_BYTES = 64 * 1024
 
 
 def no_genesis(doc_id: str, actor: bytes) -> Doc | None:
@@ -220,7 +228,7 @@ class Documents:
                     trials[doc_id] = await self._trial(doc_id)
                 doc, base, stored = trials[doc_id]
                 try:
-                    results[index], doc = _merge(doc, data, self._actor)
+                    results[index], doc = _merge(doc_id, doc, data, self._actor)
                 except CorruptDocument as exc:
                     results[index] = exc
                 trials[doc_id] = (doc, base, stored)
@@ -351,14 +359,29 @@ class Documents:
                 self._cache.pop(doc_id, None)
 
 
-def _merge(doc: Doc | None, data: bytes, actor: bytes) -> tuple[bool, Doc | None]:
-    """(whether `data` added anything, the merged doc); `doc` itself is never changed."""
+def _merge(doc_id: str, doc: Doc | None, data: bytes, actor: bytes) -> tuple[bool, Doc | None]:
+    """(whether `data` added anything, the merged doc); `doc` itself is never changed.
+
+    The merged document must keep its kind's rules (crdt_model.arrival) and size limit, else
+    RefusedChange: a peer's changes are checked before anything is stored.
+    """
     if not data:
         return False, doc
+    kind, _ = parse_doc_id(doc_id)
+    limit = MAX_DOC_BYTES.get(kind, MAX_DOC_BYTES[CHART])
+    if len(data) > limit:
+        raise RefusedChange(f"{doc_id} is over the {limit // 1024} KiB limit for a {kind}")
     if doc is None:
-        return True, Doc.load(data, actor=actor)
-    attempt = doc.fork(actor)  # a panic poisons only this copy
-    return attempt.apply(data), attempt
+        merged = Doc.load(data, actor=actor)
+        changed = True
+    else:
+        merged = doc.fork(actor)  # a panic poisons only this copy
+        changed = merged.apply(data)
+    if changed:
+        check_arrival(doc_id, doc, merged)
+        if len(data) > SIZE_CHECK_BYTES and len(merged.save()) > limit:
+            raise RefusedChange(f"{doc_id} would grow over the {limit // 1024} KiB limit")
+    return changed, merged
 
 
 def _poisoned(doc: Doc) -> bool:

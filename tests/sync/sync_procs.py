@@ -18,7 +18,7 @@ from typing import Any
 
 from meshd_procs import MESHD, STOP_TIMEOUT_S, call_api, free_port, stop_process, wait_until_healthy
 
-from crdt_model import directory
+from crdt_model import chart, directory
 from crdt_model.context import Author
 from crdt_model.ids import chart_id, directory_id
 from crdt_model.sample import build_sample_chart
@@ -102,8 +102,12 @@ def seed_charts(data: identity.DataDir, count: int, seed: int = 5) -> int:
         writes = []
         for i in range(count):
             doc = templates[i % len(templates)].fork(author.actor)
-            doc.change(lambda tx, i=i: tx.put(("demographics",), "phone", f"+254700{i:06d}"))
-            doc_id = chart_id(str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+            patient = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            doc_id = chart_id(patient)
+            # A copy of a template: its own ids (as arrival checks demand) and phone number.
+            doc.change(lambda tx, p=patient: tx.update((), {"id": chart_id(p), "patient_id": p}))
+            chart.update_demographics(doc, {"phone": f"+254700{i:06d}"}, author, f"seed{i}",
+                                      "2025-11-22")
             writes.append(DocWrite(doc_id, doc.save(), tuple(doc.heads()),
                                    project(doc_id, doc), snapshot=True))
         try:

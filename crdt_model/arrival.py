@@ -1,0 +1,114 @@
+"""What a document from another device must look like before it is stored (DESIGN §3, §6).
+
+`check_arrival(doc_id, before, after)` compares this device's copy (None for a new document)
+with the copy a peer's changes would produce, and raises RefusedChange when the result breaks
+the document's schema or its merge rules:
+
+- the root has its kind's `type`, `id` and containers, as maps;
+- chart entries, demographic writes, stock ledger lines and queue moves are never deleted or
+  changed in place (an encounter may gain its `closed` stamp once);
+- every demographic value is the value of one of its recorded writes (each write carries the
+  heads its writer saw, so concurrent writes reach the review queue);
+- a device's public key never changes and a revocation is never undone.
+
+Reading the whole document here also runs it through the adapter's panic guard, so a document
+that would panic when read (a Counter patched in, say) is refused, never stored. Pure: no I/O.
+Who may make a change (signatures, admin authority) is checked elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from crdt_model.adapter import Doc
+from crdt_model.errors import CorruptDocument
+from crdt_model.ids import CHART, DIRECTORY, FACILITY, QUEUE, parse_doc_id
+
+# Per kind: the containers its root must hold, and those whose records are append-only.
+CONTAINERS = {
+    CHART: ("demographics", "demographic_writes", "entries"),
+    FACILITY: ("settings", "drugs", "ledger"),
+    QUEUE: ("entries", "moves"),
+    DIRECTORY: ("users", "devices", "settings"),
+}
+APPEND_ONLY = {
+    CHART: ("demographic_writes", "entries"),
+    FACILITY: ("ledger",),
+    QUEUE: ("moves",),
+    DIRECTORY: (),
+}
+# Fields a record may gain once after it is written (never change or lose).
+STAMPED_ONCE = ("closed",)
+
+
+class RefusedChange(CorruptDocument):
+    """A peer's changes would break a document's schema or merge rules; nothing is stored."""
+
+    code = "refused_change"
+
+
+def check_arrival(doc_id: str, before: Doc | None, after: Doc) -> None:
+    """RefusedChange unless `after` (our copy plus a peer's changes) keeps every rule."""
+    kind, _ = parse_doc_id(doc_id)
+    new = after.to_dict()  # guarded: a document that panics when read is CorruptDocument
+    _check_root(doc_id, kind, new)
+    if before is None:
+        return
+    old = before.to_dict()
+    for section in APPEND_ONLY[kind]:
+        _check_append_only(section, old.get(section), new[section])
+    if kind == CHART:
+        _check_demographics(new)
+    if kind == DIRECTORY:
+        _check_devices(old.get("devices"), new["devices"])
+
+
+def _check_root(doc_id: str, kind: str, root: Mapping[str, Any]) -> None:
+    if root.get("type") != kind or root.get("id") != doc_id:
+        raise RefusedChange(f"{doc_id} does not say it is this {kind} document")
+    for section in CONTAINERS[kind]:
+        if not isinstance(root.get(section), dict):
+            raise RefusedChange(f"{doc_id} has no map of {section}")
+    for section in APPEND_ONLY[kind]:
+        for key, record in root[section].items():
+            if not isinstance(record, dict):
+                raise RefusedChange(f"{section}/{key} of {doc_id} is not a record")
+    if kind == CHART:
+        for key, entry in root["entries"].items():
+            if not isinstance(entry.get("kind"), str) or not isinstance(entry.get("at"), int):
+                raise RefusedChange(f"entry {key} of {doc_id} has no kind or time")
+
+
+def _check_append_only(section: str, old: object, new: Mapping[str, Any]) -> None:
+    for key, record in (old if isinstance(old, dict) else {}).items():
+        now = new.get(key)
+        if now is None:
+            raise RefusedChange(f"{section}/{key} was deleted")
+        if not isinstance(record, dict) or not isinstance(now, dict):
+            continue  # shapes were checked on the new side; an old damaged value may stay
+        stamped = {k: v for k, v in now.items() if k in STAMPED_ONCE and record.get(k) is None}
+        if {**record, **stamped} != now:
+            raise RefusedChange(f"{section}/{key} was changed in place")
+
+
+def _check_demographics(root: Mapping[str, Any]) -> None:
+    written: dict[str, list[Any]] = {}
+    for write in root["demographic_writes"].values():
+        written.setdefault(str(write.get("field")), []).append(write.get("value"))
+    for name, value in root["demographics"].items():
+        if value not in written.get(name, []):
+            raise RefusedChange(f"demographic {name} was set without a recorded write")
+
+
+def _check_devices(old: object, new: Mapping[str, Any]) -> None:
+    for device_id, record in (old if isinstance(old, dict) else {}).items():
+        now = new.get(device_id)
+        if not isinstance(record, dict):
+            continue
+        if not isinstance(now, dict):
+            raise RefusedChange(f"device {device_id} was removed from the roster")
+        if now.get("public_key") != record.get("public_key"):
+            raise RefusedChange(f"the key of device {device_id} was replaced")
+        if record.get("revoked_at") is not None and now.get("revoked_at") != record["revoked_at"]:
+            raise RefusedChange(f"the revocation of device {device_id} was undone")

@@ -1,0 +1,64 @@
+"""Documents refuses a peer's changes that break a document's rules: nothing is stored."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from crdt_model import chart
+from crdt_model.adapter import Doc
+from crdt_model.arrival import RefusedChange
+from crdt_model.context import Author
+from crdt_model.ids import chart_id
+from meshd import docs
+from meshd.docs import Documents
+from meshd.store.memory import MemoryStore
+
+NURSE = Author("aa" * 8, "01" * 8, 1_763_800_000_000)
+PATIENT = {"given_name": "Amina", "family_name": "Bello", "sex": "female",
+           "birth_date": "1990-02-03"}
+
+
+async def _node_with_chart() -> tuple[MemoryStore, Documents, str, Doc]:
+    store = MemoryStore()
+    await store.start()
+    documents = Documents(store, os.urandom(16))
+    pid = str(uuid.uuid4())
+    doc = chart.register_patient(pid, PATIENT, NURSE, "2026-11-29")
+    chart.record_allergy(doc, {"substance": "Penicillin", "severity": "severe"}, NURSE, "a1")
+    await documents.create(chart_id(pid), doc.fork(NURSE.actor))
+    return store, documents, chart_id(pid), doc
+
+
+@pytest.mark.asyncio
+async def test_a_peer_deleting_an_allergy_is_refused_and_nothing_is_stored() -> None:
+    store, documents, doc_id, doc = await _node_with_chart()
+    try:
+        before = await store.read(doc_id)
+        attack = doc.fork(os.urandom(16))
+        attack.change(lambda tx: tx.delete(("entries",), "a1"))
+        with pytest.raises(RefusedChange, match="deleted"):
+            await documents.apply_remote(doc_id, attack.changes_since(doc.heads()), "peer:x")
+        assert await store.read(doc_id) == before
+        allergies = await documents.read(doc_id, lambda d: d.get(("entries", "a1", "substance")))
+        assert allergies == "Penicillin"
+    finally:
+        await store.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_document_over_its_size_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(docs.MAX_DOC_BYTES, "chart", 4096)
+    store, documents, _, _ = await _node_with_chart()
+    try:
+        big = chart.register_patient(str(uuid.uuid4()), PATIENT, NURSE, "2026-11-29")
+        for i in range(40):
+            chart.add_note(big, {"text": os.urandom(200).hex()}, NURSE, f"n{i}")
+        big_id = str(big.get(("id",)))
+        with pytest.raises(RefusedChange, match="limit"):
+            await documents.apply_remote(big_id, big.save(), "peer:x")
+        assert await store.read(big_id) is None
+    finally:
+        await store.stop()
