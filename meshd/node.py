@@ -99,7 +99,8 @@ class Node(Lifecycle):
         self.clinic = Clinic(self.documents, data.identity)
         # Charts stored by an older schema get their new projection rows in the background.
         self._reprojecting = asyncio.create_task(self._reproject(self.documents))
-        app = create_api_app(self.clinic, bearer_token_auth(data.api_token))
+        app = create_api_app(self.clinic, bearer_token_auth(data.api_token),
+                             listen_host=self.options.host)
         for extension in self.options.extensions:
             result = extension(app, self)
             if result is not None:
