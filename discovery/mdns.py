@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
@@ -253,6 +253,36 @@ async def find_inviting_device(
         include_loopback=include_loopback,
     ):
         return await asyncio.wait_for(found.get(), timeout_s)
+
+
+async def inviting_devices(
+    *, device_short_id: str, timeout_s: float, quiet_s: float, include_loopback: bool = False
+) -> AsyncGenerator[PeerHint]:
+    """Each device on the LAN with an open pairing window, once, as it is heard.
+
+    Waits up to `timeout_s` for the first; after each one, up to `quiet_s` for another, then
+    ends. For a new device trying its code on every device that shows one.
+    """
+    found: asyncio.Queue[PeerHint] = asyncio.Queue()
+    seen: set[str] = set()
+
+    def on_peer(hint: PeerHint) -> None:
+        if hint.pairing and hint.device_short_id not in seen:
+            seen.add(hint.device_short_id)
+            found.put_nowait(hint)
+
+    async with MeshDiscovery(
+        device_short_id=device_short_id, port=0, mesh_id=None, on_peer=on_peer,
+        include_loopback=include_loopback,
+    ):
+        wait_s = timeout_s
+        while True:
+            try:
+                hint = await asyncio.wait_for(found.get(), wait_s)
+            except TimeoutError:
+                return
+            yield hint
+            wait_s = quiet_s
 
 
 async def list_inviting_devices(

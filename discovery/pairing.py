@@ -13,6 +13,10 @@ it is given. `discovery.pairing_channel` runs them over a transport. The flow:
 
 A wrong code is only learnt from the joiner's MAC, before anything secret leaves the inviter;
 each session uses fresh SPAKE2 scalars, so a message replayed from another session fails.
+Only a wrong MAC spends one of the window's tries: a connection that idles, vanishes or sends
+garbage learns nothing about the code, so it costs nothing (the peer port bounds how many
+connections and for how long). Sessions run side by side; `handle` is synchronous and checks the
+window first, so however many confirmations arrive together, at most MAX_WRONG_CODES are judged.
 """
 
 from __future__ import annotations
@@ -79,7 +83,6 @@ class PairingWindow:
         self._clock = clock
         self._expires_at = clock() + lifetime_s
         self._max_wrong_codes = max_wrong_codes
-        self._in_flight = 0
         self._closed_by_user = False
 
     @property
@@ -109,12 +112,8 @@ class PairingWindow:
         self._closed_by_user = True
 
     def open_session(self) -> InviterSession:
-        """A session for one joiner's attempt, or PairingClosed when no attempt is left."""
+        """A session for one joiner's attempt, or PairingClosed when the window is not open."""
         self.check_open()
-        # Sessions in flight hold an attempt, so parallel guesses can't exceed the limit.
-        if self.failures + self._in_flight >= self._max_wrong_codes:
-            raise PairingClosed("another device is trying this code: wait, then try again")
-        self._in_flight += 1
         return InviterSession(self)
 
     def check_open(self) -> None:
@@ -130,12 +129,11 @@ class PairingWindow:
         }
         raise PairingClosed(f"{reasons[state]}: show a new code on the inviting device")
 
-    def _end_session(self, *, joiner_identity: bytes | None) -> None:
-        self._in_flight -= 1
-        if joiner_identity is None:
-            self.failures += 1
-        else:
-            self.joiner_identity = joiner_identity
+    def _wrong_code(self) -> None:
+        self.failures += 1
+
+    def _paired(self, joiner_identity: bytes) -> None:
+        self.joiner_identity = joiner_identity
 
 
 class InviterSession:
@@ -149,11 +147,12 @@ class InviterSession:
 
     @property
     def ended(self) -> bool:
-        """True once the attempt has succeeded or been counted as failed."""
+        """True once the attempt has succeeded or failed."""
         return self._ended
 
     def handle(self, message: bytes) -> bytes:
-        """The reply to one joiner message; a PairingError ends the attempt as failed."""
+        """The reply to one joiner message; a PairingError ends the attempt (a wrong code
+        also spends one of the window's tries)."""
         try:
             self._window.check_open()
             kind, body = decode(message)
@@ -176,21 +175,20 @@ class InviterSession:
         assert keys is not None
         if kind is Kind.JOINER_CONFIRM:
             if not macs_match(keys.joiner_mac(), body):
+                self._window._wrong_code()
                 raise WrongCode("wrong code: check the 6 digits on the inviting device")
             self._expect = Kind.JOINER_IDENTITY
             sealed = keys.seal_for_joiner(self._window.mesh_secret)
             return encode(Kind.INVITER_SECRET, keys.inviter_mac() + sealed)
         identity = keys.open_from_joiner(body)
         self._ended = True
-        self._window._end_session(joiner_identity=identity)
+        self._window._paired(identity)
         self._expect = Kind.FAILED  # nothing more is accepted in this session
         return encode(Kind.DONE)
 
     def abandon(self) -> None:
-        """Count this attempt as failed unless it already ended (safe to call twice)."""
-        if not self._ended:
-            self._ended = True
-            self._window._end_session(joiner_identity=None)
+        """End this attempt (safe twice); only a wrong code, judged in `handle`, is counted."""
+        self._ended = True
 
 
 class JoinerSession:

@@ -78,8 +78,8 @@ async def run_inviter(
     """Serve one joiner's attempt; returns the joiner's identity bytes once it is paired.
 
     `on_joined` runs before the joiner is told it is done (the daemon adds it to the roster
-    there). Raises WrongCode, PairingClosed, PairingProtocolError or ChannelClosed; every
-    attempt that does not succeed counts against the window.
+    there). Raises WrongCode, PairingClosed, PairingProtocolError or ChannelClosed; only a
+    WrongCode counts against the window.
     """
     try:
         session = window.open_session()

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import aiohttp
 from aiohttp import web
 
-from discovery.errors import PairingClosed, PairingError
+from discovery.errors import PairingClosed, PairingError, WrongCode
 from discovery.pairing import PairingWindow
 from discovery.pairing_channel import (
     PAIRING_SESSION_TIMEOUT_S,
@@ -79,9 +79,11 @@ def pairing_handler(
                 await channel.send(encode_failure(idle))
                 return ws
             await run_inviter(window, channel, on_joined=on_joined, timeout_s=timeout_s)
-        except PairingError as error:
-            # The attempt was counted and the joiner told why; the daemon carries on.
+        except WrongCode as error:  # at most three per window: worth a line each
             request.app.logger.info("pairing attempt failed: %s", error.message)
+        except PairingError as error:
+            # Idle, vanished or garbled connections: anyone can make these, so no line each.
+            request.app.logger.debug("pairing connection ended: %s", error.message)
         finally:
             await ws.close()
         return ws

@@ -110,7 +110,12 @@ def register(app: typer.Typer, run_node: RUN_NODE) -> None:
             str | None, typer.Option("--uri", help="The clinicmesh://pair?... text of its QR.")
         ] = None,
         peer: Annotated[
-            str | None, typer.Option("--peer", help="The inviting device's HOST:PORT (no mDNS).")
+            list[str] | None, typer.Option(
+                "--peer", help="An inviting device's HOST:PORT (no mDNS; repeatable).")
+        ] = None,
+        device: Annotated[
+            str | None, typer.Option(
+                "--device", help="Only the device with this id (from --list), over mDNS.")
         ] = None,
         name: Annotated[str | None, typer.Option("--name", help="This device's name.")] = None,
         find_timeout_s: Annotated[
@@ -129,14 +134,17 @@ def register(app: typer.Typer, run_node: RUN_NODE) -> None:
         list_offers: Annotated[bool, typer.Option(
             "--list", help="Only list the devices nearby that show a code (over mDNS).")] = False,
     ) -> None:
-        """Join a clinic's mesh as a new device with the code another device shows."""
+        """Join a clinic's mesh as a new device with the code another device shows.
+
+        The code is tried on every device that shows one (or each --peer) until one accepts.
+        """
         if list_offers:
             typer.echo(json.dumps({"devices": devices_offering_codes()}))
             return
         try:
-            code, peer = invitation(code, peer, uri)
+            code, peers = invitation(code, peer, uri)
             joined = join_mesh(
-                data_dir, code, peer=peer, device_name=name,
+                data_dir, code, peers=peers, device=device, device_name=name,
                 passphrase=_passphrase(passphrase_file), find_timeout_s=find_timeout_s,
             )
         except ClinicMeshError as exc:

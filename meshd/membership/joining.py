@@ -1,16 +1,20 @@
 """The new device's side of pairing: find the inviting device, run the PAKE, create the data dir.
 
-The inviter is found over mDNS (a device advertising an open pairing window) unless a peer
-address is given. The data dir is built aside and renamed into place only once everything in the
-mesh secret has been checked and stored, so a failed join leaves nothing behind.
+The inviter is found over mDNS (devices advertising an open pairing window) unless peer
+addresses are given; the code is tried on each in turn until one accepts it, since a wrong code
+costs a device one of its three tries but tells the joiner only "not this one". The data dir
+is built aside and renamed into place only once everything in the mesh secret has been checked
+and stored, so a failed join leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +31,11 @@ from crdt_model import directory
 from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import directory_id
-from discovery.errors import DiscoveryError
-from discovery.mdns import find_inviting_device, list_inviting_devices
+from discovery.errors import DiscoveryError, PairingClosed, PairingError, WrongCode
+from discovery.mdns import inviting_devices, list_inviting_devices
 from discovery.pairing import normalize_code
-from discovery.pairing_http import pair_over_http, pair_with_any_address
+from discovery.pairing_channel import ChannelClosed
+from discovery.pairing_http import pair_with_any_address
 from discovery.qr import parse_pairing_uri
 from discovery.static import StaticPeer, parse_peer
 from meshd.identity import (
@@ -61,15 +66,20 @@ class Joined:
 
 
 def join_mesh(
-    data_dir: Path, code: str, *, peer: str | None = None, device_name: str | None = None,
-    passphrase: str | None = None, find_timeout_s: float = FIND_INVITER_TIMEOUT_S,
+    data_dir: Path, code: str, *, peers: Sequence[str] = (), device: str | None = None,
+    device_name: str | None = None, passphrase: str | None = None,
+    find_timeout_s: float = FIND_INVITER_TIMEOUT_S,
 ) -> Joined:
-    """Pair with the device showing `code` and create `data_dir` (absent or empty) in its mesh."""
+    """Pair with the device showing `code` and create `data_dir` (absent or empty) in its mesh.
+
+    The code is tried on each of `peers` (HOST:PORT) in turn, else on each device that shows a
+    code over mDNS (only the one with mDNS id `device`, when given), until one accepts it.
+    """
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise DataDirError(f"{data_dir} is not empty (already a device?): use a new --data-dir")
     try:
         code = normalize_code(code)
-        target = parse_peer(peer) if peer is not None else None
+        targets = [parse_peer(peer) for peer in peers]
     except DiscoveryError as exc:
         raise from_discovery(exc) from None
     key = Ed25519PrivateKey.generate()
@@ -77,7 +87,7 @@ def join_mesh(
     name = (device_name or "").strip() or default_device_name()
     joiner = JoinerIdentity(device_id, name, key.public_key().public_bytes(
         Encoding.Raw, PublicFormat.Raw))
-    inviter, raw = asyncio.run(_pair(code, joiner, target, find_timeout_s))
+    inviter, raw = asyncio.run(_pair(code, joiner, targets, device, find_timeout_s))
     secret = decode_secret(raw)
     _check_directory(secret)
     identity = Identity(device_id=device_id, device_name=name, mesh_id=secret.mesh_id,
@@ -90,7 +100,7 @@ def join_mesh(
             device_key=key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()),
             mesh_key=secret.keys[max(secret.keys)],
             # mDNS finds the inviter again; a --peer is kept for links mDNS can't cross.
-            peers=(inviter,) if target is not None else (), passphrase=passphrase,
+            peers=(inviter,) if targets else (), passphrase=passphrase,
         )
         write_keyring(staging, secret.keys)
         asyncio.run(_store_directory(made, secret, passphrase))
@@ -101,43 +111,67 @@ def join_mesh(
     return Joined(load_data_dir(data_dir), inviter)
 
 
-def invitation(code: str | None, peer: str | None, uri: str | None) -> tuple[str, str | None]:
-    """The code and the inviter's HOST:PORT (None: find it over mDNS), typed or from a QR URI."""
+def invitation(
+    code: str | None, peers: Sequence[str] | None, uri: str | None
+) -> tuple[str, list[str]]:
+    """The code and the inviters' HOST:PORT to try (none: find them over mDNS), typed or from
+    a QR URI."""
     if uri is not None:
         try:
             invite = parse_pairing_uri(uri)
         except DiscoveryError as exc:
             raise from_discovery(exc) from None
-        return invite.code, str(StaticPeer(invite.host, invite.port))
+        return invite.code, [str(StaticPeer(invite.host, invite.port))]
     if code is None:
         raise PairingFailed("give the --code shown on the inviting device (or its QR's --uri)",
                             "no_code")
-    return code, peer
+    return code, list(peers or ())
 
 
 async def _pair(
-    code: str, joiner: JoinerIdentity, target: StaticPeer | None, find_timeout_s: float
+    code: str, joiner: JoinerIdentity, targets: Sequence[StaticPeer], device: str | None,
+    find_timeout_s: float,
 ) -> tuple[str, bytes]:
-    try:
-        if target is not None:
-            raw = await pair_over_http(target.host, target.port, code, joiner.encode())
-            return str(target), raw
-        try:
-            hint = await find_inviting_device(
-                device_short_id=short_device_id(joiner.device_id), timeout_s=find_timeout_s
-            )
-        except TimeoutError:
-            raise PairingFailed(
-                f"no device on this network showed a pairing code within {find_timeout_s:.0f} s: "
-                "run `meshd pair` on a device of the clinic, or give --peer HOST:PORT",
-                "no_inviter",
-            ) from None
-        address, raw = await pair_with_any_address(
-            hint.addresses, hint.port, code, joiner.encode()
-        )
-        return str(StaticPeer(address, hint.port)), raw
-    except DiscoveryError as exc:
-        raise from_discovery(exc) from None
+    """Try the code on each candidate inviter until one accepts: (its HOST:PORT, the secret)."""
+    refusals: list[PairingError] = []
+    async with contextlib.aclosing(_candidates(targets, joiner, device, find_timeout_s)) as found:
+        async for addresses, port in found:
+            try:
+                address, raw = await pair_with_any_address(addresses, port, code, joiner.encode())
+            except (WrongCode, PairingClosed, ChannelClosed) as exc:
+                # Most likely another device's code (or its window closed): try the next one.
+                refusals.append(exc)
+                continue
+            except DiscoveryError as exc:
+                raise from_discovery(exc) from None
+            return str(StaticPeer(address, port)), raw
+    if not refusals:
+        which = f"device {device}" if device else "device on this network"
+        raise PairingFailed(
+            f"no {which} showed a pairing code within {find_timeout_s:.0f} s: run `meshd pair` "
+            "on a device of the clinic, or give --peer HOST:PORT", "no_inviter")
+    wrong = [exc for exc in refusals if isinstance(exc, WrongCode)]
+    raise from_discovery(wrong[0] if wrong else refusals[-1])
+
+
+async def _candidates(
+    targets: Sequence[StaticPeer], joiner: JoinerIdentity, device: str | None,
+    find_timeout_s: float,
+) -> AsyncGenerator[tuple[list[str], int]]:
+    """(addresses, port) of each device to try: the targets given, else those mDNS hears."""
+    if targets:
+        for target in targets:
+            yield [target.host], target.port
+        return
+    async with contextlib.aclosing(inviting_devices(
+        device_short_id=short_device_id(joiner.device_id), timeout_s=find_timeout_s,
+        quiet_s=LIST_LISTEN_S,
+    )) as hints:
+        async for hint in hints:
+            if device is None or hint.device_short_id == device:
+                yield list(hint.addresses), hint.port
+                if device is not None:
+                    return
 
 
 def _check_directory(secret: MeshSecret) -> None:

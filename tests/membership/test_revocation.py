@@ -20,7 +20,7 @@ SYNC_TIMEOUT_S = 30.0
 
 
 def _join(inviter: Meshd, data_dir: Path, name: str) -> Meshd:
-    join_mesh(data_dir, inviter.open_pairing(), peer=inviter.peer_address, device_name=name)
+    join_mesh(data_dir, inviter.open_pairing(), peers=[inviter.peer_address], device_name=name)
     return Meshd(data_dir)
 
 
