@@ -69,7 +69,8 @@ class FaultLog:
 
     started: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
-    last_heal_s: float = 0.0  # monotonic time the last fault ended
+    last_heal_s: float = 0.0  # monotonic time the last fault ended (heal_all included)
+    last_scheduled_end_s: float = 0.0  # monotonic time the schedule itself ended a fault
     lines: list[str] = field(default_factory=list)
 
 
@@ -151,6 +152,8 @@ class FaultPlayer:
             with self._lock:
                 self._active.pop(fault.node, None)
             self.log.last_heal_s = time.monotonic()
+            if not self._stop.is_set():
+                self.log.last_scheduled_end_s = self.log.last_heal_s
             self._say(f"end {fault.kind} {node.name}")
 
     def wait_played(self, timeout_s: float) -> None:
