@@ -19,7 +19,8 @@ from aiohttp import web
 
 from crdt_model.errors import ClinicMeshError
 from ui import i18n
-from ui.auth import IDLE_LOCK_S, LOCKOUT_S, Sessions, csrf_ok
+from ui.auth import IDLE_LOCK_S, Sessions, csrf_ok
+from ui.lockout import LOCKOUT_S, LockoutBook
 from ui.records import User
 from ui.service import ClinicService
 from ui.views import (
@@ -94,11 +95,17 @@ def setup_ui(
     clock: Callable[[], float] = time.time,
     idle_lock_s: float = IDLE_LOCK_S,
     lockout_s: float = LOCKOUT_S,
+    lockout_file: Path | None = None,
     tz: timezone | None = None,
 ) -> UiState:
-    """Add the UI routes, static files and middleware to `app` (which serves /api/v1 too)."""
-    sessions = Sessions(clock=clock, idle_lock_s=idle_lock_s, lockout_s=lockout_s)
-    ui = UiState(service=service, sessions=sessions, env=make_environment(), clock=clock, tz=tz)
+    """Add the UI routes, static files and middleware to `app` (which serves /api/v1 too).
+
+    `lockout_file` keeps wrong-PIN counters across restarts (in memory only when None).
+    """
+    sessions = Sessions(clock=clock, idle_lock_s=idle_lock_s)
+    lockouts = LockoutBook(clock=clock, path=lockout_file, lockout_s=lockout_s)
+    ui = UiState(service=service, sessions=sessions, lockouts=lockouts, env=make_environment(),
+                 clock=clock, tz=tz)
     app[UI_KEY] = ui
     before = set(app.router.resources())
     for module in (account, queue, patients, triage, consult, lab, pharmacy, clinic_admin,

@@ -1,4 +1,4 @@
-"""PINs, server-side sessions, CSRF tokens, idle lock and lock-out after wrong PINs.
+"""PINs, server-side sessions, CSRF tokens and idle lock (lock-out: ui.lockout).
 
 Sessions live only in this process (a session is bound to the device that served it and, by
 its User-Agent, to the browser that opened it). Nothing here touches documents.
@@ -20,8 +20,6 @@ SCRYPT_P = 1
 SALT_BYTES = 16
 PIN_MIN_DIGITS = 4
 PIN_MAX_DIGITS = 8
-MAX_WRONG_PINS = 5
-LOCKOUT_S = 300.0
 IDLE_LOCK_S = 600.0
 SESSION_MAX_S = 12 * 3600.0
 MAX_SESSIONS = 1000
@@ -79,21 +77,12 @@ class Session:
 
 
 @dataclass(slots=True)
-class _Failures:
-    count: int = 0
-    locked_until: float = 0.0
-
-
-@dataclass(slots=True)
 class Sessions:
-    """Server-side sessions plus per-user wrong-PIN counters."""
+    """Server-side sessions (wrong-PIN counters are in ui.lockout)."""
 
     clock: Callable[[], float]
     idle_lock_s: float = IDLE_LOCK_S
-    lockout_s: float = LOCKOUT_S
-    max_wrong_pins: int = MAX_WRONG_PINS
     _sessions: dict[str, Session] = field(default_factory=dict)
-    _failures: dict[str, _Failures] = field(default_factory=dict)
 
     def new(self, agent: str) -> Session:
         """A fresh anonymous session with its own CSRF token."""
@@ -136,25 +125,6 @@ class Sessions:
     def log_out(self, session: Session) -> None:
         """Forget the session."""
         self._sessions.pop(session.id, None)
-
-    def locked_out(self, user_name: str) -> float:
-        """Seconds left before `user_name` may try a PIN again (0 when allowed)."""
-        failures = self._failures.get(user_name.casefold())
-        if failures is None:
-            return 0.0
-        return max(0.0, failures.locked_until - self.clock())
-
-    def wrong_pin(self, user_name: str) -> None:
-        """Count a wrong PIN; the MAX_WRONG_PINS-th locks the name for `lockout_s`."""
-        failures = self._failures.setdefault(user_name.casefold(), _Failures())
-        failures.count += 1
-        if failures.count >= self.max_wrong_pins:
-            failures.count = 0
-            failures.locked_until = self.clock() + self.lockout_s
-
-    def right_pin(self, user_name: str) -> None:
-        """Reset the wrong-PIN counter of a name."""
-        self._failures.pop(user_name.casefold(), None)
 
     def _drop_oldest(self) -> None:
         oldest = min(self._sessions.values(), key=lambda s: s.last_active)

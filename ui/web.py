@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from ui import clinical, i18n
 from ui.auth import Session, Sessions
+from ui.lockout import LockoutBook
 from ui.records import Facility, User
 from ui.service import ClinicService
 
@@ -27,6 +28,7 @@ class UiState:
 
     service: ClinicService
     sessions: Sessions
+    lockouts: LockoutBook
     env: jinja2.Environment
     clock: Callable[[], float]
     tz: timezone | None = None

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from meshd.node import Node
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+LOCKOUT_FILE = "lockout.json"  # wrong-PIN counters, kept across restarts
 
 
 @web.middleware
@@ -49,6 +50,7 @@ def service_for(node: Node) -> NodeClinicService:
 
 def mount_ui(app: web.Application, node: Node) -> None:
     """Node extension: serve the clinician UI on the API's application (same host and port)."""
-    setup_ui(app, service_for(node))
+    lockout_file = node.data.path / LOCKOUT_FILE if node.data is not None else None
+    setup_ui(app, service_for(node), lockout_file=lockout_file)
     # After the UI's middleware, so the user it loaded is known here.
     app.middlewares.append(reader_middleware)

@@ -110,7 +110,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     form = await posted_text(request)
     name, pin = text_value(form, "name"), text_value(form, "pin")
     target = safe_next(form.get("next"))
-    wait_s = ui.sessions.locked_out(name)
+    wait_s = ui.lockouts.reserve(name)  # counted before the check: concurrency can't help
     if wait_s > 0:
         message = _("Too many wrong PINs. Try again in %(time)s.") % {
             "time": i18n.fmt_duration(wait_s)
@@ -125,10 +125,10 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     # An unknown name costs the same scrypt as a known one, so timing does not reveal names.
     stored = match.pin_hash if match is not None else await _decoy_hash()
     if not await async_check_pin(pin, stored) or match is None:
-        ui.sessions.wrong_pin(name)
+        ui.lockouts.wrong(name)
         return render(request, "login.html", status=401, form={"name": name},
                       errors={"pin": _("This name and PIN do not match.")}, next=target)
-    ui.sessions.right_pin(name)
+    ui.lockouts.right(name)
     _log_in(request, match)
     raise redirect(target)
 
@@ -145,15 +145,15 @@ async def lock_post(request: web.Request) -> web.StreamResponse:
     ui, who, sess = state(request), user(request), session(request)
     form = await request.post()
     pin = form.get("pin")
-    if ui.sessions.locked_out(who.name) > 0:
+    if ui.lockouts.reserve(who.name) > 0:
         ui.sessions.log_out(sess)
         request[END_SESSION] = True
         raise redirect("/login")
     if not isinstance(pin, str) or not await async_check_pin(pin.strip(), who.pin_hash):
-        ui.sessions.wrong_pin(who.name)
+        ui.lockouts.wrong(who.name)
         return render(request, "lock.html", status=401,
                       errors={"pin": _("This PIN is not right.")})
-    ui.sessions.right_pin(who.name)
+    ui.lockouts.right(who.name)
     sess.locked = False
     ui.sessions.touch(sess)
     raise redirect("/")
