@@ -66,9 +66,12 @@ def run(config: Config) -> int:
     say(f"problems: {len(problems)}")
     for problem in problems[:60]:
         say(f"  FAIL {problem}")
-    say("RESULT: " + ("PASS" if not problems else "FAIL") + f" (details in {root}/summary.json)")
     if not problems and not config.keep:
         shutil.rmtree(root, ignore_errors=True)
+        say("RESULT: PASS")
+    else:
+        verdict = "PASS" if not problems else "FAIL"
+        say(f"RESULT: {verdict} (node logs and summary.json in {root})")
     return 0 if not problems else 1
 
 
