@@ -152,11 +152,29 @@ def merged_into(root: dict[str, Any]) -> str | None:
 
 
 def patient_row(doc: Doc) -> dict[str, Any]:
-    """The search projection of a chart: id, names, sex, birth date, ids, merged_into."""
-    root = chart_root(doc)
+    """The search projection of a chart: id, names, sex, birth date, ids, merged_into.
+
+    Tolerant of any stored document (a peer's may lack fields or hold odd values): a field is
+    text or None, the birth date a valid ISO day or None, never an error.
+    """
+    root = doc.to_dict()
     demographics = root.get("demographics")
     shown = demographics if isinstance(demographics, dict) else {}
-    row: dict[str, Any] = {"id": root.get("patient_id") or str(root.get("id")).split(":")[-1]}
-    row.update({k: shown.get(k) for k in ROW_FIELDS})
+    patient = _text(root.get("patient_id"))
+    row: dict[str, Any] = {"id": patient or str(root.get("id")).split(":")[-1]}
+    row.update({k: _text(shown.get(k)) for k in ROW_FIELDS})
+    row["birth_date"] = _day(row["birth_date"])
+    row["birth_date_estimated"] = shown.get("birth_date_estimated") is True
     row["merged_into"] = merged_into(root)
     return row
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _day(value: str | None) -> str | None:
+    try:
+        return date.fromisoformat(value).isoformat() if value is not None else None
+    except ValueError:
+        return None

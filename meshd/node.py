@@ -21,6 +21,7 @@ from aiohttp import web
 
 from crdt_model.adapter import actor_for
 from crdt_model.errors import ClinicMeshError
+from meshd.access_log import RouteAccessLogger
 from meshd.api import create_api_app
 from meshd.api.middleware import bearer_token_auth
 from meshd.docs import Documents
@@ -115,7 +116,8 @@ class Node(Lifecycle):
         self.sync.add_routes(app)
         assert self.sync.engine is not None
         await self.membership.start(self.sync.engine)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S,
+                                     access_log_class=RouteAccessLogger)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.api_port)
         await site.start()

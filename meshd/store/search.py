@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from crdt_model.spelling import close, fold
@@ -39,14 +40,25 @@ def digits(text: str) -> str:
 
 
 def patient_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The projection row with every known field present (missing ones are None)."""
+    """The projection row with every known field present (missing or odd ones are None); a
+    birth date is a valid ISO day or None, whatever an older projection stored."""
     clean: dict[str, Any] = {name: _text_or_none(row.get(name)) for name in PATIENT_FIELDS}
+    clean["birth_date"] = _day_or_none(clean["birth_date"])
     clean["birth_date_estimated"] = bool(row.get("birth_date_estimated"))
     return clean
 
 
 def _text_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
+    if isinstance(value, str):
+        return value or None
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _day_or_none(value: str | None) -> str | None:
+    try:
+        return date.fromisoformat(value).isoformat() if value is not None else None
+    except ValueError:
+        return None
 
 
 def search_columns(row: Mapping[str, Any]) -> tuple[str, str, str]:
