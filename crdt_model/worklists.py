@@ -121,7 +121,11 @@ def _station(kind: object) -> str | None:
 def visit_facts(doc: Doc, day_of: DayOf) -> list[dict[str, Any]]:
     """One fact per day with a live encounter: day, encounter_id (the day's latest), open,
     sex, age_years, stations reached, diagnosis codes, latest triage category."""
-    root = chart_root(doc)
+    return visits_of(chart_root(doc), day_of)
+
+
+def visits_of(root: Mapping[str, Any], day_of: DayOf) -> list[dict[str, Any]]:
+    """`visit_facts` of a chart already read as plain values (exports read each chart once)."""
     entries = entries_of(root)
     status = status_of(entries)
     shown = root.get("demographics")

@@ -15,6 +15,7 @@ import typer
 
 from crdt_model.errors import ClinicMeshError
 from meshd import identity, provision
+from meshd.exports.run import ExportRequest, export_data_dir, stderr_progress
 from meshd.membership.commands import register as register_membership
 from meshd.node import (
     DEFAULT_API_PORT,
@@ -194,6 +195,34 @@ def invite(
         "mesh": made.mesh_id, "peers": list(made.peers),
         "expires_at": made.expires_at.isoformat(timespec="seconds"),
     }))
+
+
+@app.command()
+def export(
+    export_format: Annotated[
+        str, typer.Option("--format", help="fhir, dhis2, dhis2-csv or csv (line lists).")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="The file to write (csv: a folder, or a .zip of the four lists).")],
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="fhir: charts changed on or after this day; csv: rows from it.")] = None,
+    period: Annotated[str | None, typer.Option(
+        "--period", help="A DHIS2 period: 2026, 2026Q4, 202611, 2026W45 or 20261105.")] = None,
+    mapping: Annotated[Path | None, typer.Option(
+        "--mapping", help="The DHIS2 mapping file (see docs/exports.md).")] = None,
+    patient: Annotated[str | None, typer.Option(
+        "--patient", help="Export only this patient's chart (its UUID).")] = None,
+    passphrase_file: PassphraseOption = None,
+) -> None:
+    """Export charts as a FHIR R4 Bundle, a DHIS2 data value set (JSON or CSV) or CSV lists."""
+    request = ExportRequest(export_format, out, since, period, mapping, patient)
+    progress = stderr_progress(lambda line: typer.echo(line, err=True))
+    try:
+        summary = asyncio.run(
+            export_data_dir(data_dir, request, _passphrase(passphrase_file), progress))
+    except ClinicMeshError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps(summary))
 
 
 # pair, join, devices, revoke: meshd.membership.commands (join --run starts `run`).

@@ -1,0 +1,71 @@
+"""Charts streamed out of a store a page at a time, so memory does not grow with their number.
+
+Pages follow the first two hex digits of the chart UUIDs (256 prefix ranges on the store's
+sorted ids), so not even the list of ids is held whole; each page's documents come in one
+`read_many`. A document that fails to load is counted and skipped, never the end of an export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from crdt_model.adapter import Doc
+from crdt_model.errors import ClinicMeshError
+from crdt_model.ids import CHART, chart_id
+from meshd.exports.chart_read import Chart, Local, read_chart
+from meshd.store.base import Store
+
+READ_BATCH = 100
+PREFIXES = tuple(f"{i:02x}" for i in range(256))
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class StreamCount:
+    """How many charts were read, and which documents could not be."""
+
+    read: int = 0
+    unreadable: int = 0
+
+
+def _load(data: bytes) -> dict[str, object] | None:
+    try:
+        return Doc.load(data).to_dict()
+    except ClinicMeshError:
+        return None
+    except BaseException as exc:  # a Rust panic is a BaseException (DESIGN §6)
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        return None
+
+
+async def _pages(store: Store, patient: str | None) -> AsyncIterator[list[str]]:
+    if patient is not None:
+        yield [chart_id(patient)]
+        return
+    for prefix in PREFIXES:
+        ids = await store.doc_ids(f"{CHART}:{prefix}")
+        for start in range(0, len(ids), READ_BATCH):
+            yield ids[start:start + READ_BATCH]
+
+
+async def charts(
+    store: Store, local: Local, count: StreamCount, *, patient: str | None = None,
+    progress: Progress | None = None,
+) -> AsyncIterator[Chart]:
+    """Every chart of `store` (or the one of `patient`), in doc id order."""
+    total = 1 if patient is not None else await store.count(f"{CHART}:")
+    async for page in _pages(store, patient):
+        found = await store.read_many(page)
+        for doc_id in page:
+            root = _load(found[doc_id]) if doc_id in found else None
+            chart = read_chart(root, local) if root is not None else None
+            if chart is None:
+                count.unreadable += doc_id in found
+                continue
+            count.read += 1
+            yield chart
+        del found
+        if progress is not None:
+            progress(count.read + count.unreadable, total)
