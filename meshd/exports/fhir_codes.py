@@ -3,6 +3,7 @@ resource uses (identifiers, references, codings). Pure."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -59,6 +60,7 @@ LAB_INTERPRETATION = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # an entry's url is asked for by every resource naming it
 def resource_uuid(doc_id: str, *parts: str) -> str:
     """The urn:uuid of the resource made from `parts` of document `doc_id` (deterministic)."""
     return f"urn:uuid:{uuid.uuid5(_NAMESPACE, '/'.join((doc_id, *parts)))}"

@@ -5,6 +5,7 @@ what a chart says lives in the pure modules.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -12,7 +13,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -72,20 +73,41 @@ def check_request(request: ExportRequest) -> None:
         if request.period is None or request.mapping is None:
             raise ValidationError("DHIS2 exports need --period (e.g. 202611) and --mapping FILE",
                                   field="period" if request.period is None else "mapping")
+        if request.since is not None:
+            raise ValidationError("a DHIS2 export covers its --period: leave out --since",
+                                  field="since")
+    elif request.mapping is not None:
+        raise ValidationError("--mapping is for DHIS2 exports only", field="mapping")
+    if request.format == "fhir" and request.period is not None:
+        raise ValidationError("a FHIR export takes --since DAY, not --period", field="period")
+    if request.format == "csv" and request.period is not None and request.since is not None:
+        raise ValidationError("give --period or --since, not both", field="since")
     if request.period is not None:
         period_days(request.period)
 
 
-def _atomic(out: Path) -> Path:
-    """A temporary path beside `out`, renamed over it once complete."""
+def _beside(out: Path) -> Path:
+    """A hidden temporary path beside `out` (its folder created)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     return out.with_name(f".{out.name}.part")
 
 
+@contextlib.contextmanager
+def _replacing(out: Path) -> Iterator[Path]:
+    """A path to write; renamed over `out` when the block succeeds, removed when it fails."""
+    part = _beside(out)
+    try:
+        yield part
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    os.replace(part, out)
+
+
 async def _fhir(store: Store, request: ExportRequest, local: Local, count: StreamCount,
                 progress: Progress | None) -> dict[str, Any]:
-    part, written, first = _atomic(request.out), 0, True
-    with part.open("w", encoding="utf-8") as out:
+    written, first = 0, True
+    with _replacing(request.out) as part, part.open("w", encoding="utf-8") as out:
         out.write(fhir.BUNDLE_HEAD)
         async for chart in charts(store, local, count, patient=request.patient,
                                   progress=progress):
@@ -96,7 +118,6 @@ async def _fhir(store: Store, request: ExportRequest, local: Local, count: Strea
             first = False
             written += 1
         out.write(fhir.BUNDLE_TAIL)
-    os.replace(part, request.out)
     return {"charts_exported": written}
 
 
@@ -116,14 +137,12 @@ async def _dhis2(store: Store, request: ExportRequest, local: Local, count: Stre
     facility = await store.read(facility_doc)
     if facility is not None:
         tally.add_facility(Doc.load(facility).to_dict(), local)
-    part = _atomic(request.out)
-    with part.open("w", encoding="utf-8", newline="") as out:
+    with _replacing(request.out) as part, part.open("w", encoding="utf-8", newline="") as out:
         if request.format == "dhis2":
             json.dump(tally.data_value_set(), out, indent=1)
             out.write("\n")
         else:
             csv.writer(out).writerows(tally.csv_rows())
-    os.replace(part, request.out)
     return {"data_values": len(tally.data_values()), "unmapped": dict(tally.unmapped)}
 
 
@@ -131,7 +150,7 @@ async def _csv(store: Store, request: ExportRequest, local: Local, count: Stream
                progress: Progress | None) -> dict[str, Any]:
     first, last = _days(request)
     zipped = request.out.suffix.lower() == ".zip"
-    folder = Path(tempfile.mkdtemp(prefix=".export-", dir=_atomic(request.out).parent))
+    folder = Path(tempfile.mkdtemp(prefix=".export-", dir=_beside(request.out).parent))
     rows = dict.fromkeys(line_lists.COLUMNS, 0)
     files: dict[str, IO[str]] = {}
     try:
@@ -158,11 +177,9 @@ async def _csv(store: Store, request: ExportRequest, local: Local, count: Stream
 
 def _publish(folder: Path, out: Path, zipped: bool) -> None:
     if zipped:
-        part = _atomic(out)
-        with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as archive:
+        with _replacing(out) as part, zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as archive:
             for name in line_lists.COLUMNS:
                 archive.write(folder / f"{name}.csv", f"{name}.csv")
-        os.replace(part, out)
         return
     out.mkdir(parents=True, exist_ok=True)
     for name in line_lists.COLUMNS:

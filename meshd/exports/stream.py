@@ -7,11 +7,12 @@ sorted ids), so not even the list of ids is held whole; each page's documents co
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from crdt_model.adapter import Doc
-from crdt_model.errors import ClinicMeshError
+from crdt_model.errors import ClinicMeshError, NotFound
 from crdt_model.ids import CHART, chart_id
 from meshd.exports.chart_read import Chart, Local, read_chart
 from meshd.store.base import Store
@@ -50,14 +51,35 @@ async def _pages(store: Store, patient: str | None) -> AsyncIterator[list[str]]:
             yield ids[start:start + READ_BATCH]
 
 
+async def _fetched(
+    store: Store, pages: AsyncIterator[list[str]]
+) -> AsyncIterator[tuple[list[str], dict[str, bytes]]]:
+    """Each page with its documents; the next page is read (in the store's reader thread)
+    while this one is converted, so reading and converting overlap on two cores."""
+    ahead: tuple[list[str], asyncio.Task[dict[str, bytes]]] | None = None
+    try:
+        async for page in pages:
+            task = asyncio.create_task(store.read_many(page))
+            if ahead is not None:
+                yield ahead[0], await ahead[1]
+            ahead = (page, task)
+        if ahead is not None:
+            yield ahead[0], await ahead[1]
+            ahead = None
+    finally:
+        if ahead is not None:
+            ahead[1].cancel()
+
+
 async def charts(
     store: Store, local: Local, count: StreamCount, *, patient: str | None = None,
     progress: Progress | None = None,
 ) -> AsyncIterator[Chart]:
     """Every chart of `store` (or the one of `patient`), in doc id order."""
     total = 1 if patient is not None else await store.count(f"{CHART}:")
-    async for page in _pages(store, patient):
-        found = await store.read_many(page)
+    if patient is not None and await store.read(chart_id(patient)) is None:
+        raise NotFound(f"no chart of patient {patient} on this device", field="patient")
+    async for page, found in _fetched(store, _pages(store, patient)):
         for doc_id in page:
             root = _load(found[doc_id]) if doc_id in found else None
             chart = read_chart(root, local) if root is not None else None

@@ -154,3 +154,21 @@ def test_a_voided_entry_of_each_kind_is_entered_in_error() -> None:
         assert resources[resource_uuid(c.doc_id, ids[role], *part)]["status"] == (
             "entered-in-error"), role
     Bundle.model_validate(_bundle(c))
+
+
+def test_a_corrected_triage_links_only_the_signs_the_first_one_measured() -> None:
+    known = known_chart(new_facility())
+    author = Author(DEVICE, USER, at("2026-11-05", 14))
+    chart.correct_entry(known.doc, known.ids["triage"], {
+        "encounter_id": known.ids["encounter"], "category": "priority",
+        "vitals": {"temperature_c": 38.2, "height_cm": 160}}, author, "e-triage-2")
+    c = _chart(root(known.doc))
+    resources = _resources(_bundle(c))
+    old = resources[resource_uuid(c.doc_id, known.ids["triage"], "temperature_c")]
+    new = resources[resource_uuid(c.doc_id, "e-triage-2", "temperature_c")]
+    height = resources[resource_uuid(c.doc_id, "e-triage-2", "height_cm")]
+    assert (old["status"], new["status"]) == ("entered-in-error", "corrected")
+    assert new["extension"][0]["valueReference"] == {"reference": old["identifier"][0]["value"]}
+    assert height["status"] == "final" and "extension" not in height  # newly measured
+    assert height["valueQuantity"]["code"] == "cm" and height["code"]["coding"][0]["code"] == (
+        "8302-2")

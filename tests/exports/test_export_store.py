@@ -1,10 +1,12 @@
-"""CSV line lists: one row per live visit, diagnosis, dispense and lab result of the period,
-streamed from a store and read back."""
+"""Exports streamed from a store: CSV line lists (one row per live visit, diagnosis, dispense
+and lab result of the period) read back, FHIR --since, and options refused."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from export_clinic import FACILITY, generated_clinic, known_chart, new_facility, pid, utc
 
 from crdt_model.adapter import Doc
+from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import facility_id
 from meshd.exports.line_lists import COLUMNS
 from meshd.exports.run import ExportRequest, export_store
@@ -74,3 +77,35 @@ async def test_a_folder_export_and_since_keep_the_later_rows(tmp_path: Path) -> 
     later = await _export(tmp_path, tmp_path / "later", since="2026-11-10")
     assert any(r["day"] < "2026-11-01" for r in everything["visits"])  # October visits too
     assert later["visits"] == [r for r in everything["visits"] if r["day"] >= "2026-11-10"]
+
+
+@pytest.mark.asyncio
+async def test_options_that_do_not_fit_the_format_are_refused(tmp_path: Path) -> None:
+    async with MemoryStore() as store:
+        for request, field in (
+            (ExportRequest("fhir", tmp_path / "b.json", period="202611"), "period"),
+            (ExportRequest("dhis2", tmp_path / "d.json", period="202611"), "mapping"),
+            (ExportRequest("csv", tmp_path / "c.zip", mapping=tmp_path / "m.json"), "mapping"),
+            (ExportRequest("xml", tmp_path / "x.xml"), "format"),
+            (ExportRequest("fhir", tmp_path / "b.json", patient=pid(5)), "patient"),
+        ):
+            with pytest.raises(ClinicMeshError) as caught:
+                await export_store(store, request, facility_doc=facility_id(FACILITY))
+            assert caught.value.field == field
+    assert os.listdir(tmp_path) == []  # nothing half-written is left behind
+
+
+@pytest.mark.asyncio
+async def test_a_fhir_export_since_a_day_holds_the_charts_written_since(tmp_path: Path) -> None:
+    fac = new_facility()
+    known = known_chart(fac)  # written on 5 November
+    docs, _ = generated_clinic(4, fac)  # last written 29, 2, 3 and 4 November
+    out = tmp_path / "since.json"
+    async with MemoryStore() as store:
+        await store.write([_write(d) for d in (known.doc, *docs)])
+        summary = await export_store(store, ExportRequest("fhir", out, since="2026-11-03"),
+                                     facility_doc=facility_id(FACILITY), local=utc)
+    assert (summary["charts_read"], summary["charts_exported"]) == (5, 4)
+    patients = {e["fullUrl"] for e in json.loads(out.read_text())["entry"]
+                if e["resource"]["resourceType"] == "Patient"}
+    assert f"urn:uuid:{pid(1001)}" not in patients and len(patients) == 4
