@@ -38,6 +38,8 @@ APPEND_ONLY = {
     QUEUE: ("moves",),
     DIRECTORY: (),
 }
+MAX_SUMMARY_KEYS = 20
+MAX_SUMMARY_CHARS = 500
 # Fields a record may gain once after it is written (never change or lose).
 STAMPED_ONCE = ("closed",)
 
@@ -48,13 +50,16 @@ class RefusedChange(CorruptDocument):
     code = "refused_change"
 
 
-def check_arrival(doc_id: str, before: Doc | None, after: Doc) -> None:
-    """RefusedChange unless `after` (our copy plus a peer's changes) keeps every rule."""
+def check_arrival(doc_id: str, before: Doc | None, after: Doc) -> str:
+    """RefusedChange unless `after` (our copy plus a peer's changes) keeps every rule.
+
+    Returns what the changes did, in a few words for the audit log.
+    """
     kind, _ = parse_doc_id(doc_id)
     new = after.to_dict()  # guarded: a document that panics when read is CorruptDocument
     _check_root(doc_id, kind, new)
     if before is None:
-        return
+        return f"new {kind}"
     old = before.to_dict()
     for section in APPEND_ONLY[kind]:
         _check_append_only(section, old.get(section), new[section])
@@ -62,6 +67,22 @@ def check_arrival(doc_id: str, before: Doc | None, after: Doc) -> None:
         _check_demographics(new)
     if kind == DIRECTORY:
         _check_devices(old.get("devices"), new["devices"])
+    return _summary(old, new)
+
+
+def _summary(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """`section: +key(kind) ~key` for every top-level map the changes touched."""
+    parts = []
+    for section, records in new.items():
+        before = old.get(section)
+        if not isinstance(records, dict) or records == before:
+            continue
+        before = before if isinstance(before, dict) else {}
+        added = [f"+{k}({v.get('kind')})" if isinstance(v, dict) and "kind" in v else f"+{k}"
+                 for k, v in records.items() if k not in before]
+        changed = [f"~{k}" for k, v in records.items() if k in before and before[k] != v]
+        parts.append(f"{section}: {' '.join([*added, *changed][:MAX_SUMMARY_KEYS])}")
+    return "; ".join(parts)[:MAX_SUMMARY_CHARS] or "no visible change"
 
 
 def _check_root(doc_id: str, kind: str, root: Mapping[str, Any]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -22,9 +23,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from crdt_model.adapter import Doc
-from crdt_model.arrival import RefusedChange, check_arrival
 from crdt_model.errors import CorruptDocument, NotFound, SyncError, ValidationError
-from crdt_model.ids import CHART, DIRECTORY, FACILITY, QUEUE, parse_doc_id
+from crdt_model.ids import CHART, parse_doc_id
+from meshd.remote_changes import merge_remote
 from meshd.store.base import AuditEvent, DocWrite, Projections, Store
 from meshd.sync.ports import LOCAL_ORIGIN, ApplyResult, Heads
 
@@ -43,13 +44,6 @@ Projector = Callable[[str, Doc], "Projections | None"]
 Listener = Callable[[str, "Heads", str], "Awaitable[None] | None"]
 """Called with (doc id, new heads, origin) once a change is durable; may be a coroutine."""
 REMOTE_ORIGIN = "remote"
-# The largest document a peer may hand us, by kind (attachments never live in documents).
-MAX_DOC_BYTES = {
-    CHART: 2 * 1024 * 1024, QUEUE: 1024 * 1024, DIRECTORY: 1024 * 1024,
-    FACILITY: 16 * 1024 * 1024,
-}
-# Above this many incoming bytes the merged document is saved once to measure it.
-SIZE_CHECK_BYTES = 64 * 1024
 
 
 def no_genesis(doc_id: str, actor: bytes) -> Doc | None:
@@ -74,12 +68,14 @@ class Documents:
     def __init__(
         self, store: Store, actor: bytes, *, genesis: Genesis = no_genesis,
         project: Projector = no_projections, cache_docs: int = DEFAULT_CACHE_DOCS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self._actor = actor
         self._genesis = genesis
         self._project = project
         self._cache_docs = cache_docs
+        self._clock = clock
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -222,23 +218,29 @@ class Documents:
         async with AsyncExitStack() as stack:
             await self._lock_all(stack, {items[i][0] for i in valid})
             trials: dict[str, tuple[Doc | None, list[bytes], bool]] = {}
+            audit: list[AuditEvent] = []
             for index in valid:
                 doc_id, data = items[index]
                 if doc_id not in trials:
                     trials[doc_id] = await self._trial(doc_id)
                 doc, base, stored = trials[doc_id]
                 try:
-                    results[index], doc = _merge(doc_id, doc, data, self._actor)
+                    merged = merge_remote(doc_id, doc, data, self._actor)
                 except CorruptDocument as exc:
                     results[index] = exc
-                trials[doc_id] = (doc, base, stored)
+                    continue
+                results[index] = merged.doc is not doc
+                if merged.doc is not doc:
+                    audit.append(AuditEvent(int(self._clock() * 1000), merged.authors,
+                                            "remote_write", doc_id, origin, merged.summary))
+                trials[doc_id] = (merged.doc, base, stored)
             gained = [
                 (doc_id, doc, base, stored) for doc_id, (doc, base, stored) in trials.items()
                 if doc is not None and (doc.heads() != base or not stored)
             ]
             writes = [self._write_for(d, doc, base, stored) for d, doc, base, stored in gained]
             if writes:
-                await self.store.write(writes)
+                await self.store.write(writes, audit)
             for doc_id, doc, _, _ in gained:
                 self._remember(doc_id, _Cached(doc, stored=True))
         await self._notify([(write.doc_id, write.heads, origin) for write in writes])
@@ -357,31 +359,6 @@ class Documents:
                 changed = True
             if changed:
                 self._cache.pop(doc_id, None)
-
-
-def _merge(doc_id: str, doc: Doc | None, data: bytes, actor: bytes) -> tuple[bool, Doc | None]:
-    """(whether `data` added anything, the merged doc); `doc` itself is never changed.
-
-    The merged document must keep its kind's rules (crdt_model.arrival) and size limit, else
-    RefusedChange: a peer's changes are checked before anything is stored.
-    """
-    if not data:
-        return False, doc
-    kind, _ = parse_doc_id(doc_id)
-    limit = MAX_DOC_BYTES.get(kind, MAX_DOC_BYTES[CHART])
-    if len(data) > limit:
-        raise RefusedChange(f"{doc_id} is over the {limit // 1024} KiB limit for a {kind}")
-    if doc is None:
-        merged = Doc.load(data, actor=actor)
-        changed = True
-    else:
-        merged = doc.fork(actor)  # a panic poisons only this copy
-        changed = merged.apply(data)
-    if changed:
-        check_arrival(doc_id, doc, merged)
-        if len(data) > SIZE_CHECK_BYTES and len(merged.save()) > limit:
-            raise RefusedChange(f"{doc_id} would grow over the {limit // 1024} KiB limit")
-    return changed, merged
 
 
 def _poisoned(doc: Doc) -> bool:

@@ -12,7 +12,7 @@ from crdt_model.adapter import Doc
 from crdt_model.arrival import RefusedChange
 from crdt_model.context import Author
 from crdt_model.ids import chart_id
-from meshd import docs
+from meshd import remote_changes
 from meshd.docs import Documents
 from meshd.store.memory import MemoryStore
 
@@ -50,7 +50,7 @@ async def test_a_peer_deleting_an_allergy_is_refused_and_nothing_is_stored() -> 
 
 @pytest.mark.asyncio
 async def test_a_document_over_its_size_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(docs.MAX_DOC_BYTES, "chart", 4096)
+    monkeypatch.setitem(remote_changes.MAX_DOC_BYTES, "chart", 4096)
     store, documents, _, _ = await _node_with_chart()
     try:
         big = chart.register_patient(str(uuid.uuid4()), PATIENT, NURSE, "2026-11-29")
@@ -60,5 +60,22 @@ async def test_a_document_over_its_size_limit_is_refused(monkeypatch: pytest.Mon
         with pytest.raises(RefusedChange, match="limit"):
             await documents.apply_remote(big_id, big.save(), "peer:x")
         assert await store.read(big_id) is None
+    finally:
+        await store.stop()
+
+
+@pytest.mark.asyncio
+async def test_every_remote_write_has_an_audit_row_naming_author_peer_and_change() -> None:
+    store, documents, doc_id, doc = await _node_with_chart()
+    try:
+        lab = Author("bb" * 8, "02" * 8, NURSE.at_ms + 1000)
+        theirs = doc.fork(lab.actor)
+        chart.add_note(theirs, {"text": "Malaria RDT positive."}, lab, "note7")
+        delta = theirs.changes_since(doc.heads())
+        assert await documents.apply_remote(doc_id, delta, "peer:lab-laptop") is True
+        (row,) = [e for e in await store.audit_events(doc_id) if e["action"] == "remote_write"]
+        assert row["origin"] == "peer:lab-laptop"
+        assert row["user"] == f"{'bb' * 8}/{'02' * 8}"
+        assert "+note7(note)" in row["detail"]
     finally:
         await store.stop()

@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from sync_helpers import QUICK, Mesh, eventually, put_entry
+from sync_helpers import QUICK, Mesh, eventually
 
+from crdt_model import chart
 from crdt_model.adapter import Doc
+from crdt_model.context import Author
 from meshd.docs import Documents
 from meshd.store.memory import MemoryStore
 from meshd.sync import SyncEngine
@@ -50,6 +52,11 @@ async def _start(mesh: Mesh, clinic: Clinic, peers: list[str]) -> None:
     await clinic.engine.start()
 
 
+AT_MS = 1_763_800_000_000
+PATIENT = {"given_name": "Amina", "family_name": "Bello", "sex": "female",
+           "birth_date": "1990-02-03"}
+
+
 def _chart_id() -> str:
     return f"chart:{uuid.uuid4()}"
 
@@ -62,10 +69,9 @@ async def test_documents_on_three_devices_converge_through_the_port(
     a, b, c = Clinic(mesh, "a"), Clinic(mesh, "b"), Clinic(mesh, "c")
     made += [a, b, c]
     await a.store.start()
-    early = _chart_id()
-    doc = Doc.new(a.actor)
-    doc.change(put_entry("registered", "yes"))
-    await a.documents.create(early, doc)
+    early = _register(a)
+    early_id = str(early.get(("id",)))
+    await a.documents.create(early_id, early)
     await _start(mesh, a, [])
     await _start(mesh, b, ["a"])
     await _start(mesh, c, ["b"])
@@ -74,17 +80,22 @@ async def test_documents_on_three_devices_converge_through_the_port(
         heads = [await x.heads(doc_id) for x in (a, b, c)]
         return heads[0] is not None and heads.count(heads[0]) == 3
 
-    await eventually(lambda: same(early))
+    await eventually(lambda: same(early_id))
 
-    late = _chart_id()
-    fresh = Doc.new(c.actor)
-    fresh.change(put_entry("registered", "at c"))
-    await c.documents.create(late, fresh)
-    await b.documents.update(early, lambda d: d.change(put_entry("triage", "at b")))
-    await eventually(lambda: same(early))
-    await eventually(lambda: same(late))
-    entries = await a.documents.read(early, lambda d: d.get(("entries",)))
-    assert entries == {"registered": "yes", "triage": "at b"}
+    late = _register(c)
+    late_id = str(late.get(("id",)))
+    await c.documents.create(late_id, late)
+    nurse = Author("bb" * 8, "02" * 8, AT_MS + 1)
+    await b.documents.update(early_id, lambda d: chart.add_note(d, {"text": "at b"}, nurse, "n1"))
+    await eventually(lambda: same(early_id))
+    await eventually(lambda: same(late_id))
+    note = await a.documents.read(early_id, lambda d: d.get(("entries", "n1", "text")))
+    assert note == "at b"
+
+
+def _register(clinic: Clinic) -> Doc:
+    author = Author(clinic.actor.hex()[:16], "01" * 8, AT_MS)
+    return chart.register_patient(str(uuid.uuid4()), PATIENT, author, "2026-11-29")
 
 
 @pytest.mark.asyncio
