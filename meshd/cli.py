@@ -26,7 +26,9 @@ from meshd.node import (
     running_node,
 )
 from meshd.node_client import NodeRefused, node_api
+from meshd.secret_files import NO_PASSPHRASE_WARNING
 from meshd.status import store_summary
+from meshd.store import keys
 from meshd.sync.node_sync import STATUS_PATH as SYNC_STATUS_PATH
 from meshd.ui_service import mount_ui
 
@@ -54,6 +56,12 @@ def _passphrase(path: Path | None) -> str | None:
 def _fail(exc: ClinicMeshError) -> typer.Exit:
     typer.echo(f"meshd: {exc.message}", err=True)
     return typer.Exit(code=1)
+
+
+def warn_without_passphrase(data_dir: Path) -> None:
+    """Say plainly, on stderr, that a copy of this data dir opens its records (no passphrase)."""
+    if not keys.has_passphrase(data_dir):
+        typer.echo(f"meshd: warning: {NO_PASSPHRASE_WARNING}", err=True)
 
 
 @app.command()
@@ -86,6 +94,7 @@ def init(
             )
     except ClinicMeshError as exc:
         raise _fail(exc) from None
+    warn_without_passphrase(data_dir)
     typer.echo(json.dumps({"device": made.identity.device_id, "data_dir": str(data_dir)}))
 
 
@@ -113,6 +122,7 @@ def run(
             identity.init_data_dir(
                 data_dir, device_name=identity.default_device_name(), passphrase=passphrase
             )
+        warn_without_passphrase(data_dir)
         # Peers from node.json (an invite's) are dialed too; duplicates once.
         peers = tuple(dict.fromkeys([*identity.configured_peers(data_dir), *(peer or ())]))
         options = NodeOptions(
@@ -127,7 +137,7 @@ def run(
 
 def _live_sync(data_dir: Path) -> dict[str, Any] | None:
     """The running node's sync status (peers, pending, last changes), None when it isn't up."""
-    _, api = node_api(data_dir)
+    api = node_api(data_dir)
     if api is None:
         return None
     try:
@@ -146,14 +156,14 @@ def status(
 ) -> None:
     """Show this device, its mesh and facility, the store's contents and whether it runs."""
     try:
-        data = identity.load_data_dir(data_dir)
-        store = asyncio.run(store_summary(data, _passphrase(passphrase_file), check=check))
+        me = identity.read_identity(data_dir)
+        store = asyncio.run(store_summary(data_dir, _passphrase(passphrase_file), check=check))
     except ClinicMeshError as exc:
         raise _fail(exc) from None
     report: dict[str, Any] = {
-        "device": {"id": data.identity.device_id, "name": data.identity.device_name},
-        "mesh": data.identity.mesh_id,
-        "facility": {"id": data.identity.facility_id, "name": data.identity.facility_name},
+        "device": {"id": me.device_id, "name": me.device_name},
+        "mesh": me.mesh_id,
+        "facility": {"id": me.facility_id, "name": me.facility_name},
         "data_dir": str(data_dir),
         **store,
         "running": running_node(data_dir),

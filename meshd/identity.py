@@ -8,21 +8,22 @@ Layout of DATA_DIR (every secret file is mode 0600):
     mesh.key      the 256-bit mesh key (the newest epoch's, once keys have been rotated)
     mesh-keys.json  every mesh key this device holds, by epoch (written once a second epoch
                   exists: by pairing or a revocation; absent means mesh.key is epoch 0)
-    api-token     the bearer token scripts send to the JSON API
-    store.key     the SQLCipher key, written by meshd.store.keys
+    api-token     the bearer token scripts send to the JSON API (never sealed: it opens nothing
+                  at rest, only the API of the node running here, on this device)
+    store.key     the SQLCipher key, written by meshd.store.keys (scrypt-wrapped with a passphrase)
     store.db      the encrypted store
     run.json      written by a running node: its pid and ports (removed on a clean stop)
 
+With a passphrase, device.key, mesh.key and mesh-keys.json are sealed too (meshd.secret_files);
+a data dir made before that is sealed the first time it is loaded with its passphrase.
 This module only creates and validates these files; it never opens the store.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
-import stat
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -33,7 +34,16 @@ import platformdirs
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from crdt_model.errors import ClinicMeshError
+from meshd.secret_files import (
+    DataDirError,
+    read_sealed,
+    read_secret,
+    replace_secret,
+    sealing_key,
+    sealing_key_of,
+    write_file,
+    write_secret,
+)
 from meshd.store import keys
 
 APP_NAME = "clinicmesh"
@@ -51,13 +61,6 @@ ED25519_KEY_BYTES = 32
 API_TOKEN_BYTES = 32
 DEFAULT_FACILITY_NAME = "Clinic"
 MAX_NAME_CHARS = 100
-SECRET_MODE = 0o600
-
-
-class DataDirError(ClinicMeshError):
-    """The data dir is missing, incomplete or damaged; the message says what to do."""
-
-    code = "data_dir"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,7 @@ class DataDir:
     api_token: str
     mesh_epoch: int = 0  # the epoch of `mesh_key`, the newest this device holds
     mesh_keys: tuple[tuple[int, bytes], ...] = ()  # (epoch, key), newest first
+    sealing_key: bytes | None = None  # seals secret files written later; None: no passphrase
 
     @property
     def store_path(self) -> Path:
@@ -181,51 +185,67 @@ def _create(
         raise DataDirError(
             f"{path} is not empty: use another --data-dir, or `meshd run` to use it"
         )
-    _write_secret(path / DEVICE_KEY_FILE, device_key)
-    _write_secret(path / MESH_KEY_FILE, mesh_key)
-    _write_secret(path / API_TOKEN_FILE, (secrets.token_urlsafe(API_TOKEN_BYTES) + "\n").encode())
-    keys.create_key(path, passphrase)
+    store_key = keys.create_key(path, passphrase)
+    seal_with = sealing_key(store_key) if passphrase is not None else None
+    write_secret(path / DEVICE_KEY_FILE, device_key, seal_with)
+    write_secret(path / MESH_KEY_FILE, mesh_key, seal_with)
+    write_secret(path / API_TOKEN_FILE,
+                 (secrets.token_urlsafe(API_TOKEN_BYTES) + "\n").encode(), None)
     config: dict[str, Any] = {"version": CONFIG_VERSION, **asdict(identity)}
     if peers:
         config["peers"] = list(peers)
     # node.json is written last: its presence means the rest of the dir is complete.
-    _write_file(path / CONFIG_FILE, (json.dumps(config, indent=1) + "\n").encode(), 0o644)
-    return load_data_dir(path)
+    write_file(path / CONFIG_FILE, (json.dumps(config, indent=1) + "\n").encode(), 0o644)
+    return load_data_dir(path, passphrase)
 
 
-def load_data_dir(path: Path) -> DataDir:
-    """Read and validate the data dir at `path`; DataDirError says what is wrong."""
+def read_identity(path: Path) -> Identity:
+    """Who this device is (node.json alone: no secret, no passphrase needed)."""
     if not path.is_dir():
         raise DataDirError(f"no data dir at {path}: run `meshd init --data-dir {path}`")
     if not is_initialised(path):
         raise DataDirError(f"{path} has no {CONFIG_FILE}: run `meshd init --data-dir {path}`")
-    identity = _read_identity(path / CONFIG_FILE)
-    raw_key = _read_secret(path / DEVICE_KEY_FILE)
-    if len(raw_key) != ED25519_KEY_BYTES:
-        raise DataDirError(f"{path / DEVICE_KEY_FILE} is damaged (wrong length)")
-    mesh_key = _read_secret(path / MESH_KEY_FILE)
-    if len(mesh_key) != MESH_KEY_BYTES:
-        raise DataDirError(f"{path / MESH_KEY_FILE} is damaged (wrong length)")
-    token = _read_secret(path / API_TOKEN_FILE).decode("ascii", "replace").strip()
+    return _read_identity(path / CONFIG_FILE)
+
+
+def read_api_token(path: Path) -> str:
+    """The bearer token of the API of the node running on `path` (no passphrase needed)."""
+    token = read_secret(path / API_TOKEN_FILE).decode("ascii", "replace").strip()
     if len(token) < API_TOKEN_BYTES:
         raise DataDirError(f"{path / API_TOKEN_FILE} is damaged (too short)")
-    keyring = read_keyring(path) or {0: mesh_key}
+    return token
+
+
+def load_data_dir(path: Path, passphrase: str | None = None) -> DataDir:
+    """Read and validate the data dir at `path` (its passphrase, if it has one); DataDirError
+    says what is wrong."""
+    identity = read_identity(path)
+    seal_with = sealing_key_of(path, passphrase, (DEVICE_KEY_FILE, MESH_KEY_FILE, KEYRING_FILE))
+    raw_key = read_sealed(path / DEVICE_KEY_FILE, seal_with)
+    if len(raw_key) != ED25519_KEY_BYTES:
+        raise DataDirError(f"{path / DEVICE_KEY_FILE} is damaged (wrong length)")
+    mesh_key = read_sealed(path / MESH_KEY_FILE, seal_with)
+    if len(mesh_key) != MESH_KEY_BYTES:
+        raise DataDirError(f"{path / MESH_KEY_FILE} is damaged (wrong length)")
+    token = read_api_token(path)
+    keyring = read_keyring(path, seal_with) or {0: mesh_key}
     newest = max(keyring)
     return DataDir(
         path=path, identity=identity,
         device_key=Ed25519PrivateKey.from_private_bytes(raw_key),
         mesh_key=keyring[newest], api_token=token, mesh_epoch=newest,
         mesh_keys=tuple(sorted(keyring.items(), reverse=True)),
+        sealing_key=seal_with if keys.has_passphrase(path) else None,
     )
 
 
-def read_keyring(path: Path) -> dict[int, bytes]:
+def read_keyring(path: Path, seal_with: bytes | None = None) -> dict[int, bytes]:
     """The mesh keys by epoch in `path`'s mesh-keys.json ({} when there is none)."""
     keyring_path = path / KEYRING_FILE
     if not keyring_path.exists():
         return {}
     try:
-        record: Any = json.loads(_read_secret(keyring_path))
+        record: Any = json.loads(read_sealed(keyring_path, seal_with))
         if not isinstance(record, dict) or record.get("version") != KEYRING_VERSION:
             raise ValueError(f"version {KEYRING_VERSION} expected")
         keys = {int(epoch): bytes.fromhex(key) for epoch, key in record["keys"].items()}
@@ -236,21 +256,15 @@ def read_keyring(path: Path) -> dict[int, bytes]:
     return keys
 
 
-def write_keyring(path: Path, keys: dict[int, bytes]) -> None:
-    """Save every mesh key by epoch (0600) and make the newest one mesh.key, each atomically."""
+def write_keyring(path: Path, keys: dict[int, bytes], seal_with: bytes | None = None) -> None:
+    """Save every mesh key by epoch (0600, sealed with `seal_with`) and make the newest one
+    mesh.key, each atomically."""
     if not keys or any(len(key) != MESH_KEY_BYTES for key in keys.values()):
         raise DataDirError("every mesh key must be 32 bytes")
     record = {"version": KEYRING_VERSION,
               "keys": {str(epoch): key.hex() for epoch, key in sorted(keys.items())}}
-    _replace_secret(path / KEYRING_FILE, (json.dumps(record) + "\n").encode())
-    _replace_secret(path / MESH_KEY_FILE, keys[max(keys)])
-
-
-def _replace_secret(secret_path: Path, content: bytes) -> None:
-    tmp = secret_path.with_name(f".{secret_path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    _write_secret(tmp, content)
-    os.replace(tmp, secret_path)
+    replace_secret(path / KEYRING_FILE, (json.dumps(record) + "\n").encode(), seal_with)
+    replace_secret(path / MESH_KEY_FILE, keys[max(keys)], seal_with)
 
 
 def load_store_key(data_dir: DataDir, passphrase: str | None = None) -> bytes:
@@ -276,33 +290,6 @@ def _read_identity(config_path: Path) -> Identity:
         except ValueError:
             raise DataDirError(f"{config_path}: {name} is not a UUID") from None
     return Identity(**{name: record[name] for name in fields})
-
-
-def _read_secret(secret_path: Path) -> bytes:
-    try:
-        mode = secret_path.stat().st_mode
-        data = secret_path.read_bytes()
-    except FileNotFoundError:
-        raise DataDirError(f"{secret_path} is missing: the data dir is incomplete") from None
-    except OSError as exc:
-        raise DataDirError(f"{secret_path} is unreadable ({exc})") from exc
-    if stat.S_IMODE(mode) & 0o077:
-        raise DataDirError(
-            f"{secret_path} is readable by other users: run `chmod 600 {secret_path}`"
-        )
-    return data
-
-
-def _write_secret(secret_path: Path, content: bytes) -> None:
-    _write_file(secret_path, content, SECRET_MODE)
-
-
-def _write_file(file_path: Path, content: bytes, mode: int) -> None:
-    fd = os.open(file_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as out:
-        out.write(content)
-        out.flush()
-        os.fsync(out.fileno())
 
 
 def _clean_name(value: str, what: str) -> str:

@@ -87,7 +87,8 @@ class Node(Lifecycle):
         self.started.set()
 
     async def _start(self) -> None:
-        data = await asyncio.to_thread(load_data_dir, self.options.data_dir)
+        data = await asyncio.to_thread(load_data_dir, self.options.data_dir,
+                                       self.options.passphrase)
         self.data = data
         key = await asyncio.to_thread(load_store_key, data, self.options.passphrase)
         self.store = SqlCipherStore(data.store_path, key)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from crdt_model.errors import ClinicMeshError
-from meshd.identity import DataDir, load_data_dir
+from meshd.identity import read_api_token
 from meshd.node import running_node
 
 NODE_TIMEOUT_S = 15.0
@@ -33,12 +33,12 @@ class NodeRefused(ClinicMeshError):
 class NodeApi:
     """The JSON API of the node running on a data dir."""
 
-    def __init__(self, data: DataDir, record: dict[str, object]) -> None:
+    def __init__(self, token: str, record: dict[str, object]) -> None:
         host = str(record.get("host") or "127.0.0.1")
         if host in ("0.0.0.0", "::", ""):
             host = "127.0.0.1"
         self.base = f"http://{f'[{host}]' if ':' in host else host}:{record.get('api_port')}"
-        self._token = data.api_token
+        self._token = token
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None,
              timeout_s: float = NODE_TIMEOUT_S) -> dict[str, Any]:
@@ -67,8 +67,8 @@ class NodeApi:
             ) from None
 
 
-def node_api(data_dir: Path) -> tuple[DataDir, NodeApi | None]:
-    """The data dir, and the API of its running node (None when no node runs on it)."""
-    data = load_data_dir(data_dir)
+def node_api(data_dir: Path) -> NodeApi | None:
+    """The API of the node running on a data dir (None when no node runs on it); no
+    passphrase is needed to talk to it."""
     record = running_node(data_dir)
-    return data, (NodeApi(data, record) if record is not None else None)
+    return NodeApi(read_api_token(data_dir), record) if record is not None else None

@@ -130,7 +130,7 @@ def invite_device(
     now: datetime | None = None,
 ) -> Invite:
     """Roster a new device of this mesh and write its invite file to `out` (mode 0600)."""
-    me = load_data_dir(data_dir)
+    me = load_data_dir(data_dir, passphrase)
     now = now or datetime.now(UTC)
     if not 0 < lifetime_s <= MAX_INVITE_LIFETIME_S:
         raise ValidationError("an invite lasts from a second to 30 days", field="expires")
@@ -188,13 +188,13 @@ def join_by_invite(
         made = adopt_identity(staging, identity, device_key=invite.device_key,
                               mesh_key=invite.mesh_key, peers=invite.peers, passphrase=passphrase)
         if set(invite.mesh_keys) != {0}:  # the mesh rotated its key: keep every epoch, as pairing
-            write_keyring(staging, invite.mesh_keys)
+            write_keyring(staging, invite.mesh_keys, made.sealing_key)
         asyncio.run(_store_directory(made, invite, passphrase))
         os.rename(staging, data_dir)  # replaces an empty dir atomically
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return load_data_dir(data_dir)
+    return load_data_dir(data_dir, passphrase)
 
 
 def default_peers(data_dir: Path) -> list[str]:
@@ -221,7 +221,7 @@ def _roster_through_node(me: DataDir, record: dict[str, Any], device: NewDevice)
     body = {"device_id": device.device_id, "name": device.name,
             "public_key": device.public_key.hex()}
     try:
-        answer = NodeApi(me, record).call("POST", INVITE_ROUTE, body)
+        answer = NodeApi(me.api_token, record).call("POST", INVITE_ROUTE, body)
         return base64.b64decode(answer["directory"], validate=True)
     except NodeRefused as exc:
         raise InviteError(

@@ -18,6 +18,7 @@ from crdt_model.context import Author
 from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import directory_id
 from discovery.netaddrs import local_addresses
+from meshd.identity import load_data_dir
 from meshd.membership.errors import PairingFailed
 from meshd.membership.keyring import KeyAdopter, Keyring
 from meshd.membership.local_store import CLI_USER, open_documents
@@ -32,7 +33,7 @@ PAIRING_POLL_S = 0.5
 
 def open_pairing(data_dir: Path, lifetime_s: float | None = None) -> tuple[dict[str, Any], str]:
     """Open a pairing window on the running node: its answer, and the HOST it can be dialed at."""
-    _, api = node_api(data_dir)
+    api = node_api(data_dir)
     if api is None:
         raise PairingFailed(
             f"no node runs on {data_dir}: start it (`meshd run --data-dir {data_dir}`), then pair",
@@ -49,7 +50,7 @@ def wait_for_pairing(
     data_dir: Path, timeout_s: float, on_poll: Callable[[dict[str, Any]], None] | None = None
 ) -> dict[str, Any]:
     """Poll the running node's window until it is no longer open (bounded); its last state."""
-    _, api = node_api(data_dir)
+    api = node_api(data_dir)
     if api is None:
         raise PairingFailed("the node stopped while pairing", "node_not_running")
     deadline = time.monotonic() + timeout_s
@@ -64,16 +65,17 @@ def wait_for_pairing(
 
 def close_pairing(data_dir: Path) -> None:
     """Cancel the running node's pairing window (best effort)."""
-    _, api = node_api(data_dir)
+    api = node_api(data_dir)
     if api is not None:
         api.call("DELETE", PAIRING_ROUTE)
 
 
 def list_devices(data_dir: Path, passphrase: str | None = None) -> dict[str, Any]:
     """The roster: from the running node, or from the store."""
-    data, api = node_api(data_dir)
+    api = node_api(data_dir)
     if api is not None:
         return api.call("GET", DEVICES_ROUTE)
+    data = load_data_dir(data_dir, passphrase)
 
     async def read() -> dict[str, Any]:
         async with open_documents(data, passphrase) as documents:
@@ -90,9 +92,10 @@ def list_devices(data_dir: Path, passphrase: str | None = None) -> dict[str, Any
 
 def revoke_device(data_dir: Path, ref: str, passphrase: str | None = None) -> dict[str, Any]:
     """Revoke a device and rotate the mesh key: through the running node, or on the store."""
-    data, api = node_api(data_dir)
+    api = node_api(data_dir)
     if api is not None:
         return api.call("POST", REVOKE_ROUTE, {"device": ref})
+    data = load_data_dir(data_dir, passphrase)
 
     async def write() -> Revoked:
         async with open_documents(data, passphrase) as documents:

@@ -67,7 +67,7 @@ def register(app: typer.Typer, run_node: RUN_NODE) -> None:
             code, port = str(opened["code"]), int(opened["peer_port"])
             uri = pairing_uri(code, host, port)
             typer.echo(f"Pairing code: {code}")
-            me = identity.load_data_dir(data_dir).identity
+            me = identity.read_identity(data_dir)
             typer.echo(f"New devices see this one as {short_device_id(me.device_id)} "
                        "(meshd join --list)")
             typer.echo(f"On the new device: meshd join --data-dir DIR --code {code}"

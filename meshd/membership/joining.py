@@ -102,13 +102,13 @@ def join_mesh(
             # mDNS finds the inviter again; a --peer is kept for links mDNS can't cross.
             peers=(inviter,) if targets else (), passphrase=passphrase,
         )
-        write_keyring(staging, secret.keys)
+        write_keyring(staging, secret.keys, made.sealing_key)
         asyncio.run(_store_directory(made, secret, passphrase))
         os.rename(staging, data_dir)  # replaces an empty dir atomically
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return Joined(load_data_dir(data_dir), inviter)
+    return Joined(load_data_dir(data_dir, passphrase), inviter)
 
 
 def invitation(
