@@ -34,8 +34,8 @@ import platformdirs
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from meshd.secret_files import DataDirError as DataDirError  # known as identity.DataDirError
 from meshd.secret_files import (
-    DataDirError,
     read_sealed,
     read_secret,
     replace_secret,
