@@ -214,6 +214,10 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         if request.headers.get(LIVE_HEADER):
             raise web.HTTPUnauthorized()
         raise web.HTTPSeeOther("/lock")
+    if session.must_change_pin and request.path not in ("/pin", "/logout"):
+        if request.headers.get(LIVE_HEADER):
+            raise web.HTTPUnauthorized()
+        raise web.HTTPSeeOther("/pin")
     if not request.headers.get(LIVE_HEADER) and request.path != EVENTS_PATH:
         ui.sessions.touch(session)
     return await handler(request)

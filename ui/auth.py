@@ -18,7 +18,9 @@ SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
 SALT_BYTES = 16
-PIN_MIN_DIGITS = 4
+# New PINs: a million choices, so five tries a lock-out leave a guess hopeless.
+PIN_MIN_DIGITS = 6
+OLD_PIN_MIN_DIGITS = 4  # still accepted at login, then the user must choose a new one
 PIN_MAX_DIGITS = 8
 IDLE_LOCK_S = 600.0
 SESSION_MAX_S = 12 * 3600.0
@@ -58,8 +60,13 @@ async def async_check_pin(pin: str, stored: str) -> bool:
 
 
 def pin_is_acceptable(pin: str) -> bool:
-    """A PIN is 4–8 digits."""
+    """A new PIN is 6–8 digits."""
     return pin.isdigit() and pin.isascii() and PIN_MIN_DIGITS <= len(pin) <= PIN_MAX_DIGITS
+
+
+def pin_is_outdated(pin: str) -> bool:
+    """A PIN set before 6 digits were required: it logs in once, then must be replaced."""
+    return len(pin) < PIN_MIN_DIGITS
 
 
 @dataclass(slots=True)
@@ -73,6 +80,7 @@ class Session:
     last_active: float
     user_id: str | None = None
     locked: bool = False
+    must_change_pin: bool = False
     language: str | None = None
 
 

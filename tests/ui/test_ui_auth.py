@@ -41,7 +41,7 @@ async def test_setup_rejects_mismatched_pins_and_stores_nothing(
     client: TestClient, clinic: InMemoryClinic
 ) -> None:
     response = await post(client, "/setup", {
-        "facility_name": "Kibera", "name": "Amina", "pin": "2468", "pin_again": "2469"})
+        "facility_name": "Kibera", "name": "Amina", "pin": "246813", "pin_again": "246814"})
     assert response.status == 400
     assert "The two PINs are not the same." in await response.text()
     assert await clinic.facility() is None and not await clinic.users()
@@ -57,7 +57,7 @@ async def test_pages_need_login(client: TestClient, clinic: InMemoryClinic) -> N
 @pytest.mark.asyncio
 async def test_wrong_pin_is_refused(client: TestClient, clinic: InMemoryClinic) -> None:
     await set_up(clinic)
-    response = await post(client, "/login", {"name": "Amina", "pin": "0000"})
+    response = await post(client, "/login", {"name": "Amina", "pin": "000000"})
     assert response.status == 401
     assert "This name and PIN do not match." in await response.text()
     assert (await client.get("/queue", allow_redirects=False)).status == 303
@@ -69,7 +69,7 @@ async def test_five_wrong_pins_lock_the_name_for_a_while(
 ) -> None:
     await set_up(clinic)
     for _ in range(5):
-        response = await post(client, "/login", {"name": "Amina", "pin": "0000"})
+        response = await post(client, "/login", {"name": "Amina", "pin": "000000"})
         assert response.status == 401
     response = await post(client, "/login", {"name": "amina", "pin": ADMIN_PIN})
     assert response.status == 429
@@ -134,7 +134,7 @@ async def test_idle_session_locks_and_the_pin_unlocks_it(
     assert response.status == 303 and response.headers["Location"] == "/lock"
     live = await client.get("/queue/table", headers={"X-Live": "1"}, allow_redirects=False)
     assert live.status == 401
-    response = await post(client, "/lock", {"pin": "0000"})
+    response = await post(client, "/lock", {"pin": "000000"})
     assert response.status == 401
     response = await post(client, "/lock", {"pin": ADMIN_PIN})
     assert response.status == 303
@@ -209,14 +209,14 @@ async def test_admin_adds_a_user_who_can_then_log_in(client: TestClient,
                                                      clinic: InMemoryClinic) -> None:
     await set_up(clinic)
     await log_in(client, "Amina", ADMIN_PIN)
-    response = await post(client, "/users", {"name": "Wanjiru", "roles": "nurse", "pin": "98765",
+    response = await post(client, "/users", {"name": "Wanjiru", "roles": "nurse", "pin": "987654",
                                              "language": "sw"})
     assert response.status == 303
     wanjiru = next(u for u in await clinic.users() if u.name == "Wanjiru")
     assert wanjiru.roles == ("nurse",) and wanjiru.language == "sw"
-    assert "98765" not in wanjiru.pin_hash
+    assert "987654" not in wanjiru.pin_hash
     await post(client, "/logout", {}, page="/queue")
-    await log_in(client, "Wanjiru", "98765")
+    await log_in(client, "Wanjiru", "987654")
     page = await (await client.get("/queue")).text()
     assert '<html lang="sw">' in page
 
@@ -228,8 +228,26 @@ async def test_admin_gives_a_forgetful_user_a_new_pin(client: TestClient,
     zawadi = await add_user(clinic, "Zawadi", "nurse")
     await log_in(client, "Amina", ADMIN_PIN)
     response = await post(client, f"/users/{zawadi.id}/pin", {"pin": "12"}, page="/users")
-    assert response.status == 400 and "4 to 8 digits" in await response.text()
-    response = await post(client, f"/users/{zawadi.id}/pin", {"pin": "86420"}, page="/users")
+    assert response.status == 400 and "6 to 8 digits" in await response.text()
+    response = await post(client, f"/users/{zawadi.id}/pin", {"pin": "864208"}, page="/users")
     assert response.status == 303
     await post(client, "/logout", {}, page="/queue")
-    await log_in(client, "Zawadi", "86420")
+    await log_in(client, "Zawadi", "864208")
+
+
+@pytest.mark.asyncio
+async def test_a_four_digit_pin_from_before_logs_in_once_then_must_be_replaced(
+    client: TestClient, clinic: InMemoryClinic
+) -> None:
+    await set_up(clinic)
+    await clinic.add_user("Baraka", ("nurse",), hash_pin("4321"), None, by="")
+    await log_in(client, "Baraka", "4321")
+    assert (await client.get("/queue", allow_redirects=False)).headers["Location"] == "/pin"
+    response = await post(client, "/pin", {"pin": "5555", "pin_again": "5555"}, page="/pin")
+    assert response.status == 400 and "6 to 8 digits" in await response.text()
+    response = await post(client, "/pin", {"pin": "555123", "pin_again": "555123"}, page="/pin")
+    assert response.status == 303
+    assert (await client.get("/queue", allow_redirects=False)).status == 200
+    await post(client, "/logout", {}, page="/queue")
+    await log_in(client, "Baraka", "555123")
+    assert (await client.get("/queue", allow_redirects=False)).status == 200

@@ -20,7 +20,7 @@ from ui.service import ClinicService
 from ui.testing import InMemoryClinic
 
 WAIT_MS = 10_000
-PIN = "1357"
+PIN = "135702"
 
 pytestmark = NEEDS_CHROMIUM
 
@@ -100,8 +100,8 @@ async def test_a_clinic_day_from_set_up_to_dispensing(
     await admin.wait_for_url("**/setup")  # type: ignore[attr-defined]
     await admin.fill("#f-facility_name", "Kibera Health Post")  # type: ignore[attr-defined]
     await admin.fill("#f-name", "Amina")  # type: ignore[attr-defined]
-    await admin.fill("#f-pin", "2468")  # type: ignore[attr-defined]
-    await admin.fill("#f-pin_again", "2468")  # type: ignore[attr-defined]
+    await admin.fill("#f-pin", "246813")  # type: ignore[attr-defined]
+    await admin.fill("#f-pin_again", "246813")  # type: ignore[attr-defined]
     await shot(admin, "01-first-run-setup")
     await admin.click("text=Create the clinic")  # type: ignore[attr-defined]
     await admin.wait_for_url("**/users")  # type: ignore[attr-defined]

@@ -19,8 +19,8 @@ async def test_first_run_creates_the_facility_and_logs_the_admin_in(
     response = await client.get("/", allow_redirects=False)
     assert response.headers["Location"] == "/setup"
     response = await post(client, "/setup", {
-        "facility_name": "Kibera Health Post", "name": "Amina", "pin": "2468",
-        "pin_again": "2468",
+        "facility_name": "Kibera Health Post", "name": "Amina", "pin": "246813",
+        "pin_again": "246813",
     })
     assert response.status == 303 and response.headers["Location"] == "/users"
     page = await client.get("/users")

@@ -15,8 +15,8 @@ from ui.testing import InMemoryClinic
 START_S = 1_773_133_200.0
 IDLE_LOCK_S = 600.0
 LOCKOUT_S = 300.0
-ADMIN_PIN = "2468"
-PIN = "1357"
+ADMIN_PIN = "246813"
+PIN = "135702"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 

@@ -18,7 +18,7 @@ WAIT_MS = 10_000
 SYNC_WAIT_MS = 20_000
 SYNC_WAIT_S = SYNC_WAIT_MS / 1000
 RETRY_S = 0.2
-FACILITY, ADMIN, ADMIN_PIN = "Kibera Health Post", "Amina", "2468"
+FACILITY, ADMIN, ADMIN_PIN = "Kibera Health Post", "Amina", "246813"
 # Set in the page's JS world; a reload or navigation would wipe it.
 MARK = "window.__stayed = 'still here'"
 MARK_READ = "window.__stayed"

@@ -58,7 +58,7 @@ async def test_a_clinic_day_through_the_pages_over_the_real_store(
     response = await http.get("/", allow_redirects=False)
     assert response.status == 303 and response.headers["Location"] == "/setup"
     response = await post(http, "/setup", {"facility_name": "Kibera Health Post", "name": "Amina",
-                                           "pin": "2468", "pin_again": "2468"})
+                                           "pin": "246813", "pin_again": "246813"})
     assert response.status == 303, await response.text()
     admin = (await service.users())[0]
     drug = await service.add_drug("Amoxicillin 250 mg", "capsule", 50, by=admin.id)
@@ -180,7 +180,7 @@ async def test_the_live_event_stream_carries_changes_and_ends_its_subscription(
 ) -> None:
     http, service = client
     response = await post(http, "/setup", {"facility_name": "Kibera Health Post", "name": "Amina",
-                                           "pin": "2468", "pin_again": "2468"})
+                                           "pin": "246813", "pin_again": "246813"})
     assert response.status == 303
     listeners = len(service.docs._listeners)
     async with http.get("/events") as events:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from crdt_model.errors import ClinicMeshError
 from ui import i18n
-from ui.auth import async_check_pin, async_hash_pin, pin_is_acceptable
+from ui.auth import async_check_pin, async_hash_pin, pin_is_acceptable, pin_is_outdated
 from ui.forms import Errors, error_message, posted_text, text_value
 from ui.i18n import gettext as _
 from ui.records import User
@@ -39,7 +39,7 @@ async def _decoy_hash() -> str:
 def _pin_errors(form: dict[str, str], errors: Errors) -> str:
     pin = text_value(form, "pin")
     if not pin_is_acceptable(pin):
-        errors["pin"] = _("The PIN must be 4 to 8 digits.")
+        errors["pin"] = _("The PIN must be 6 to 8 digits.")
     elif pin != text_value(form, "pin_again"):
         errors["pin_again"] = _("The two PINs are not the same.")
     return pin
@@ -130,7 +130,30 @@ async def login_post(request: web.Request) -> web.StreamResponse:
                       errors={"pin": _("This name and PIN do not match.")}, next=target)
     ui.lockouts.right(name)
     _log_in(request, match)
+    if pin_is_outdated(pin):
+        request[SESSION].must_change_pin = True
+        raise redirect("/pin")
     raise redirect(target)
+
+
+@routes.get("/pin")
+async def new_pin_form(request: web.Request) -> web.StreamResponse:
+    """A user whose PIN is shorter than PINs now must be chooses a new one."""
+    return render(request, "new_pin.html", errors={})
+
+
+@routes.post("/pin")
+async def new_pin_post(request: web.Request) -> web.StreamResponse:
+    """Store the new PIN; only then may the user go on."""
+    who, sess = user(request), session(request)
+    form = await posted_text(request)
+    errors: Errors = {}
+    pin = _pin_errors(form, errors)
+    if errors:
+        return render(request, "new_pin.html", status=400, errors=errors)
+    await service(request).set_user_pin(who.id, await async_hash_pin(pin), by=who.id)
+    sess.must_change_pin = False
+    raise redirect("/")
 
 
 @routes.get("/lock")

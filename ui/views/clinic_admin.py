@@ -46,7 +46,7 @@ async def add_user(request: web.Request) -> web.StreamResponse:
     if not roles:
         errors["roles"] = _("Choose at least one role.")
     if not pin_is_acceptable(pin):
-        errors["pin"] = _("The PIN must be 4 to 8 digits.")
+        errors["pin"] = _("The PIN must be 6 to 8 digits.")
     if errors:
         return await _users_page(request, form, errors, 400)
     try:
@@ -71,7 +71,7 @@ async def reset_pin(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     if not pin_is_acceptable(pin):
         return await _users_page(request, {}, {
-            f"pin:{user_id}": _("The PIN must be 4 to 8 digits.")}, 400)
+            f"pin:{user_id}": _("The PIN must be 6 to 8 digits.")}, 400)
     await service(request).set_user_pin(user_id, await async_hash_pin(pin), by=who.id)
     raise redirect("/users")
 
