@@ -216,8 +216,10 @@ class PeerSession:
                 continue
             if received.gained:
                 await self._apply([(item.doc_id, received.gained)])
-            if received.reset:
-                self.outbox.snapshots([item.doc_id] if doc is not None else [])
+            if received.reset and doc is None:
+                self._request([item.doc_id])  # start over: ask for the whole document
+            elif received.reset:
+                self.outbox.snapshots([item.doc_id])  # start over: send ours whole
             elif received.reply:
                 self.outbox.sync([item.doc_id])
 
