@@ -96,16 +96,18 @@ def setup_ui(
     idle_lock_s: float = IDLE_LOCK_S,
     lockout_s: float = LOCKOUT_S,
     lockout_file: Path | None = None,
+    pin_key: bytes = b"",
     tz: timezone | None = None,
 ) -> UiState:
     """Add the UI routes, static files and middleware to `app` (which serves /api/v1 too).
 
-    `lockout_file` keeps wrong-PIN counters across restarts (in memory only when None).
+    `lockout_file` keeps wrong-PIN counters across restarts (in memory only when None);
+    `pin_key` keys the PIN hashes written to the directory.
     """
     sessions = Sessions(clock=clock, idle_lock_s=idle_lock_s)
     lockouts = LockoutBook(clock=clock, path=lockout_file, lockout_s=lockout_s)
     ui = UiState(service=service, sessions=sessions, lockouts=lockouts, env=make_environment(),
-                 clock=clock, tz=tz)
+                 clock=clock, tz=tz, pin_key=pin_key)
     app[UI_KEY] = ui
     before = set(app.router.resources())
     for module in (account, queue, patients, triage, consult, lab, pharmacy, clinic_admin,

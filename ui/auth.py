@@ -18,6 +18,7 @@ SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
 SALT_BYTES = 16
+KEYED, UNKEYED = "scrypt-k", "scrypt"
 # New PINs: a million choices, so five tries a lock-out leave a guess hopeless.
 PIN_MIN_DIGITS = 6
 OLD_PIN_MIN_DIGITS = 4  # still accepted at login, then the user must choose a new one
@@ -27,36 +28,51 @@ SESSION_MAX_S = 12 * 3600.0
 MAX_SESSIONS = 1000
 
 
-def hash_pin(pin: str, salt: bytes | None = None) -> str:
-    """`scrypt$N$r$p$salt$hash` (base64) of a PIN with a fresh random salt."""
+def hash_pin(pin: str, key: bytes = b"", salt: bytes | None = None) -> str:
+    """`scrypt-k$N$r$p$salt$hash` (base64) of a PIN with a fresh random salt.
+
+    With a `key` (the node derives it from the mesh key) the scrypt digest is also keyed by
+    HMAC, so a copy of the directory's hashes alone can't be searched offline; without one the
+    old unkeyed `scrypt$…` form is made (the stand-alone UI and its tests).
+    """
     salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
-    digest = hashlib.scrypt(pin.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    digest = _digest(pin, key, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    scheme = KEYED if key else UNKEYED
     enc = base64.b64encode
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${enc(salt).decode()}${enc(digest).decode()}"
+    return f"{scheme}${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${enc(salt).decode()}${enc(digest).decode()}"
 
 
-def check_pin(pin: str, stored: str) -> bool:
-    """Whether `pin` matches a hash made by `hash_pin` (constant-time compare)."""
+def check_pin(pin: str, stored: str, key: bytes = b"") -> bool:
+    """Whether `pin` matches a hash made by `hash_pin` with `key` (constant-time compare)."""
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
+        if scheme not in (KEYED, UNKEYED) or (scheme == KEYED and not key):
             return False
-        got = hashlib.scrypt(
-            pin.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32
-        )
+        got = _digest(pin, key if scheme == KEYED else b"", base64.b64decode(salt),
+                      int(n), int(r), int(p))
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, base64.b64decode(digest))
 
 
-async def async_hash_pin(pin: str) -> str:
+def is_keyed(stored: str) -> bool:
+    """Whether a stored hash is keyed (else it is re-made at the user's next login)."""
+    return stored.startswith(KEYED + "$")
+
+
+def _digest(pin: str, key: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
+    return hmac.new(key, digest, hashlib.sha256).digest() if key else digest
+
+
+async def async_hash_pin(pin: str, key: bytes = b"") -> str:
     """`hash_pin` in a worker thread: scrypt takes ~40 ms, too long for the event loop."""
-    return await asyncio.to_thread(hash_pin, pin)
+    return await asyncio.to_thread(hash_pin, pin, key)
 
 
-async def async_check_pin(pin: str, stored: str) -> bool:
+async def async_check_pin(pin: str, stored: str, key: bytes = b"") -> bool:
     """`check_pin` in a worker thread."""
-    return await asyncio.to_thread(check_pin, pin, stored)
+    return await asyncio.to_thread(check_pin, pin, stored, key)
 
 
 def pin_is_acceptable(pin: str) -> bool:

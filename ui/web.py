@@ -32,6 +32,7 @@ class UiState:
     env: jinja2.Environment
     clock: Callable[[], float]
     tz: timezone | None = None
+    pin_key: bytes = b""  # keys PIN hashes (ui.auth.hash_pin); empty: unkeyed
     resources: set[Any] = field(default_factory=set)
     closing: Any = None  # asyncio.Event set on shutdown, ends live event streams
 

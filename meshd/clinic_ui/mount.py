@@ -10,9 +10,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from meshd.clinic_ui.base import current_reader
 from meshd.clinic_ui.service import NodeClinicService
+from meshd.identity import DataDir
 from ui.app import setup_ui
 from ui.web import USER
 
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
     from meshd.node import Node
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PIN_KEY_INFO = b"clinicmesh pin hashes v1"
 LOCKOUT_FILE = "lockout.json"  # wrong-PIN counters, kept across restarts
 
 
@@ -48,9 +52,19 @@ def service_for(node: Node) -> NodeClinicService:
     return NodeClinicService(node.clinic, sync_report=sync_report, relay_url=node.options.relay)
 
 
+def pin_hash_key(data: DataDir) -> bytes:
+    """The key of the directory's PIN hashes, from the mesh's first key (which every device
+    holds: pairing and invites hand over every epoch), so rotations never change it."""
+    keys = dict(data.mesh_keys) or {data.mesh_epoch: data.mesh_key}
+    first = keys[min(keys)]
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=PIN_KEY_INFO).derive(first)
+
+
 def mount_ui(app: web.Application, node: Node) -> None:
     """Node extension: serve the clinician UI on the API's application (same host and port)."""
-    lockout_file = node.data.path / LOCKOUT_FILE if node.data is not None else None
-    setup_ui(app, service_for(node), lockout_file=lockout_file)
+    data = node.data
+    lockout_file = data.path / LOCKOUT_FILE if data is not None else None
+    pin_key = pin_hash_key(data) if data is not None else b""
+    setup_ui(app, service_for(node), lockout_file=lockout_file, pin_key=pin_key)
     # After the UI's middleware, so the user it loaded is known here.
     app.middlewares.append(reader_middleware)

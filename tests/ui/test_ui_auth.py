@@ -9,6 +9,7 @@ from ui_helpers import (
     IDLE_LOCK_S,
     LOCKOUT_S,
     PIN,
+    PIN_KEY,
     Clock,
     add_user,
     log_in,
@@ -16,7 +17,7 @@ from ui_helpers import (
     set_up,
 )
 
-from ui.auth import check_pin, hash_pin
+from ui.auth import check_pin, hash_pin, is_keyed
 from ui.testing import InMemoryClinic
 
 
@@ -251,3 +252,16 @@ async def test_a_four_digit_pin_from_before_logs_in_once_then_must_be_replaced(
     await post(client, "/logout", {}, page="/queue")
     await log_in(client, "Baraka", "555123")
     assert (await client.get("/queue", allow_redirects=False)).status == 200
+
+
+@pytest.mark.asyncio
+async def test_an_unkeyed_pin_hash_is_keyed_at_the_next_login(
+    client: TestClient, clinic: InMemoryClinic
+) -> None:
+    await set_up(clinic)
+    old = await add_user(clinic, "Kato", "nurse")
+    assert not is_keyed(old.pin_hash)
+    await log_in(client, "Kato")
+    kato = next(u for u in await clinic.users() if u.name == "Kato")
+    assert is_keyed(kato.pin_hash) and check_pin(PIN, kato.pin_hash, PIN_KEY)
+    assert not check_pin(PIN, kato.pin_hash)

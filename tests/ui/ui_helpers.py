@@ -15,6 +15,7 @@ from ui.testing import InMemoryClinic
 START_S = 1_773_133_200.0
 IDLE_LOCK_S = 600.0
 LOCKOUT_S = 300.0
+PIN_KEY = bytes(range(32))  # what the node derives from its mesh key
 ADMIN_PIN = "246813"
 PIN = "135702"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')

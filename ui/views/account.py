@@ -8,7 +8,13 @@ from aiohttp import web
 
 from crdt_model.errors import ClinicMeshError
 from ui import i18n
-from ui.auth import async_check_pin, async_hash_pin, pin_is_acceptable, pin_is_outdated
+from ui.auth import (
+    async_check_pin,
+    async_hash_pin,
+    is_keyed,
+    pin_is_acceptable,
+    pin_is_outdated,
+)
 from ui.forms import Errors, error_message, posted_text, text_value
 from ui.i18n import gettext as _
 from ui.records import User
@@ -82,7 +88,7 @@ async def setup_post(request: web.Request) -> web.StreamResponse:
     language = i18n.current_language()
     try:
         admin = await service(request).set_up_facility(
-            facility_name, name, await async_hash_pin(pin), language
+            facility_name, name, await async_hash_pin(pin, state(request).pin_key), language
         )
     except ClinicMeshError as exc:
         field, message = error_message(exc)
@@ -124,11 +130,15 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     )
     # An unknown name costs the same scrypt as a known one, so timing does not reveal names.
     stored = match.pin_hash if match is not None else await _decoy_hash()
-    if not await async_check_pin(pin, stored) or match is None:
+    if not await async_check_pin(pin, stored, ui.pin_key) or match is None:
         ui.lockouts.wrong(name)
         return render(request, "login.html", status=401, form={"name": name},
                       errors={"pin": _("This name and PIN do not match.")}, next=target)
     ui.lockouts.right(name)
+    if ui.pin_key and not is_keyed(stored) and not pin_is_outdated(pin):
+        # A hash from before keying: re-made now, so the directory stops holding a searchable one.
+        await service(request).set_user_pin(match.id, await async_hash_pin(pin, ui.pin_key),
+                                            by=match.id)
     _log_in(request, match)
     if pin_is_outdated(pin):
         request[SESSION].must_change_pin = True
@@ -151,7 +161,8 @@ async def new_pin_post(request: web.Request) -> web.StreamResponse:
     pin = _pin_errors(form, errors)
     if errors:
         return render(request, "new_pin.html", status=400, errors=errors)
-    await service(request).set_user_pin(who.id, await async_hash_pin(pin), by=who.id)
+    await service(request).set_user_pin(who.id, await async_hash_pin(pin, state(request).pin_key),
+                                        by=who.id)
     sess.must_change_pin = False
     raise redirect("/")
 
@@ -172,7 +183,8 @@ async def lock_post(request: web.Request) -> web.StreamResponse:
         ui.sessions.log_out(sess)
         request[END_SESSION] = True
         raise redirect("/login")
-    if not isinstance(pin, str) or not await async_check_pin(pin.strip(), who.pin_hash):
+    if not isinstance(pin, str) or not await async_check_pin(pin.strip(), who.pin_hash,
+                                                             ui.pin_key):
         ui.lockouts.wrong(who.name)
         return render(request, "lock.html", status=401,
                       errors={"pin": _("This PIN is not right.")})

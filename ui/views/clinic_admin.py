@@ -10,7 +10,7 @@ from ui.auth import async_hash_pin, pin_is_acceptable
 from ui.forms import Errors, error_message, posted_text, text_value
 from ui.i18n import gettext as _
 from ui.records import ROLES, SyncStatus
-from ui.web import now_ms, redirect, render, require, service
+from ui.web import now_ms, redirect, render, require, service, state
 
 routes = web.RouteTableDef()
 # A peer heard from within this long counts as "recent" on the sync page.
@@ -51,7 +51,7 @@ async def add_user(request: web.Request) -> web.StreamResponse:
         return await _users_page(request, form, errors, 400)
     try:
         await service(request).add_user(
-            name, roles, await async_hash_pin(pin),
+            name, roles, await async_hash_pin(pin, state(request).pin_key),
             language if language in i18n.LANGUAGES else None,
             by=who.id,
         )
@@ -72,7 +72,8 @@ async def reset_pin(request: web.Request) -> web.StreamResponse:
     if not pin_is_acceptable(pin):
         return await _users_page(request, {}, {
             f"pin:{user_id}": _("The PIN must be 6 to 8 digits.")}, 400)
-    await service(request).set_user_pin(user_id, await async_hash_pin(pin), by=who.id)
+    pin_hash = await async_hash_pin(pin, state(request).pin_key)
+    await service(request).set_user_pin(user_id, pin_hash, by=who.id)
     raise redirect("/users")
 
 
