@@ -103,20 +103,49 @@ def set_user_language(doc: Doc, user_id: str, language: str, author: Author) -> 
 
 
 def add_device(doc: Doc, device_id: str, data: object, author: Author) -> list[bytes]:
-    """Add a device {name, public_key (hex)} to the roster; ConflictError if present."""
+    """Add a device {name, public_key (hex), invite_expires_at?} to the roster; ConflictError if
+    present. With `invite_expires_at` (ms) the key is an invite's, pending until enrolled."""
     check_slug(device_id, "device_id")
     raw = require_mapping(data)
-    reject_unknown(raw, ("name", "public_key"))
-    key = raw.get("public_key")
-    if not isinstance(key, str) or len(key) > MAX_PUBLIC_KEY_HEX or not _HEX.fullmatch(key):
-        raise ValidationError("public_key must be lower-case hex", field="public_key")
-    body = {
+    reject_unknown(raw, ("name", "public_key", "invite_expires_at"))
+    key = _hex_key(raw.get("public_key"))
+    body: dict[str, Any] = {
         "name": name(raw.get("name"), "name"), "public_key": key,
         "added_by": author.device_id, "added_at": author.at_ms, "revoked_at": None,
     }
+    expires = raw.get("invite_expires_at")
+    if expires is not None:
+        if isinstance(expires, bool) or not isinstance(expires, int) or expires < 0:
+            raise ValidationError("invite_expires_at must be epoch ms", field="invite_expires_at")
+        body["invite_expires_at"] = expires
     if device_id in _root(doc)["devices"]:
         raise ConflictError(f"device {device_id!r} is already in the mesh", field="device_id")
     return _change(doc, author, lambda tx: tx.put(DEVICES, device_id, body))
+
+
+def enrol_device(
+    doc: Doc, device_id: str, invite_key: str, own_key: str, author: Author
+) -> list[bytes]:
+    """An invited device used its invite: its own key replaces the invite's, once and for all.
+
+    Doing it again with the same keys changes nothing; any other key is a ConflictError.
+    """
+    record = _require(_root(doc), "devices", check_slug(device_id, "device_id"), "device_id")
+    invite, own = _hex_key(invite_key), _hex_key(own_key)
+    if record.get("invite_key") == invite and record.get("public_key") == own:
+        return doc.heads()
+    if record.get("public_key") != invite or record.get("invite_used_at") is not None:
+        raise ConflictError("this invite was used already", field="device_id")
+    stamp = author.at_ms
+    return _change(doc, author, lambda tx: tx.update(
+        (*DEVICES, device_id), {"public_key": own, "invite_key": invite, "invite_used_at": stamp}
+    ))
+
+
+def _hex_key(key: object) -> str:
+    if not isinstance(key, str) or len(key) > MAX_PUBLIC_KEY_HEX or not _HEX.fullmatch(key):
+        raise ValidationError("public_key must be lower-case hex", field="public_key")
+    return key
 
 
 def revoke_device(doc: Doc, device_id: str, author: Author) -> list[bytes]:

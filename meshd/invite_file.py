@@ -12,7 +12,8 @@ it like a password), written atomically. Fields:
     device                {device_id, name, private_key (hex)}: the new device, pre-generated
     directory             the inviter's `directory:<mesh>` document (base64 Automerge bytes),
                           which already lists the new device and the inviter
-    created_at, expires_at  ISO 8601 UTC; `meshd init --invite` refuses an expired invite
+    created_at, expires_at  ISO 8601 UTC; `meshd init --invite` refuses an expired invite (and
+                          the inviter, at the device's first handshake: meshd.provision)
     signature             Ed25519 by the inviter over all the other fields
 
 The signature catches a damaged or edited file; it is not a proof of origin (whoever holds the

@@ -6,7 +6,13 @@ no new trust mechanism. While the inviter's node runs, that write goes through t
 (POST /api/v1/devices/invite with the api-token), because the node caches the directory, pushes
 its changes and refreshes its roster from it; otherwise straight into the store. The invite
 carries the directory too, so from its first start the new device accepts the inviter and every
-device rostered so far. An invite that expires unused leaves its device on the roster: revoke it.
+device rostered so far.
+
+An invite is single use: the new device gets a key of its own at `init --invite` and keeps the
+invite's aside; its key on the roster is pending (with the invite's expiry) and no node accepts
+it, until its first handshake with the inviter, who enrols the device's own key in its place
+(meshd.sync.node_sync). A second copy of the invite, or one used after expiry, gets nothing; an
+expired, unused invite leaves only a pending record that no node accepts.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from discovery.static import parse_peer
 from meshd.api.body import json_object
 from meshd.api.middleware import caller_of
 from meshd.docs import Documents
+from meshd.enrolment import keep_invite_key
 from meshd.identity import (
     DataDir,
     DataDirError,
@@ -66,6 +73,7 @@ class NewDevice:
     device_id: str
     name: str
     public_key: bytes
+    invite_expires_at_ms: int | None = None  # an invite's key: pending until enrolled
 
 
 async def roster_device(
@@ -82,10 +90,10 @@ async def roster_device(
             directory.add_device(
                 doc, own.device_id, {"name": own.device_name, "public_key": own_key}, author
             )
-        directory.add_device(
-            doc, device.device_id, {"name": device.name, "public_key": device.public_key.hex()},
-            author,
-        )
+        record: dict[str, Any] = {"name": device.name, "public_key": device.public_key.hex()}
+        if device.invite_expires_at_ms is not None:
+            record["invite_expires_at"] = device.invite_expires_at_ms
+        directory.add_device(doc, device.device_id, record, author)
 
     await documents.update(doc_id, add, audit, actor=author.actor)
     return await documents.export(doc_id)
@@ -110,7 +118,11 @@ def add_invite_route(app: web.Application, node: Node) -> None:
         name = body.get("name")
         if not isinstance(name, str):
             raise ValidationError("name must be text", field="name")
-        device = NewDevice(check_uuid(body.get("device_id"), "device_id"), name, public_key)
+        expires = body.get("invite_expires_at")
+        if expires is not None and (isinstance(expires, bool) or not isinstance(expires, int)):
+            raise ValidationError("invite_expires_at must be epoch ms", field="invite_expires_at")
+        device = NewDevice(check_uuid(body.get("device_id"), "device_id"), name, public_key,
+                           expires)
         assert node.documents is not None and node.data is not None and node.clinic is not None
         author = Author(node.data.identity.device_id, caller.user, now_ms())
         doc_id = directory_id(node.data.identity.mesh_id)
@@ -143,8 +155,10 @@ def invite_device(
     key = Ed25519PrivateKey.generate()
     device_id = str(uuid.uuid4())
     name = (device_name or "").strip() or f"device {device_id[:8]}"
+    expires_at = now + timedelta(seconds=lifetime_s)
     device = NewDevice(device_id, name, key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw),
+        int(expires_at.timestamp() * 1000))
     record = running_node(data_dir)
     if record is not None:
         saved = _roster_through_node(me, record, device)
@@ -158,7 +172,7 @@ def invite_device(
         device_id=device_id, device_name=name,
         device_key=key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                      serialization.NoEncryption()),
-        directory=saved, created_at=now, expires_at=now + timedelta(seconds=lifetime_s),
+        directory=saved, created_at=now, expires_at=expires_at,
     )
     write_invite(out, encode_invite(invite, me.device_key))
     return invite
@@ -185,8 +199,12 @@ def join_by_invite(
     # Built aside and renamed into place, so a failure half-way leaves nothing that looks usable.
     staging = data_dir.with_name(f".{data_dir.name}.joining-{uuid.uuid4().hex[:8]}")
     try:
-        made = adopt_identity(staging, identity, device_key=invite.device_key,
+        own_key = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+            serialization.NoEncryption())
+        made = adopt_identity(staging, identity, device_key=own_key,
                               mesh_key=invite.mesh_key, peers=invite.peers, passphrase=passphrase)
+        keep_invite_key(staging, invite.device_key, made.sealing_key)
         if set(invite.mesh_keys) != {0}:  # the mesh rotated its key: keep every epoch, as pairing
             write_keyring(staging, invite.mesh_keys, made.sealing_key)
         asyncio.run(_store_directory(made, invite, passphrase))
@@ -219,7 +237,8 @@ async def _roster_in_store(me: DataDir, device: NewDevice, passphrase: str | Non
 
 def _roster_through_node(me: DataDir, record: dict[str, Any], device: NewDevice) -> bytes:
     body = {"device_id": device.device_id, "name": device.name,
-            "public_key": device.public_key.hex()}
+            "public_key": device.public_key.hex(),
+            "invite_expires_at": device.invite_expires_at_ms}
     try:
         answer = NodeApi(me.api_token, record).call("POST", INVITE_ROUTE, body)
         return base64.b64decode(answer["directory"], validate=True)

@@ -52,12 +52,18 @@ class ServerHello:
 
 @dataclass(frozen=True, slots=True)
 class Auth:
-    """Sealed proof of identity: a rostered device key signing the handshake transcript."""
+    """Sealed proof of identity: a rostered device key signing the handshake transcript.
+
+    An invited device's first dial proves its invite's key and its own (`next_key`, signing
+    with it in `next_signature`), which replaces the invite's for good; both empty otherwise.
+    """
 
     KIND: ClassVar[int] = 3
     device_key: bytes
     device_name: str
     signature: bytes
+    next_key: bytes = b""
+    next_signature: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +239,10 @@ def _hello(cls: type[Any]) -> Any:
 
 
 def _auth(b: list[Any]) -> Auth:
-    return Auth(_bytes(b[0], KEY_BYTES), _text(b[1], MAX_NAME_CHARS), _bytes(b[2], SIGNATURE_BYTES))
+    enrols = b[3] != b""
+    return Auth(_bytes(b[0], KEY_BYTES), _text(b[1], MAX_NAME_CHARS), _bytes(b[2], SIGNATURE_BYTES),
+                _bytes(b[3], KEY_BYTES) if enrols else _bytes(b[3], 0),
+                _bytes(b[4], SIGNATURE_BYTES) if enrols else _bytes(b[4], 0))
 
 
 def _digest(b: list[Any]) -> Digest:

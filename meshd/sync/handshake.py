@@ -10,6 +10,11 @@
 The listener reveals its identity only to a dialer that proved both the mesh key and a rostered
 device key. Signatures cover the transcript, so a relayed or spliced handshake fails.
 
+Invites (meshd.provision): an invited device's key is pending on the roster, so no node accepts
+it. On its first dial the device signs with the invite's key and names its own (`next_key`);
+only the inviter admits that, once and before the invite expires, and the device's own key
+then replaces the invite's in the directory. A copy of the invite used later gets nothing.
+
 Key epochs (membership): revoking a device rotates the mesh key. The dialer uses its newest key;
 the listener tries each key of its keyring, newest first, and the channel records which epoch
 opened it. A rostered device back from being offline during a rotation still gets in with its
@@ -39,6 +44,22 @@ LISTENER_ROLE = b"listener"
 _M = TypeVar("_M")
 
 
+class Enrolment:
+    """An invited device not yet enrolled: it dials with its invite's key until one listener
+    admits its own key; `on_done` then forgets the invite's key."""
+
+    def __init__(self, invite_key: Ed25519PrivateKey, on_done: Callable[[], None]) -> None:
+        self.invite_key = invite_key
+        self.done = False
+        self._on_done = on_done
+
+    def finish(self) -> None:
+        """The invite is used: from now on this device dials with its own key."""
+        if not self.done:
+            self.done = True
+            self._on_done()
+
+
 @dataclass(frozen=True, slots=True)
 class Credentials:
     """What this device proves in a handshake, and whom it accepts."""
@@ -51,6 +72,10 @@ class Credentials:
     keyring: Callable[[], Sequence[tuple[int, bytes]]] | None = None
     # Whole documents handed to a rostered peer that used an outdated key, instead of a session.
     handoff_docs: tuple[str, ...] = ()
+    # Dialer: this device was invited and has not used its invite yet.
+    enrolment: Enrolment | None = None
+    # Listener: admit(invite key, own key) enrols an invited device; True if it did just now.
+    admit: Callable[[bytes, bytes], bool] | None = None
 
     @property
     def device_public(self) -> bytes:
@@ -114,10 +139,15 @@ async def dial(link: Link, me: Credentials, timeout_s: float, key_index: int = 0
         epoch, mesh_key = me.mesh_keys()[key_index]
         out_key, in_key = crypto.session_keys(ephemeral, server.ephemeral, mesh_key, transcript)
         sealer, opener = crypto.FrameSealer(out_key), crypto.FrameOpener(in_key)
+        enrolling = me.enrolment is not None and not me.enrolment.done
         await link.send(sealer.seal(wire.encode(_auth(me, DIALER_ROLE, transcript))))
         peer = _expect(wire.decode(opener.open(await link.receive())), wire.Auth)
+        if peer.next_key:
+            raise SyncError("a listener can't enrol")
         _check_peer(me, peer, LISTENER_ROLE, transcript)
         link.authenticated()
+        if enrolling and me.enrolment is not None:
+            me.enrolment.finish()  # the listener admitted our own key: the invite is spent
         channel = SecureChannel(link, sealer, opener, peer.device_key, peer.device_name)
         channel.bytes_out, channel.bytes_in = len(hello), len(reply)
         channel.key_epoch, channel.outdated_key = epoch, key_index > 0
@@ -137,10 +167,10 @@ async def accept(link: Link, me: Credentials, timeout_s: float) -> SecureChannel
         epoch, sealer, opener, peer = _open_auth(
             keys, ephemeral, client.ephemeral, transcript, await link.receive()
         )
-        _check_peer(me, peer, DIALER_ROLE, transcript)
+        peer_key = _check_peer(me, peer, DIALER_ROLE, transcript)
         link.authenticated()  # before our Auth: the dialer may send large frames right after it
         await link.send(sealer.seal(wire.encode(_auth(me, LISTENER_ROLE, transcript))))
-        channel = SecureChannel(link, sealer, opener, peer.device_key, peer.device_name)
+        channel = SecureChannel(link, sealer, opener, peer_key, peer.device_name)
         channel.bytes_out, channel.bytes_in = len(reply), len(hello)
         channel.key_epoch, channel.outdated_key = epoch, epoch < keys[0][0]
         return channel
@@ -165,16 +195,31 @@ def _open_auth(
 
 
 def _auth(me: Credentials, role: bytes, transcript: bytes) -> wire.Auth:
+    enrolment = me.enrolment
+    if role == DIALER_ROLE and enrolment is not None and not enrolment.done:
+        # Each key signs the transcript with the other: neither can be swapped in transit.
+        invite, own = crypto.public_bytes(enrolment.invite_key), me.device_public
+        signature = crypto.sign_transcript(enrolment.invite_key, role, transcript + own)
+        proof = crypto.sign_transcript(me.device_key, role, transcript + invite)
+        return wire.Auth(invite, me.device_name, signature, own, proof)
     signature = crypto.sign_transcript(me.device_key, role, transcript)
     return wire.Auth(me.device_public, me.device_name, signature)
 
 
-def _check_peer(me: Credentials, peer: wire.Auth, role: bytes, transcript: bytes) -> None:
-    if peer.device_key not in me.roster():
-        raise SyncError("peer device is not on the mesh roster")
-    if peer.device_key == me.device_public:
+def _check_peer(me: Credentials, peer: wire.Auth, role: bytes, transcript: bytes) -> bytes:
+    """The peer's device key once it is proven and allowed (its own key, when it enrols)."""
+    if peer.device_key == me.device_public or peer.next_key == me.device_public:
         raise SyncError("connected to myself")
-    crypto.verify_transcript(peer.device_key, role, transcript, peer.signature)
+    crypto.verify_transcript(peer.device_key, role, transcript + peer.next_key, peer.signature)
+    if peer.next_key:  # it holds the key it enrols, too
+        crypto.verify_transcript(peer.next_key, role, transcript + peer.device_key,
+                                 peer.next_signature)
+    if peer.device_key in me.roster():
+        return peer.device_key
+    # Checked last: admitting an enrolment spends the invite.
+    if peer.next_key and me.admit is not None and me.admit(peer.device_key, peer.next_key):
+        return peer.next_key
+    raise SyncError("peer device is not on the mesh roster")
 
 
 def _expect(message: wire.Message, kind: type[_M]) -> _M:

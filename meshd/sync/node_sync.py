@@ -2,28 +2,35 @@
 
 The roster (device keys allowed to sync) is read from `directory:<mesh>`: every device there
 that is not revoked, plus this device. It is kept current as that document changes, so a
-revocation takes effect for new sessions at once. This module adds `GET /api/v1/sync/status`.
+revocation takes effect for new sessions at once. A device rostered by an invite is pending:
+no node accepts its key; only its inviter admits it, once, before the invite expires, and then
+writes the device's own key in place of the invite's. This module adds
+`GET /api/v1/sync/status`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from crdt_model import directory
+from crdt_model.context import Author
 from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import directory_id
 from meshd.docs import Documents
+from meshd.enrolment import forget_invite_key, invite_key
 from meshd.identity import DataDir
 from meshd.store.base import AuditEvent
 from meshd.sync.documents import DocumentsPort
 from meshd.sync.engine import SyncEngine, SyncTiming
-from meshd.sync.handshake import Credentials
+from meshd.sync.handshake import Credentials, Enrolment
 from meshd.sync.port_guard import quiet_engine_refusals
 from meshd.sync.ports import QuarantineRecord
 from meshd.sync.websocket import WebSocketTransport
@@ -34,17 +41,34 @@ STATUS_PATH = "/api/v1/sync/status"
 PEER_HOST = "0.0.0.0"  # peers are on the LAN; the API alone stays on 127.0.0.1
 _KEY_HEX_CHARS = 64
 QUARANTINE_KEPT = 100
+ROSTER_USER = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingInvite:
+    """A device rostered by an invite it has not used yet."""
+
+    device_id: str
+    expires_at_ms: int
+    inviter_id: str
 
 
 class DirectoryRoster:
     """The mesh roster from the directory document, refreshed whenever it changes."""
 
-    def __init__(self, documents: Documents, mesh_id: str, own_key: bytes) -> None:
+    def __init__(self, documents: Documents, mesh_id: str, own_key: bytes, device_id: str,
+                 clock: Callable[[], float] = time.time) -> None:
         self.on_change: Callable[[], None] | None = None
+        self.writes: set[asyncio.Task[None]] = set()
         self._documents = documents
         self._doc_id = directory_id(mesh_id)
         self._own_key = own_key
+        self._device_id = device_id
+        self._clock = clock
         self._keys: frozenset[bytes] = frozenset({own_key})
+        self._pending: dict[bytes, PendingInvite] = {}
+        # Admitted here: invite key -> own key, until (and after) the directory says so.
+        self._admitted: dict[bytes, bytes] = {}
         self._unsubscribe = documents.subscribe(self._heard)
 
     def __call__(self) -> frozenset[bytes]:
@@ -58,17 +82,60 @@ class DirectoryRoster:
         except ClinicMeshError as exc:
             log.warning("cannot read the mesh roster: %s", exc)
             return
-        keys = {self._own_key}
-        for device in devices.values():
-            key = device.get("public_key")
-            if device.get("revoked_at") is None and isinstance(key, str) and (
-                len(key) == _KEY_HEX_CHARS
-            ):
-                keys.add(bytes.fromhex(key))
+        keys, pending = {self._own_key}, {}
+        for device_id, device in devices.items():
+            key = _key(device.get("public_key"))
+            if device.get("revoked_at") is not None or key is None:
+                continue
+            expires = device.get("invite_expires_at")
+            if isinstance(expires, int) and device.get("invite_used_at") is None:
+                if key in self._admitted:  # enrolled here; the directory write is on its way
+                    keys.add(self._admitted[key])
+                else:
+                    pending[key] = PendingInvite(device_id, expires, str(device.get("added_by")))
+                continue
+            keys.add(key)
+            spent = _key(device.get("invite_key"))
+            if spent is not None:
+                self._admitted.setdefault(spent, key)
         changed = keys != self._keys
-        self._keys = frozenset(keys)
+        self._keys, self._pending = frozenset(keys), pending
         if changed and self.on_change is not None:
             self.on_change()
+
+    def admit(self, invite: bytes, own: bytes) -> bool:
+        """Enrol a device by its invite's key (for the handshake): only this device's own
+        unexpired invites, once; True if `own` may now sync (again, for the same own key)."""
+        if invite in self._admitted:
+            return self._admitted[invite] == own  # a retry whose answer was lost
+        pending = self._pending.get(invite)
+        if pending is None or pending.inviter_id != self._device_id:
+            return False  # not ours to admit: its inviter does, or nobody (used, unknown)
+        now_ms = int(self._clock() * 1000)
+        if now_ms >= pending.expires_at_ms:
+            log.info("refused expired invite of device %s", pending.device_id)
+            return False
+        del self._pending[invite]
+        self._admitted[invite] = own
+        self._keys = self._keys | {own}
+        task = asyncio.get_running_loop().create_task(self._enrol(pending, invite, own, now_ms))
+        self.writes.add(task)
+        task.add_done_callback(self.writes.discard)
+        return True
+
+    async def _enrol(self, pending: PendingInvite, invite: bytes, own: bytes, now_ms: int) -> None:
+        author = Author(self._device_id, ROSTER_USER, now_ms)
+        audit = [AuditEvent(now_ms, ROSTER_USER, "enrol_device", self._doc_id, own.hex(),
+                            pending.device_id)]
+        try:
+            await self._documents.update(
+                self._doc_id, lambda doc: directory.enrol_device(
+                    doc, pending.device_id, invite.hex(), own.hex(), author),
+                audit, actor=author.actor)
+        except ClinicMeshError as exc:
+            log.warning("cannot record the enrolment of device %s: %s", pending.device_id, exc)
+        else:
+            log.info("device %s used its invite", pending.device_id)
 
     async def _heard(self, doc_id: str, heads: tuple[bytes, ...], origin: str) -> None:
         if doc_id == self._doc_id:
@@ -77,6 +144,16 @@ class DirectoryRoster:
     def close(self) -> None:
         """Stop following the directory."""
         self._unsubscribe()
+
+
+def _key(value: object) -> bytes | None:
+    """A raw device key from its hex in the directory, or None when it is not one."""
+    if isinstance(value, str) and len(value) == _KEY_HEX_CHARS:
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            return None
+    return None
 
 
 class NodeSync:
@@ -103,7 +180,7 @@ class NodeSync:
         if self.engine is not None:
             await self.engine.stop()
         self.roster.close()
-        await asyncio.gather(*self._writes, return_exceptions=True)
+        await asyncio.gather(*self._writes, *self.roster.writes, return_exceptions=True)
 
     def add_routes(self, app: web.Application) -> None:
         """Serve the engine's status at GET /api/v1/sync/status (behind the API's auth)."""
@@ -128,11 +205,15 @@ async def start_node_sync(
     `keyring` gives the mesh keys by epoch, newest first (membership), else `data`'s key alone.
     """
     own_key = data.device_public_key()
-    roster = DirectoryRoster(documents, data.identity.mesh_id, own_key)
+    roster = DirectoryRoster(documents, data.identity.mesh_id, own_key, data.identity.device_id)
     await roster.refresh()
+    unspent = invite_key(data)
     credentials = Credentials(
         data.device_key, data.identity.device_name, data.mesh_key, roster, keyring=keyring,
         handoff_docs=(directory_id(data.identity.mesh_id),) if keyring is not None else (),
+        enrolment=None if unspent is None else Enrolment(
+            unspent, lambda: forget_invite_key(data.path)),
+        admit=roster.admit,
     )
     sync = NodeSync(documents, roster)
     quiet_engine_refusals()  # strangers on the LAN must not be able to grow the log at will

@@ -16,7 +16,7 @@ from meshd_procs import meshd
 from crdt_model.context import Author
 from crdt_model.directory import directory_genesis
 from crdt_model.errors import ClinicMeshError
-from meshd import identity
+from meshd import enrolment, identity
 from meshd.invite_file import Invite, InviteError, encode_invite
 from meshd.provision import invite_device, join_by_invite
 
@@ -51,7 +51,11 @@ def test_invite_file_is_secret_and_joins_the_inviters_mesh(
     assert joined.identity.facility_name == "Hilltop"
     assert joined.mesh_key == identity.load_data_dir(out.parent / "inviter").mesh_key
     assert identity.configured_peers(joined.path) == (PEER,)
-    assert joined.device_public_key() == invite.device_public_key()
+    # Its own key, and the invite's aside until its first handshake spends it.
+    assert joined.device_public_key() != invite.device_public_key()
+    kept = enrolment.invite_key(joined)
+    assert kept is not None
+    assert kept.public_key().public_bytes_raw() == invite.device_public_key()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
 
 

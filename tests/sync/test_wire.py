@@ -15,6 +15,7 @@ MESSAGES: list[wire.Message] = [
     wire.ClientHello(b"\x01" * 32, b"\x02" * 32),
     wire.ServerHello(b"\x03" * 32, b"\x04" * 32),
     wire.Auth(b"\x05" * 32, "Triage tablet", b"\x06" * 64),
+    wire.Auth(b"\x05" * 32, "Lab (enrolling)", b"\x06" * 64, b"\x07" * 32, b"\x08" * 64),
     wire.Digest(bytes(range(256)) * 8),
     wire.BucketHeads((wire.DocHeads("chart:1", (HEAD,)), wire.DocHeads("queue:f:2026", ()))),
     wire.Want(("chart:1", "chart:2")),
