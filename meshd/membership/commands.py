@@ -193,7 +193,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
     header = ("NAME", "ID", "FINGERPRINT", "ADDED BY", "ADDED", "STATUS")
     lines = [header]
     for row in rows:
-        status = "revoked" if row["revoked"] else ("this device" if row["this_device"] else "ok")
+        status = "revoked" if row["revoked"] else (
+            "this device" if row["this_device"] else row.get("invite") or "ok")
         lines.append((str(row["name"]), str(row["id"]), str(row["fingerprint"]),
                       str(row["added_by"] or "-"), str(row["added_at"] or "-"), status))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,8 +46,21 @@ def fingerprint(public_key_hex: str) -> str:
     return " ".join(digest[i:i + 4] for i in range(0, FINGERPRINT_HEX_CHARS, 4))
 
 
-def device_rows(devices: dict[str, dict[str, Any]], own_id: str) -> list[dict[str, Any]]:
-    """The roster as rows: name, id, fingerprint, added by and when, revoked, this device."""
+def invite_state(record: dict[str, Any], now_ms: int) -> str | None:
+    """"invited" (its invite not used yet), "invite expired" (never used: no node accepts it),
+    or None for a device that paired or used its invite."""
+    expires = record.get("invite_expires_at")
+    if not isinstance(expires, int) or record.get("invite_used_at") is not None:
+        return None
+    return "invited" if now_ms < expires else "invite expired"
+
+
+def device_rows(
+    devices: dict[str, dict[str, Any]], own_id: str, now_ms: int | None = None
+) -> list[dict[str, Any]]:
+    """The roster as rows: name, id, fingerprint, added by and when, revoked, this device,
+    and the state of its invite (when it came by one and has not used it)."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     rows = []
     for device_id, record in devices.items():
         key = record.get("public_key")
@@ -59,6 +73,7 @@ def device_rows(devices: dict[str, dict[str, Any]], own_id: str) -> list[dict[st
             "revoked": record.get("revoked_at") is not None,
             "revoked_at": _iso(record.get("revoked_at")),
             "this_device": device_id == own_id,
+            "invite": invite_state(record, now_ms),
         })
     return sorted(rows, key=lambda row: (row["revoked"], str(row["name"]).lower(), row["id"]))
 

@@ -61,6 +61,12 @@ def _gets_nothing(node: MeshdProcess, patient: str) -> None:
     assert not [p for p in node.sync_status()["peers"] if p["connected"]]
 
 
+def _lab(desk: MeshdProcess) -> dict[str, object]:
+    """The invited device's row in the desk's roster."""
+    roster = json.loads(meshd("devices", "--data-dir", str(desk.data.path), "--json").stdout)
+    return dict(next(d for d in roster["devices"] if d["name"] == "lab"))
+
+
 def _has(node: MeshdProcess, patient: str) -> bool:
     return node.call("GET", f"/api/v1/patients/{patient}")[0] == 200
 
@@ -76,9 +82,8 @@ def test_an_invite_used_twice_serves_only_the_first_device(
     procs.append(first.start([]))
     eventually(lambda: _has(first, patient), CONVERGE_S, "the patient on the invited device")
     assert enrolment.invite_key(first.data) is None  # spent at its first handshake
-    roster = json.loads(meshd("devices", "--data-dir", str(desk.data.path), "--json").stdout)
-    lab = next(d for d in roster["devices"] if d["name"] == "lab")
-    assert not lab["revoked"]
+    eventually(lambda: _lab(desk)["invite"] is None, CONVERGE_S, "the invite marked used")
+    assert not _lab(desk)["revoked"]
 
     procs.append(second.start([]))
     _gets_nothing(second, patient)
@@ -94,5 +99,6 @@ def test_an_invite_used_after_it_expired_gets_nothing(
     _invite(desk, tmp_path / "late.invite", "--expires-hours", str(SHORT_INVITE_HOURS))
     late = _init(tmp_path / "late", tmp_path / "late.invite")  # in time for init...
     time.sleep(SHORT_INVITE_HOURS * 3600 + 1)  # ...but it runs after the invite expired
+    assert _lab(desk)["invite"] == "invite expired"
     procs.append(late.start([]))
     _gets_nothing(late, patient)
