@@ -15,6 +15,7 @@ import typer
 
 from crdt_model.errors import ClinicMeshError
 from meshd import identity, provision
+from meshd.backup import backup, last_backup, restore
 from meshd.exports.run import ExportRequest, export_data_dir, stderr_progress
 from meshd.membership.commands import register as register_membership
 from meshd.node import (
@@ -168,6 +169,7 @@ def status(
         **store,
         "running": running_node(data_dir),
         "sync": _live_sync(data_dir),
+        "last_backup": last_backup(data_dir),
     }
     if as_json:
         typer.echo(json.dumps(report))
@@ -236,4 +238,46 @@ def export(
 
 
 # pair, join, devices, revoke: meshd.membership.commands (join --run starts `run`).
+BackupPassphraseOption = Annotated[Path, typer.Option(
+    "--backup-passphrase-file", help="A file holding the passphrase the backup is sealed with.")]
+
+
+@app.command("backup")
+def backup_command(
+    out: Annotated[Path, typer.Argument(help="The backup file to write (e.g. on a USB stick).")],
+    backup_passphrase_file: BackupPassphraseOption,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    passphrase_file: PassphraseOption = None,
+) -> None:
+    """Write an encrypted backup of this device (safe while the node runs)."""
+    try:
+        summary = backup(data_dir, out, _secret(backup_passphrase_file),
+                         _passphrase(passphrase_file))
+    except ClinicMeshError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps(summary))
+
+
+@app.command("restore")
+def restore_command(
+    backup_file: Annotated[Path, typer.Argument(help="A file written by `meshd backup`.")],
+    data_dir: DataDirOption,
+    backup_passphrase_file: BackupPassphraseOption,
+    passphrase_file: PassphraseOption = None,
+) -> None:
+    """Restore a backup into a new data dir (a replacement for a lost or broken device)."""
+    try:
+        summary = restore(backup_file, data_dir, _secret(backup_passphrase_file),
+                          _passphrase(passphrase_file))
+    except ClinicMeshError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps(summary))
+
+
+def _secret(path: Path) -> str:
+    secret = _passphrase(path)
+    assert secret is not None  # the option is required
+    return secret
+
+
 register_membership(app, run)
