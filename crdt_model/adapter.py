@@ -1,9 +1,9 @@
 """The one door to the `automerge` bindings: plain Python values in, plain Python values out.
 
 No other module of the project imports `automerge`. This adapter hides the quirks of the pinned
-binding (DESIGN §7): typed scalar puts, object ids, `Bytes` and `Counter` that do not round-trip,
-change chunks instead of `apply_changes`, and Rust panics that surface as a BaseException and
-poison the document. It must not read clocks, files or sockets.
+binding (docs/ARCHITECTURE.md §3): typed scalar puts, object ids, `Bytes` and `Counter` that do
+not round-trip, change chunks instead of `apply_changes`, and Rust panics that surface as a
+BaseException and poison the document. It must not read clocks, files or sockets.
 """
 
 from __future__ import annotations

@@ -23,11 +23,11 @@ from crdt_model.adapter import actor_for
 from crdt_model.errors import ClinicMeshError
 from meshd.api import create_api_app
 from meshd.api.middleware import bearer_token_auth
+from meshd.clinic import Clinic, genesis_for, now_ms, project
 from meshd.docs import Documents
 from meshd.identity import RUN_FILE, DataDir, load_data_dir, load_store_key
 from meshd.lifecycle import Lifecycle
 from meshd.membership.service import Membership
-from meshd.service import Clinic, genesis_for, now_ms, project
 from meshd.store.sqlcipher import SqlCipherStore
 from meshd.sync.node_sync import NodeSync, start_node_sync
 

@@ -36,6 +36,7 @@ from discovery.netaddrs import local_addresses
 from discovery.static import parse_peer
 from meshd.api.body import json_object
 from meshd.api.middleware import caller_of
+from meshd.clinic import now_ms
 from meshd.docs import Documents
 from meshd.identity import (
     DataDir,
@@ -49,7 +50,6 @@ from meshd.invite_file import Invite, InviteError, encode_invite, read_invite, w
 from meshd.membership.local_store import CLI_USER, open_documents
 from meshd.node import DEFAULT_PEER_PORT, SYSTEM_USER, Node, running_node
 from meshd.node_client import NodeApi, NodeRefused
-from meshd.service import now_ms
 from meshd.store.base import AuditEvent
 
 DEFAULT_INVITE_LIFETIME_S = 24 * 3600.0

@@ -1,4 +1,4 @@
-"""Imports point one way (DESIGN §2), and every module imports on its own."""
+"""Imports point one way (docs/docs/ARCHITECTURE.md §2), and every module imports on its own."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _top_imports(path: Path) -> set[str]:
 def test_module_imports_only_lower_layers(name: str, path: Path) -> None:
     package = name.split(".")[0]
     wrong = (_top_imports(path) & set(PACKAGES)) - ALLOWED[package] - {package}
-    assert not wrong, f"{name} imports {sorted(wrong)}, which DESIGN §2 forbids"
+    assert not wrong, f"{name} imports {sorted(wrong)}, which docs/ARCHITECTURE.md §2 forbids"
 
 
 def test_only_the_adapter_imports_automerge() -> None:

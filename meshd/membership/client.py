@@ -18,13 +18,13 @@ from crdt_model.context import Author
 from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import directory_id
 from discovery.netaddrs import local_addresses
+from meshd.clinic import now_ms
 from meshd.membership.errors import PairingFailed
 from meshd.membership.keyring import KeyAdopter, Keyring
 from meshd.membership.local_store import CLI_USER, open_documents
 from meshd.membership.roster import Revoked, device_rows, revoke
 from meshd.membership.service import DEVICES_ROUTE, PAIRING_ROUTE, REVOKE_ROUTE
 from meshd.node_client import node_api
-from meshd.service import now_ms
 from meshd.store.base import AuditEvent
 
 PAIRING_POLL_S = 0.5

@@ -23,12 +23,12 @@ from crdt_model.ids import directory_id
 from discovery.errors import PairingProtocolError
 from discovery.pairing import PAIRING_WINDOW_S, PairingWindow, WindowState
 from discovery.pairing_http import add_pairing_route, pairing_handler
+from meshd.clinic import Caller, Clinic
 from meshd.docs import Documents
 from meshd.identity import DataDir
 from meshd.membership.keyring import Keyring
 from meshd.membership.roster import add_joiner, ensure_self
 from meshd.membership.secret import JoinerIdentity, MeshSecret, PairingPayloadError, decode_joiner
-from meshd.service import Caller, Clinic
 
 log = logging.getLogger(__name__)
 

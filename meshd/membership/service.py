@@ -23,13 +23,13 @@ from crdt_model.ids import directory_id
 from discovery.pairing import PAIRING_WINDOW_S
 from meshd.api.body import json_object, optional_json_object
 from meshd.api.middleware import caller_of
+from meshd.clinic import Clinic, actions
 from meshd.docs import Documents
 from meshd.identity import DataDir
 from meshd.membership.keyring import KeyAdopter, Keyring
 from meshd.membership.mdns_link import MeshPeerFinder
 from meshd.membership.pairing_desk import PairingDesk
 from meshd.membership.roster import device_rows, revoke
-from meshd.service import Clinic
 from meshd.sync.engine import SyncEngine
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class Membership:
                 raise ValidationError("name the device to revoke (name or id)", field="device")
             caller = caller_of(request)
             doc_id = directory_id(self.data.identity.mesh_id)
-            audit = [self._clinic.audit(caller, "revoke_device", doc_id, ref[:100])]
+            audit = [self._clinic.audit(caller, actions.REVOKE_DEVICE, doc_id, ref[:100])]
             done = await revoke(self._documents, self.data, self.keyring, ref,
                                 self._clinic.author(caller), audit)
             self.desk.close()  # a code shown before the rotation would hand out the old key

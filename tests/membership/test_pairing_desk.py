@@ -13,12 +13,12 @@ import pytest_asyncio
 from crdt_model import directory
 from crdt_model.adapter import Doc, actor_for
 from discovery.pairing import JoinerSession
+from meshd.clinic import Caller, Clinic, genesis_for, project
 from meshd.docs import Documents
 from meshd.identity import init_data_dir
 from meshd.membership.keyring import Keyring
 from meshd.membership.pairing_desk import PairingDesk
 from meshd.membership.secret import JoinerIdentity, decode_secret
-from meshd.service import Caller, Clinic, genesis_for, project
 from meshd.store.memory import MemoryStore
 
 WAIT_S = 5.0
