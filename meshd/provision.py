@@ -36,7 +36,7 @@ from discovery.netaddrs import local_addresses
 from discovery.static import parse_peer
 from meshd.api.body import json_object
 from meshd.api.middleware import caller_of
-from meshd.clinic import now_ms
+from meshd.clinic import actions, now_ms
 from meshd.docs import Documents
 from meshd.identity import (
     DataDir,
@@ -114,7 +114,7 @@ def add_invite_route(app: web.Application, node: Node) -> None:
         assert node.documents is not None and node.data is not None and node.clinic is not None
         author = Author(node.data.identity.device_id, caller.user, now_ms())
         doc_id = directory_id(node.data.identity.mesh_id)
-        audit = [node.clinic.audit(caller, "invite_device", doc_id, device.device_id)]
+        audit = [node.clinic.audit(caller, actions.INVITE_DEVICE, doc_id, device.device_id)]
         saved = await roster_device(node.documents, node.data, device, author, audit)
         return web.json_response(
             {"device_id": device.device_id, "directory": base64.b64encode(saved).decode()},
@@ -212,7 +212,7 @@ async def _roster_in_store(me: DataDir, device: NewDevice, passphrase: str | Non
     async with open_documents(me, passphrase, SYSTEM_USER) as documents:
         author = Author(me.identity.device_id, CLI_USER, now_ms())
         doc_id = directory_id(me.identity.mesh_id)
-        audit = [AuditEvent(author.at_ms, CLI_USER, "invite_device", doc_id, "cli",
+        audit = [AuditEvent(author.at_ms, CLI_USER, actions.INVITE_DEVICE, doc_id, "cli",
                             device.device_id)]
         return await roster_device(documents, me, device, author, audit)
 

@@ -18,7 +18,7 @@ from crdt_model.context import Author
 from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import directory_id
 from discovery.netaddrs import local_addresses
-from meshd.clinic import now_ms
+from meshd.clinic import actions, now_ms
 from meshd.membership.errors import PairingFailed
 from meshd.membership.keyring import KeyAdopter, Keyring
 from meshd.membership.local_store import CLI_USER, open_documents
@@ -102,7 +102,7 @@ def revoke_device(data_dir: Path, ref: str, passphrase: str | None = None) -> di
                 await adopter.check()  # a newer epoch may be waiting for this device already
                 author = Author(data.identity.device_id, CLI_USER, now_ms())
                 doc_id = directory_id(data.identity.mesh_id)
-                audit = [AuditEvent(author.at_ms, CLI_USER, "revoke_device", doc_id, "cli",
+                audit = [AuditEvent(author.at_ms, CLI_USER, actions.REVOKE_DEVICE, doc_id, "cli",
                                     ref[:100])]
                 return await revoke(documents, data, keyring, ref, author, audit)
             finally:

@@ -20,6 +20,7 @@ from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import directory_id
 from meshd.docs import Documents
 from meshd.identity import DataDir
+from meshd.lifecycle import Lifecycle
 from meshd.store.base import AuditEvent
 from meshd.sync.documents import DocumentsPort
 from meshd.sync.engine import SyncEngine, SyncTiming
@@ -35,11 +36,17 @@ _KEY_HEX_CHARS = 64
 QUARANTINE_KEPT = 100
 
 
-class DirectoryRoster:
-    """The mesh roster from the directory document, refreshed whenever it changes."""
+def _nothing() -> None:
+    """The default roster listener."""
 
-    def __init__(self, documents: Documents, mesh_id: str, own_key: bytes) -> None:
-        self.on_change: Callable[[], None] | None = None
+
+class DirectoryRoster:
+    """The mesh roster from the directory document, refreshed whenever it changes; `on_change`
+    is called when the set of allowed keys changed."""
+
+    def __init__(self, documents: Documents, mesh_id: str, own_key: bytes, *,
+                 on_change: Callable[[], None] = _nothing) -> None:
+        self._on_change = on_change
         self._documents = documents
         self._doc_id = directory_id(mesh_id)
         self._own_key = own_key
@@ -66,8 +73,8 @@ class DirectoryRoster:
                 keys.add(bytes.fromhex(key))
         changed = keys != self._keys
         self._keys = frozenset(keys)
-        if changed and self.on_change is not None:
-            self.on_change()
+        if changed:
+            self._on_change()
 
     async def _heard(self, doc_id: str, heads: tuple[bytes, ...], origin: str) -> None:
         if doc_id == self._doc_id:
@@ -78,71 +85,95 @@ class DirectoryRoster:
         self._unsubscribe()
 
 
-class NodeSync:
-    """The node's sync engine and roster, started and stopped together."""
+class Quarantine:
+    """Bad data from peers, kept aside in memory (the latest QUARANTINE_KEPT) and audited."""
 
-    def __init__(self, documents: Documents, roster: DirectoryRoster) -> None:
-        self.roster = roster
-        self.quarantine: deque[QuarantineRecord] = deque(maxlen=QUARANTINE_KEPT)
+    def __init__(self, documents: Documents) -> None:
+        self.records: deque[QuarantineRecord] = deque(maxlen=QUARANTINE_KEPT)
         self._documents = documents
         self._writes: set[asyncio.Task[None]] = set()
-        self.engine: SyncEngine | None = None
 
-    def quarantined(self, record: QuarantineRecord) -> None:
-        """Keep bad data from a peer aside (in memory) and record it in the audit log."""
-        self.quarantine.append(record)
+    def record(self, record: QuarantineRecord) -> None:
+        """Keep `record` and write its audit row in the background."""
+        self.records.append(record)
         event = AuditEvent(record.at_ms, "sync", "quarantine", record.doc_id, record.peer_id,
                            f"{record.peer_name}: {record.reason}"[:500])
         task = asyncio.get_running_loop().create_task(self._documents.store.write([], [event]))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
+    async def flush(self) -> None:
+        """Wait for the audit rows being written."""
+        await asyncio.gather(*self._writes, return_exceptions=True)
+
+
+class NodeSync(Lifecycle):
+    """The node's sync engine, roster and quarantine, started and stopped together."""
+
+    def __init__(self, engine: SyncEngine, roster: DirectoryRoster, quarantine: Quarantine,
+                 ) -> None:
+        self.engine = engine
+        self.roster = roster
+        self.quarantine = quarantine
+
+    async def start(self) -> None:
+        """Read the roster, then listen and dial; on failure, stop what started and raise."""
+        try:
+            await self.roster.refresh()
+            await self.engine.start()
+        except BaseException:
+            await self.stop()
+            raise
+
     async def stop(self) -> None:
         """Stop the engine (every session and task) and stop following the roster; safe twice."""
-        if self.engine is not None:
-            await self.engine.stop()
+        await self.engine.stop()
         self.roster.close()
-        await asyncio.gather(*self._writes, return_exceptions=True)
+        await self.quarantine.flush()
 
     def add_routes(self, app: web.Application) -> None:
         """Serve the engine's status at GET /api/v1/sync/status (behind the API's auth)."""
 
         async def status(request: web.Request) -> web.Response:
-            assert self.engine is not None
             body: dict[str, Any] = self.engine.status()
             return web.json_response(body)
 
         app.router.add_get(STATUS_PATH, status)
 
 
-async def start_node_sync(
+def node_sync(
     documents: Documents, data: DataDir, peer_port: int, peers: Sequence[str],
     *, host: str = PEER_HOST, timing: SyncTiming | None = None,
     peer_routes: Sequence[Callable[[web.Application], None]] = (),
     keyring: Callable[[], Sequence[tuple[int, bytes]]] | None = None,
 ) -> NodeSync:
-    """Start syncing this node's documents with its mesh on `host:peer_port`, dialing `peers`.
+    """Sync of this node's documents with its mesh on `host:peer_port`, dialing `peers`, built
+    but not started.
 
     `peer_routes` add routes to the peer port's aiohttp app before it starts (pairing);
     `keyring` gives the mesh keys by epoch, newest first (membership), else `data`'s key alone.
     """
-    own_key = data.device_public_key()
-    roster = DirectoryRoster(documents, data.identity.mesh_id, own_key)
-    await roster.refresh()
+    quarantine = Quarantine(documents)
+    # The roster calls the engine built below; it only fires once the node starts it.
+    roster = DirectoryRoster(documents, data.identity.mesh_id, data.device_public_key(),
+                             on_change=lambda: engine.enforce_roster())
     credentials = Credentials(
         data.device_key, data.identity.device_name, data.mesh_key, roster, keyring=keyring,
         handoff_docs=(directory_id(data.identity.mesh_id),) if keyring is not None else (),
     )
-    sync = NodeSync(documents, roster)
-    transport = WebSocketTransport(host, peer_port, extra_routes=peer_routes)
-    sync.engine = SyncEngine(
-        credentials, DocumentsPort(documents), transport, peers=peers, timing=timing,
-        on_quarantine=sync.quarantined,
+    engine = SyncEngine(
+        credentials, DocumentsPort(documents), WebSocketTransport(host, peer_port,
+                                                                  extra_routes=peer_routes),
+        peers=peers, timing=timing, on_quarantine=quarantine.record,
     )
-    roster.on_change = sync.engine.enforce_roster
-    try:
-        await sync.engine.start()
-    except BaseException:
-        await sync.stop()
-        raise
+    return NodeSync(engine, roster, quarantine)
+
+
+async def start_node_sync(
+    documents: Documents, data: DataDir, peer_port: int, peers: Sequence[str],
+    *, host: str = PEER_HOST, timing: SyncTiming | None = None,
+) -> NodeSync:
+    """`node_sync(...)`, started (for tests and tools that run sync alone)."""
+    sync = node_sync(documents, data, peer_port, peers, host=host, timing=timing)
+    await sync.start()
     return sync
