@@ -19,10 +19,8 @@ This module only creates and validates these files; it never opens the store.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
-import stat
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -33,7 +31,12 @@ import platformdirs
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from crdt_model.errors import ClinicMeshError
+from meshd.secret_files import SECRET_MODE as SECRET_MODE
+from meshd.secret_files import DataDirError as DataDirError
+from meshd.secret_files import read_secret as _read_secret
+from meshd.secret_files import replace_secret as _replace_secret
+from meshd.secret_files import write_file as _write_file
+from meshd.secret_files import write_secret as _write_secret
 from meshd.store import keys
 
 APP_NAME = "clinicmesh"
@@ -51,13 +54,6 @@ ED25519_KEY_BYTES = 32
 API_TOKEN_BYTES = 32
 DEFAULT_FACILITY_NAME = "Clinic"
 MAX_NAME_CHARS = 100
-SECRET_MODE = 0o600
-
-
-class DataDirError(ClinicMeshError):
-    """The data dir is missing, incomplete or damaged; the message says what to do."""
-
-    code = "data_dir"
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,13 +242,6 @@ def write_keyring(path: Path, keys: dict[int, bytes]) -> None:
     _replace_secret(path / MESH_KEY_FILE, keys[max(keys)])
 
 
-def _replace_secret(secret_path: Path, content: bytes) -> None:
-    tmp = secret_path.with_name(f".{secret_path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    _write_secret(tmp, content)
-    os.replace(tmp, secret_path)
-
-
 def load_store_key(data_dir: DataDir, passphrase: str | None = None) -> bytes:
     """The SQLCipher key of this data dir (crdt_model StoreError on a wrong passphrase)."""
     return keys.load_key(data_dir.path, passphrase)
@@ -276,33 +265,6 @@ def _read_identity(config_path: Path) -> Identity:
         except ValueError:
             raise DataDirError(f"{config_path}: {name} is not a UUID") from None
     return Identity(**{name: record[name] for name in fields})
-
-
-def _read_secret(secret_path: Path) -> bytes:
-    try:
-        mode = secret_path.stat().st_mode
-        data = secret_path.read_bytes()
-    except FileNotFoundError:
-        raise DataDirError(f"{secret_path} is missing: the data dir is incomplete") from None
-    except OSError as exc:
-        raise DataDirError(f"{secret_path} is unreadable ({exc})") from exc
-    if stat.S_IMODE(mode) & 0o077:
-        raise DataDirError(
-            f"{secret_path} is readable by other users: run `chmod 600 {secret_path}`"
-        )
-    return data
-
-
-def _write_secret(secret_path: Path, content: bytes) -> None:
-    _write_file(secret_path, content, SECRET_MODE)
-
-
-def _write_file(file_path: Path, content: bytes, mode: int) -> None:
-    fd = os.open(file_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as out:
-        out.write(content)
-        out.flush()
-        os.fsync(out.fileno())
 
 
 def _clean_name(value: str, what: str) -> str:

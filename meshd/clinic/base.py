@@ -17,7 +17,8 @@ from crdt_model import directory
 from crdt_model.adapter import Doc
 from crdt_model.context import Author
 from crdt_model.ids import chart_id, check_uuid, directory_id, facility_id, queue_id
-from meshd.docs import Documents, Listener
+from meshd.docs import Documents
+from meshd.docs import Listener as Listener  # what `subscribe` takes, for the doors
 from meshd.identity import Identity
 from meshd.store.base import AuditEvent, Store
 

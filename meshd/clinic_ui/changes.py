@@ -18,7 +18,7 @@ from typing import Protocol
 
 from crdt_model.errors import ValidationError
 from crdt_model.ids import parse_doc_id
-from meshd.docs import Listener
+from meshd.clinic.base import Listener
 from meshd.sync.ports import Heads
 from ui.records import ChangeEvent
 

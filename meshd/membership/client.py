@@ -57,7 +57,9 @@ def wait_for_pairing(
         state = api.call("GET", PAIRING_ROUTE)
         if on_poll is not None:
             on_poll(state)
-        if state.get("state") != "open" or time.monotonic() > deadline:
+        # "paired" comes a moment before the desk has rostered the device and named it.
+        settling = state.get("state") == "paired" and state.get("joined") is None
+        if (state.get("state") != "open" and not settling) or time.monotonic() > deadline:
             return state
         time.sleep(PAIRING_POLL_S)  # another process's state: nothing to wait on here
 
