@@ -1,4 +1,4 @@
-"""Documents: the bounded cache of live Automerge documents in front of the durable Store.
+"""Documents: the bounded cache of live Automerge documents in front of the document store.
 
 Every change to a document on this device goes through here: a domain operation runs on the
 cached Doc under that document's lock, the new change chunks and projections are written to the
@@ -22,7 +22,7 @@ from crdt_model.errors import CorruptDocument, NotFound, SyncError, ValidationEr
 from crdt_model.ids import CHART, parse_doc_id
 from meshd.doc_cache import DEFAULT_CACHE_DOCS, Cached, DocCache, poisoned
 from meshd.reprojection import REPROJECT_BATCH, reproject, reproject_due
-from meshd.store.base import AuditEvent, DocWrite, Projections, Store
+from meshd.store.base import AuditEvent, DocumentStore, DocWrite, Projections
 from meshd.sync.ports import LOCAL_ORIGIN, ApplyResult, Heads
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class Documents:
     """The live documents of this device; all reads and writes of documents pass through it."""
 
     def __init__(
-        self, store: Store, actor: bytes, *, genesis: Genesis = no_genesis,
+        self, store: DocumentStore, actor: bytes, *, genesis: Genesis = no_genesis,
         project: Projector = no_projections, cache_docs: int = DEFAULT_CACHE_DOCS,
     ) -> None:
         self.store = store
@@ -87,6 +87,10 @@ class Documents:
         if audit:
             await self.store.write([], audit)
         return result
+
+    async def record(self, audit: Sequence[AuditEvent]) -> None:
+        """Write audit rows of an act that read no document (a search), durably."""
+        await self.store.write([], audit)
 
     async def exists(self, doc_id: str) -> bool:
         """Whether `doc_id` is stored on this device (or cached)."""

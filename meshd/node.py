@@ -104,7 +104,7 @@ class Node(Lifecycle):
             store, actor_for(device_id, SYSTEM_USER), genesis=genesis_for(device_id),
             project=project,
         )
-        clinic = self.clinic = Clinic(documents, data.identity)
+        clinic = self.clinic = Clinic(documents, store, data.identity)
         # Charts stored by an older schema get their new projection rows in the background.
         self._reprojecting = asyncio.create_task(self._reproject(documents))
         parts.push_async_callback(self._stop_reprojecting)

@@ -15,7 +15,7 @@ from contextlib import AsyncExitStack
 
 from crdt_model.adapter import Doc
 from meshd.doc_cache import DocCache
-from meshd.store.base import DocWrite, Projections, Store
+from meshd.store.base import DocumentStore, DocWrite, Projections
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ REPROJECT_BATCH = 100
 Projector = Callable[[str, Doc], "Projections | None"]
 
 
-async def reproject_due(store: Store, cache: DocCache, project: Projector, actor: bytes,
+async def reproject_due(store: DocumentStore, cache: DocCache, project: Projector, actor: bytes,
                         batch: int = REPROJECT_BATCH) -> int:
     """Reproject every document the store marked, a batch at a time; returns how many."""
     after, done = "", 0
@@ -35,7 +35,7 @@ async def reproject_due(store: Store, cache: DocCache, project: Projector, actor
     return done
 
 
-async def reproject(store: Store, cache: DocCache, project: Projector, actor: bytes,
+async def reproject(store: DocumentStore, cache: DocCache, project: Projector, actor: bytes,
                     doc_ids: Sequence[str]) -> int:
     """Recompute and store the projections of stored `doc_ids`; returns how many."""
     async with AsyncExitStack() as stack:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from aiohttp import web
 
 from crdt_model.validate import reject_unknown
@@ -15,7 +17,8 @@ async def rows(request: web.Request) -> web.Response:
     """GET /api/v1/queue[?day=YYYY-MM-DD]: {"day", "rows": [{entry_id, patient_id, station…}]}."""
     clinic = request.app[SERVICE]
     day = request.query.get("day") or clinic.today().isoformat()
-    return web.json_response({"day": day, "rows": await clinic.queue_rows(day)})
+    rows = [asdict(row) for row in await clinic.queue_rows(day)]
+    return web.json_response({"day": day, "rows": rows})
 
 
 async def enqueue(request: web.Request) -> web.Response:

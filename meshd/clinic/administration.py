@@ -6,13 +6,18 @@ mesh receives the directory by sync and skips set-up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from crdt_model import directory, facility, validate
 from crdt_model.adapter import Doc
+from crdt_model.context import Author
 from crdt_model.errors import ConflictError
 from meshd.clinic.base import Caller, new_id
 from meshd.clinic.pharmacy import Pharmacy
+
+UserSetter = Callable[[Doc, str, str, Author], object]
+"""A directory write of one field of a user: (doc, user id, value, author)."""
 
 
 def _name_taken(doc: Doc, name: str) -> bool:
@@ -86,18 +91,15 @@ class Administration(Pharmacy):
 
     async def set_user_language(self, user_id: str, language: str, caller: Caller) -> None:
         """Remember the language a user reads the UI in."""
-        author = self.author(caller)
-        await self.docs.update(
-            self.directory_doc_id,
-            lambda doc: directory.set_user_language(doc, user_id, language, author),
-            actor=author.actor,
-        )
+        await self._set(directory.set_user_language, user_id, language, caller)
 
     async def set_user_pin(self, user_id: str, pin_hash: str, caller: Caller) -> None:
         """Replace a user's PIN hash."""
+        await self._set(directory.set_pin_hash, user_id, pin_hash, caller)
+
+    async def _set(self, setter: UserSetter, user_id: str, value: str, caller: Caller) -> None:
         author = self.author(caller)
         await self.docs.update(
-            self.directory_doc_id,
-            lambda doc: directory.set_pin_hash(doc, user_id, pin_hash, author),
+            self.directory_doc_id, lambda doc: setter(doc, user_id, value, author),
             actor=author.actor,
         )

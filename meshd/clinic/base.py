@@ -20,7 +20,7 @@ from crdt_model.ids import chart_id, check_uuid, directory_id, facility_id, queu
 from meshd.docs import Documents
 from meshd.docs import Listener as Listener  # what `subscribe` takes, for the doors
 from meshd.identity import Identity
-from meshd.store.base import AuditEvent, Store
+from meshd.store.base import AuditEvent, ReadModel
 
 Operation = Callable[[Doc, Author, str], object]
 """A domain operation bound to its input: (doc, author, new entry id) -> anything."""
@@ -62,14 +62,16 @@ def new_id() -> str:
 
 
 class ClinicBase:
-    """The documents, store, identity and clock of this device's clinic."""
+    """The documents, read model, identity and clock of this device's clinic: writes go
+    through `docs` (the document store behind it), lists and searches read `store`, the read
+    model (usually the same store object, seen through its other face)."""
 
     def __init__(
-        self, docs: Documents, identity: Identity, *,
+        self, docs: Documents, read_model: ReadModel, identity: Identity, *,
         clock: Callable[[], int] = now_ms, today: Callable[[], date] = date.today,
     ) -> None:
         self.docs = docs
-        self.store: Store = docs.store
+        self.store = read_model
         self.identity = identity
         self._clock = clock
         self._today = today

@@ -117,7 +117,7 @@ class Clinical(Flow):
     async def review_rows(self) -> list[dict[str, Any]]:
         """Open review items (concurrent edits of critical fields, rival corrections)."""
         rows = await self.store.worklist(REVIEWS, limit=MAX_REVIEW_ITEMS)
-        return [dict(r["row"]) for r in rows]
+        return [dict(r.row) for r in rows]
 
     async def resolve_review(self, item_id: str, choice: str, caller: Caller, *, note: str = "",
                              patient_id: str | None = None) -> str:

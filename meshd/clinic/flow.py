@@ -19,6 +19,7 @@ from crdt_model.ids import chart_id, check_day, check_entry_id, check_uuid
 from meshd.clinic import actions
 from meshd.clinic.base import Caller, ClinicBase, fields, new_id
 from meshd.clinic.projections import VISITS, local_day
+from meshd.store.base import QueueRow
 
 FIRST_STATION = "triage"
 DONE = "done"
@@ -47,7 +48,7 @@ class Flow(ClinicBase):
     def _day(self, day: str | None) -> str:
         return check_day(day, "day") if day else self._today().isoformat()
 
-    async def queue_rows(self, day: str | None = None) -> list[dict[str, Any]]:
+    async def queue_rows(self, day: str | None = None) -> list[QueueRow]:
         """Every queue entry of `day` (today by default) as projected, oldest arrival first."""
         return await self.store.queue_rows(self.queue_doc_id(self._day(day)))
 
@@ -55,9 +56,9 @@ class Flow(ClinicBase):
         """Every patient of `day`'s queue at their latest place, oldest arrival first."""
         day = self._day(day)
         rows = await self.store.queue_rows(self.queue_doc_id(day))
-        latest = {str(r["patient_id"]): r for r in rows}  # rows come oldest arrival first
+        latest = {r.patient_id: r for r in rows}  # rows come oldest arrival first
         visits = {
-            str(v["row"]["patient_id"]): v["row"]
+            str(v.row["patient_id"]): v.row
             for v in await self.store.worklist(VISITS, day, day, limit=REPORT_VISITS)
         }
         found = []
@@ -65,10 +66,10 @@ class Flow(ClinicBase):
             visit = visits.get(patient_id) or await self._unlisted_visit(patient_id)
             category = visit.get("triage_category")
             found.append(Waiting(
-                patient_id=patient_id, entry_id=str(row["entry_id"]),
+                patient_id=patient_id, entry_id=row.entry_id,
                 given_name=str(visit.get("given_name") or ""),
-                family_name=str(visit.get("family_name") or ""), station=str(row["station"]),
-                since_ms=int(row["since_ms"]), arrived_ms=int(row["enqueued_ms"]),
+                family_name=str(visit.get("family_name") or ""), station=row.station,
+                since_ms=row.since_ms, arrived_ms=row.enqueued_ms,
                 encounter_id=str(visit.get("encounter_id") or ""),
                 triage_category=category if isinstance(category, str) else None,
             ))
@@ -147,10 +148,10 @@ class Flow(ClinicBase):
         validate.choice(station, "station", queue.STATIONS)
         day = self._day(day)
         rows = [r for r in await self.store.queue_rows(self.queue_doc_id(day))
-                if r["patient_id"] == patient_id]
+                if r.patient_id == patient_id]
         if not rows:
             raise NotFound("this patient is not in today's queue", field="patient_id")
-        entry = str(rows[-1]["entry_id"])
+        entry = rows[-1].entry_id
         return await self.queue_op(
             lambda doc, author, mid: queue.move_to(doc, entry, station, author, mid), caller, day
         )
@@ -167,4 +168,4 @@ class Flow(ClinicBase):
         """Visit facts of every visit between two days (inclusive), for reports."""
         first, last = check_day(first_day, "first_day"), check_day(last_day, "last_day")
         rows = await self.store.worklist(VISITS, first, last, limit=REPORT_VISITS)
-        return [dict(w["row"]) for w in rows]
+        return [dict(w.row) for w in rows]

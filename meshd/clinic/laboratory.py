@@ -25,7 +25,7 @@ DAY_MS = 86_400_000
 async def pending(clinic: ClinicBase, kind: str) -> list[dict[str, Any]]:
     """Rows of worklist `kind` from the last WORKLIST_DAYS, oldest first."""
     since = clinic.now_ms() - WORKLIST_DAYS * DAY_MS
-    return [dict(w["row"]) for w in
+    return [dict(w.row) for w in
             await clinic.store.worklist(kind, low=since, limit=WORKLIST_ROWS)]
 
 

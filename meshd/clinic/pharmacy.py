@@ -107,7 +107,7 @@ class Pharmacy(Laboratory):
         levels = await self.store.stock_levels(self.facility_doc_id)
         found = [
             Stock(drug_id, str(drug.get("name") or drug_id), str(drug.get("unit") or ""),
-                  int(levels.get(drug_id, {}).get("level", 0)),
+                  levels[drug_id].level if drug_id in levels else 0,
                   int(drug.get("reorder_level") or 0))
             for drug_id, drug in drugs.items()
         ]

@@ -55,7 +55,7 @@ class Registration(ClinicBase):
         rows = await self.store.search_patients(query, limit)
         if query.strip() and len(rows) < limit:
             rows += await self._misspelt(query, limit - len(rows), {r["id"] for r in rows})
-        await self.store.write([], [self.audit(caller, actions.SEARCH, "chart:*", query[:100])])
+        await self.docs.record([self.audit(caller, actions.SEARCH, "chart:*", query[:100])])
         return rows
 
     async def _misspelt(self, query: str, limit: int, seen: set[Any]) -> list[dict[str, Any]]:

@@ -78,7 +78,7 @@ async def service() -> NodeClinicService:
         await _make_master()
     _copy(MASTER, RUN)
     _store, documents = await _open(RUN)
-    return NodeClinicService(Clinic(documents, IDENTITY))
+    return NodeClinicService(Clinic(documents, documents.store, IDENTITY))
 
 
 async def memory_service() -> NodeClinicService:
@@ -89,4 +89,4 @@ async def memory_service() -> NodeClinicService:
         store, actor_for(IDENTITY.device_id, "system"), genesis=genesis_for(IDENTITY.device_id),
         project=project,
     )
-    return NodeClinicService(Clinic(documents, IDENTITY))
+    return NodeClinicService(Clinic(documents, documents.store, IDENTITY))

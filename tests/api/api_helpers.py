@@ -32,7 +32,7 @@ def make_clinic(store: Store) -> Clinic:
     docs = Documents(
         store, actor_for(DEVICE_ID, "system"), genesis=genesis_for(DEVICE_ID), project=project
     )
-    return Clinic(docs, IDENTITY)
+    return Clinic(docs, store, IDENTITY)
 
 
 @dataclass

@@ -54,7 +54,8 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
             flags.append(value)
             changed.set()
 
-        made = PairingDesk(data, documents, Clinic(documents, data.identity), Keyring.of(data),
+        clinic = Clinic(documents, store, data.identity)
+        made = PairingDesk(data, documents, clinic, Keyring.of(data),
                            set_flag=set_flag)
         yield Desk(made, flags, changed)
         await made.stop()

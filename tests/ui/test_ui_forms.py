@@ -254,8 +254,8 @@ async def test_every_chart_read_names_the_user(client: TestClient, clinic: NodeC
                  f"/patients/{patient}/triage"):
         assert (await client.get(path)).status == 200
     rows = await store.audit_events(chart_id(patient), limit=1000)
-    reads = [r for r in rows[: len(rows) - before] if r["action"] in ("read", "history")]
-    assert len(reads) >= 3 and all(r["user"] == daktari.id for r in reads)
+    reads = [r for r in rows[: len(rows) - before] if r.action in ("read", "history")]
+    assert len(reads) >= 3 and all(r.user == daktari.id for r in reads)
 
 
 @pytest.mark.asyncio

@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -119,13 +119,13 @@ async def log_in(made: Device) -> None:
 async def outcome(made: Device, patient: str) -> dict[str, Any]:
     """The act's audit rows, then the documents it could touch (who acted made anonymous)."""
     rows = await made.clinic.store.audit_events(limit=AUDIT_ROWS)
-    act_rows = [{k: r[k] for k in ("at_ms", "user", "action", "doc_id", "detail")}
+    act_rows = [{k: v for k, v in asdict(r).items() if k != "origin"}  # the door differs
                 for r in reversed(rows[: len(rows) - made.audited])]
     day = local_day(made.clinic.now_ms())
     found = {
         "audit": act_rows,
         "chart": await made.clinic.chart(patient, made.service.writer("test")),
-        "queue": await made.clinic.queue_rows(day),
+        "queue": [asdict(r) for r in await made.clinic.queue_rows(day)],
         "stock": await made.clinic.stock(),
         "prescriptions": await made.clinic.pending_prescriptions(),
         "lab_orders": await made.clinic.pending_lab_orders(),

@@ -123,9 +123,9 @@ async def test_chart_reads_and_writes_are_audited_with_the_user(
     await service.get_chart(patient, by="reader-7")
     await service.add_allergy(patient, {"substance": "Penicillin"}, by=admin.id)
     rows = await service.clinic.store.audit_events(f"chart:{patient}")
-    assert [(r["action"], r["user"]) for r in reversed(rows)] == [
+    assert [(r.action, r.user) for r in reversed(rows)] == [
         ("register", admin.id), ("read", "reader-7"), ("allergy", admin.id)]
-    assert {r["origin"] for r in rows} == {"ui"}
+    assert {r.origin for r in rows} == {"ui"}
 
 
 @pytest.mark.asyncio
@@ -164,9 +164,9 @@ async def test_worklist_rows_are_written_with_the_chart_write(
     await service.check_in(patient, today, by=admin.id)
     # No later step fills them in: the rows are there as soon as the write returns.
     (row,) = await service.clinic.store.worklist(VISITS, today, today)
-    assert row["doc_id"] == f"chart:{patient}" and row["row"]["stations"] == ["registration"]
+    assert row.doc_id == f"chart:{patient}" and row.row["stations"] == ["registration"]
     order = await service.order_lab(patient, {"test": "Hb"}, by=admin.id)
-    assert [r["key"] for r in await service.clinic.store.worklist("lab_order")] == [order]
+    assert [r.key for r in await service.clinic.store.worklist("lab_order")] == [order]
 
 
 @pytest.mark.asyncio

@@ -101,7 +101,7 @@ async def test_a_clinic_day_through_the_pages_over_the_real_store(
     (visit,) = await service.visits(local_day(clock()), local_day(clock()))
     assert visit.diagnosis_codes == ("B54",) and "pharmacy" in visit.stations
     reads = await service.clinic.store.audit_events(f"chart:{pid}")
-    assert {(r["action"], r["user"]) for r in reads} >= {("read", admin.id)}
+    assert {(r.action, r.user) for r in reads} >= {("read", admin.id)}
 
 
 def _free_port() -> int:

@@ -63,8 +63,8 @@ def make_clinic(
         genesis=genesis_for(IDENTITY.device_id), project=project,
     )
     if clock is None:
-        return Clinic(documents, IDENTITY)
-    return Clinic(documents, IDENTITY, clock=clock,
+        return Clinic(documents, store, IDENTITY)
+    return Clinic(documents, store, IDENTITY, clock=clock,
                   today=today or (lambda: date.fromisoformat(local_day(clock()))))
 
 

@@ -74,6 +74,12 @@ async def _store(request: web.Request, patient_id: str, form: dict[str, str], wr
                  anchor: str) -> web.StreamResponse:
     try:
         await write
+    except AllergyConflict as exc:  # the core refused: show the warning and the box to confirm
+        form["allergy_warning"] = "1"
+        return await chart_page(request, patient_id, {"drug": _(
+            "Allergy warning: this patient is allergic to %(list)s. "
+            "Choose another medicine, or tick the box to prescribe anyway."
+        ) % {"list": ", ".join(exc.substances)}}, form, status=400)
     except ClinicMeshError as exc:
         field, message = error_message(exc)
         return await chart_page(request, patient_id, {field: message}, form, status=400)
@@ -149,18 +155,8 @@ async def prescribe(request: web.Request) -> web.StreamResponse:
         data["override_reason"] = ALLERGY_CONFIRMED
     if errors:
         return await chart_page(request, patient_id, errors, form, status=400)
-    try:
-        await svc.prescribe(patient_id, data, by=by)
-    except AllergyConflict as exc:
-        form["allergy_warning"] = "1"
-        return await chart_page(request, patient_id, {"drug": _(
-            "Allergy warning: this patient is allergic to %(list)s. "
-            "Choose another medicine, or tick the box to prescribe anyway."
-        ) % {"list": ", ".join(exc.substances)}}, form, status=400)
-    except ClinicMeshError as exc:
-        field, message = error_message(exc)
-        return await chart_page(request, patient_id, {field: message}, form, status=400)
-    raise redirect(f"/patients/{patient_id}#medicines")
+    return await _store(request, patient_id, form, svc.prescribe(patient_id, data, by=by),
+                        "medicines")
 
 
 @routes.post("/patients/{patient_id}/lab-orders")
