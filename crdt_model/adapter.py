@@ -1,65 +1,31 @@
 """The one door to the `automerge` bindings: plain Python values in, plain Python values out.
 
 No other module of the project imports `automerge`. This adapter hides the quirks of the pinned
-binding (DESIGN §7): typed scalar puts, object ids, `Bytes` and `Counter` that do not round-trip,
-change chunks instead of `apply_changes`, and Rust panics that surface as a BaseException and
-poison the document. It must not read clocks, files or sockets.
+binding (docs/ARCHITECTURE.md §3): typed scalar puts, object ids, `Bytes` and `Counter` that do
+not round-trip, change chunks instead of `apply_changes`, and Rust panics that surface as a
+BaseException and poison the document. It must not read clocks, files or sockets.
 """
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from automerge.core import ROOT, Document, ObjType, ScalarType, SyncState
 
+from crdt_model.actors import ACTOR_BYTES, ChangeInfo, actor_for, attribution, genesis_actor
 from crdt_model.errors import CorruptDocument, ValidationError
 
 Scalar: TypeAlias = str | int | float | bool | None
 Value: TypeAlias = Scalar | Mapping[str, "Value"] | Sequence["Value"]
 Path: TypeAlias = Sequence[str]
 
-ACTOR_BYTES = 16
-_GENESIS_SALT = b"clinicmesh-genesis:"
-
-
-def genesis_actor(doc_id: str) -> bytes:
-    """The actor id every device uses for the deterministic first change of `doc_id`."""
-    return hashlib.sha256(_GENESIS_SALT + doc_id.encode()).digest()[:ACTOR_BYTES]
-
-
-def actor_for(device_id: str, user_id: str) -> bytes:
-    """The actor id of (device, user): 8 bytes of each id, so history names both."""
-    return _id_prefix(device_id) + _id_prefix(user_id)
-
-
-def attribution(actor: bytes) -> tuple[str, str]:
-    """(device id prefix, user id prefix) as hex, inverse of `actor_for`."""
-    return actor[:8].hex(), actor[8:16].hex()
-
-
-def _id_prefix(ident: str) -> bytes:
-    raw = ident.replace("-", "")
-    try:
-        return bytes.fromhex(raw)[:8].ljust(8, b"\0")
-    except ValueError:
-        return hashlib.sha256(ident.encode()).digest()[:8]
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeInfo:
-    """One change of a document's history: its hash, author actor, sequence and parents."""
-
-    hash: bytes
-    actor: bytes
-    seq: int
-    deps: tuple[bytes, ...]
-    size: int
-
+__all__ = [
+    "ACTOR_BYTES", "ChangeInfo", "Doc", "Path", "PeerSyncState", "Scalar", "Tx", "Value",
+    "actor_for", "attribution", "genesis_actor",
+]
 
 @contextmanager
 def _guard(doc: Doc | None = None) -> Iterator[None]:

@@ -3,8 +3,9 @@
 Root: `schema`, `type`, `id`, `demographics` (field -> value, last writer wins),
 `demographic_writes` (write_id -> {field, value, saw, device, user, at}) and `entries`
 (entry_id -> {kind, …, device, user, at, supersedes?}). Every container is created in the
-change that registers the patient (DESIGN §7 trap). Writers only ever put the keys they own, so
-fields and entry kinds added by a newer schema survive an older device's edits.
+change that registers the patient (the container trap of docs/ARCHITECTURE.md §3). Writers
+only ever put the keys they own, so fields and entry kinds added by a newer schema survive an
+older device's edits.
 """
 
 from __future__ import annotations

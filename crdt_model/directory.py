@@ -172,7 +172,8 @@ def devices(doc: Doc) -> dict[str, dict[str, Any]]:
 
 # A rotated mesh key is kept in each recipient's device record, under a scalar key naming the
 # epoch and the rotating device: concurrent rotations by two devices then never overwrite each
-# other (no new container is created, so the concurrent-container trap of DESIGN §7 can't bite).
+# other (no new container is created, so the concurrent-container trap of
+# docs/ARCHITECTURE.md §3 can't bite).
 SEALED_KEY_PREFIX = "mesh_key."
 MAX_SEALED_KEY_HEX = 512
 

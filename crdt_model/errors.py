@@ -7,7 +7,8 @@ It lives in crdt_model, the lowest layer, so every other package can raise and c
     ├── NotFound             a patient, document or entry that does not exist here
     ├── CorruptDocument      bytes that do not load as an Automerge document, or a panic inside it
     ├── ConflictError        an operation that contradicts the document's state (e.g. closing
-    │                        an encounter twice)
+    │   │                    an encounter twice)
+    │   └── AllergyConflict  a prescription of a drug the patient has a recorded allergy to
     ├── StoreError           the device store can't be opened or written (wrong key, damage)
     └── SyncError            a peer or relay broke the protocol
 """
@@ -48,6 +49,20 @@ class ConflictError(ClinicMeshError):
     """The operation contradicts the current state of the document."""
 
     code = "conflict"
+
+
+class AllergyConflict(ConflictError):
+    """A prescription clashes with recorded allergies; `substances` names them. Prescribing
+    anyway needs an explicit override reason."""
+
+    code = "allergy_conflict"
+
+    def __init__(self, substances: list[str]) -> None:
+        super().__init__(
+            f"the patient is allergic to {', '.join(substances)}: give an override_reason to "
+            "prescribe anyway", field="drug",
+        )
+        self.substances = substances
 
 
 class StoreError(ClinicMeshError):

@@ -1,10 +1,10 @@
 """A facility document `facility:<id>`: settings, drug catalogue and stock ledger.
 
-The document starts from a deterministic genesis (same first change on every device, DESIGN §7),
-so two devices that create the facility apart merge without losing either side. Stock is a
-ledger of signed quantities (receive +, dispense −, adjust ±); the level is the sum, so
-concurrent dispensing adds up. A level below zero is flagged, never refused: the shelf is the
-truth and the ledger catches up.
+The document starts from a deterministic genesis (same first change on every device,
+docs/ARCHITECTURE.md §3), so two devices that create the facility apart merge without losing
+either side. Stock is a ledger of signed quantities (receive +, dispense −, adjust ±); the level
+is the sum, so concurrent dispensing adds up. A level below zero is flagged, never refused: the
+shelf is the truth and the ledger catches up.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Document ids and entry ids: builders, and a strict parser for ids that come from peers or URLs.
 
-Doc ids (DESIGN §3): `chart:<uuid>`, `facility:<id>`, `queue:<facility>:<YYYY-MM-DD>`,
+Doc ids (docs/ARCHITECTURE.md §3): `chart:<uuid>`, `facility:<id>`, `queue:<facility>:<YYYY-MM-DD>`,
 `directory:<mesh>`. Anything else is refused with ValidationError, so a malformed id from the
 network never reaches the store.
 """

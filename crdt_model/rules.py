@@ -158,11 +158,12 @@ def diagnosis_entry(data: object) -> dict[str, Any]:
 
 
 def prescription_entry(data: object) -> dict[str, Any]:
-    """{drug, drug_id?, dose, dose_unit, route, frequency, duration_days, quantity?, ...}."""
+    """{drug, drug_id?, dose, dose_unit, route, frequency, duration_days, quantity?,
+    instructions?, override_reason?, encounter_id?}."""
     raw = require_mapping(data)
     reject_unknown(raw, (
         "drug", "drug_id", "dose", "dose_unit", "route", "frequency", "duration_days",
-        "quantity", "instructions", "encounter_id",
+        "quantity", "instructions", "encounter_id", "override_reason",
     ))
     clean: dict[str, Any] = {"drug": name(raw.get("drug"), "drug")}
     _optional(raw, clean, "drug_id", check_slug)
@@ -177,6 +178,7 @@ def prescription_entry(data: object) -> dict[str, Any]:
     )
     _optional(raw, clean, "quantity", lambda v, f: integer(v, f, 1, MAX_QUANTITY))
     _optional(raw, clean, "instructions", text)
+    _optional(raw, clean, "override_reason", text)  # why a clash with an allergy is accepted
     _encounter_link(raw, clean, required=False)
     return clean
 

@@ -1,6 +1,6 @@
 """How peers find each other: mDNS, static peer lists, ad-hoc pairing by code or QR.
 
-Imports no other clinicmesh package (DESIGN §2); the daemon wires it. Modules:
+Imports no other clinicmesh package (docs/ARCHITECTURE.md §2); the daemon wires it. Modules:
 
     errors          DiscoveryError and its subclasses
     hints           PeerHint, the TXT record, mesh_hash (pure)

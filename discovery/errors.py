@@ -1,7 +1,7 @@
 """The exceptions of the discovery package.
 
-discovery imports no other package of clinicmesh (DESIGN §2), so it has its own small hierarchy;
-the daemon catches `DiscoveryError` at its boundary and maps it to its own errors.
+discovery imports no other package of clinicmesh (docs/ARCHITECTURE.md §2), so it has its own
+small hierarchy; the daemon catches `DiscoveryError` at its boundary and maps it to its own errors.
 
     DiscoveryError
     ├── PeerAddressError        a `--peer` value that is not HOST:PORT (also a ValueError)

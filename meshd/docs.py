@@ -1,4 +1,4 @@
-"""Documents: the bounded cache of live Automerge documents in front of the durable Store.
+"""Documents: the bounded cache of live Automerge documents in front of the document store.
 
 Every change to a document on this device goes through here: a domain operation runs on the
 cached Doc under that document's lock, the new change chunks and projections are written to the
@@ -11,31 +11,25 @@ document starts as and which rows a document projects are passed in by the node.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import time
-import weakref
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from typing import TypeVar
 
 from crdt_model.adapter import Doc
 from crdt_model.errors import CorruptDocument, NotFound, SyncError, ValidationError
 from crdt_model.ids import CHART, parse_doc_id
+from meshd.doc_cache import DEFAULT_CACHE_DOCS, Cached, DocCache, poisoned
 from meshd.remote_changes import merge_remote
-from meshd.store.base import AuditEvent, DocWrite, Projections, Store
+from meshd.reprojection import REPROJECT_BATCH, reproject, reproject_due
+from meshd.store.base import AuditEvent, DocumentStore, DocWrite, Projections
 from meshd.sync.ports import LOCAL_ORIGIN, ApplyResult, Heads
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# Charts are small (a few kB in memory) but a clinic keeps 50,000 of them: hold only the busy ones.
-DEFAULT_CACHE_DOCS = 2000
-# Documents reprojected per transaction after a schema upgrade: short lock holds, few fsyncs.
-REPROJECT_BATCH = 100
 
 Genesis = Callable[[str, bytes], "Doc | None"]
 """(doc id, device actor) -> the deterministic first state of a derived doc, or None."""
@@ -56,17 +50,11 @@ def no_projections(doc_id: str, doc: Doc) -> Projections | None:
     return None
 
 
-@dataclass(slots=True)
-class _Cached:
-    doc: Doc
-    stored: bool  # False for a genesis doc not yet written: its first write is a snapshot
-
-
 class Documents:
     """The live documents of this device; all reads and writes of documents pass through it."""
 
     def __init__(
-        self, store: Store, actor: bytes, *, genesis: Genesis = no_genesis,
+        self, store: DocumentStore, actor: bytes, *, genesis: Genesis = no_genesis,
         project: Projector = no_projections, cache_docs: int = DEFAULT_CACHE_DOCS,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -74,12 +62,8 @@ class Documents:
         self._actor = actor
         self._genesis = genesis
         self._project = project
-        self._cache_docs = cache_docs
         self._clock = clock
-        self._cache: OrderedDict[str, _Cached] = OrderedDict()
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._cache = DocCache(cache_docs)
         self._listeners: list[Listener] = []
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -102,11 +86,15 @@ class Documents:
         self, doc_id: str, view: Callable[[Doc], T], audit: Sequence[AuditEvent] = ()
     ) -> T:
         """`view(doc)` of the current document (NotFound if unknown); audit rows written first."""
-        async with self._lock(doc_id):
+        async with self._cache.lock(doc_id):
             result = view((await self._load(doc_id, create=False)).doc)
         if audit:
             await self.store.write([], audit)
         return result
+
+    async def record(self, audit: Sequence[AuditEvent]) -> None:
+        """Write audit rows of an act that read no document (a search), durably."""
+        await self.store.write([], audit)
 
     async def exists(self, doc_id: str) -> bool:
         """Whether `doc_id` is stored on this device (or cached)."""
@@ -125,13 +113,13 @@ class Documents:
     async def create(self, doc_id: str, doc: Doc, audit: Sequence[AuditEvent] = ()) -> None:
         """Store a brand-new document (e.g. a registered chart); ValidationError if it exists."""
         parse_doc_id(doc_id)
-        async with self._lock(doc_id):
+        async with self._cache.lock(doc_id):
             if doc_id in self._cache or await self.store.read(doc_id) is not None:
                 raise ValidationError(f"{doc_id} already exists", field="id")
             doc.set_actor(self._actor)
             write = self._write_for(doc_id, doc, [], stored=False)
             await self.store.write([write], audit)
-            self._remember(doc_id, _Cached(doc, stored=True))
+            self._cache.remember(doc_id, Cached(doc, stored=True))
         await self._notify([(doc_id, write.heads, LOCAL_ORIGIN)])
 
     async def update(
@@ -153,7 +141,7 @@ class Documents:
         if len(set(doc_ids)) != len(doc_ids):
             raise ValidationError("an operation can't touch the same document twice")
         async with AsyncExitStack() as stack:
-            await self._lock_all(stack, doc_ids)
+            await self._cache.lock_all(stack, doc_ids)
             entries = [await self._load(doc_id, create=True) for doc_id in doc_ids]
             before = [entry.doc.heads() for entry in entries]
             try:
@@ -166,7 +154,7 @@ class Documents:
                 raise
             finally:
                 for entry in entries:
-                    if not _poisoned(entry.doc):
+                    if not poisoned(entry.doc):
                         entry.doc.set_actor(self._actor)
             writes = [
                 self._write_for(doc_id, entry.doc, old, entry.stored)
@@ -216,7 +204,7 @@ class Documents:
             except ValidationError as exc:
                 results[index] = CorruptDocument(exc.message, field="doc_id")
         async with AsyncExitStack() as stack:
-            await self._lock_all(stack, {items[i][0] for i in valid})
+            await self._cache.lock_all(stack, {items[i][0] for i in valid})
             trials: dict[str, tuple[Doc | None, list[bytes], bool]] = {}
             audit: list[AuditEvent] = []
             for index in valid:
@@ -242,79 +230,36 @@ class Documents:
             if writes:
                 await self.store.write(writes, audit)
             for doc_id, doc, _, _ in gained:
-                self._remember(doc_id, _Cached(doc, stored=True))
+                self._cache.remember(doc_id, Cached(doc, stored=True))
         await self._notify([(write.doc_id, write.heads, origin) for write in writes])
         return results
 
     async def reproject_due(self, batch: int = REPROJECT_BATCH) -> int:
-        """Reproject every document a schema upgrade marked, a batch at a time; returns how many.
-
-        Meant to run in the background after start-up: the marks are in the store, so an
-        interrupted run simply goes on at the next start.
-        """
-        after, done = "", 0
-        while ids := await self.store.reprojection_due(after, batch):
-            done += await self.reproject(ids)
-            after = ids[-1]
-        return done
+        """Reproject every document a schema upgrade marked, a batch at a time; returns how
+        many (see `meshd.reprojection`)."""
+        return await reproject_due(self.store, self._cache, self._project, self._actor, batch)
 
     async def reproject(self, doc_ids: Sequence[str]) -> int:
-        """Recompute and store the projections of stored `doc_ids` (after a schema upgrade).
-
-        Each document is read from the store under its lock, so no write can slip between the
-        read and the new rows; the work runs in a thread, off the event loop, and nothing is
-        added to the cache. Returns how many documents were reprojected.
-        """
-        async with AsyncExitStack() as stack:
-            await self._lock_all(stack, doc_ids)
-            stored = await self.store.read_many(list(doc_ids))
-            writes = await asyncio.to_thread(self._reprojections, stored)
-            if writes:
-                await self.store.write(writes)
-        return len(writes)
-
-    def _reprojections(self, stored: dict[str, bytes]) -> list[DocWrite]:
-        writes = []
-        for doc_id, data in stored.items():
-            try:
-                doc = Doc.load(data, actor=self._actor)
-                projections = self._project(doc_id, doc) or Projections()
-            except Exception:  # a damaged document keeps its old rows; integrity_check reports it
-                log.exception("cannot reproject %s", doc_id)
-                continue
-            writes.append(DocWrite(doc_id, b"", tuple(doc.heads()), projections))
-        return writes
+        """Recompute and store the projections of stored `doc_ids`; returns how many."""
+        return await reproject(self.store, self._cache, self._project, self._actor, doc_ids)
 
     # -- internals -------------------------------------------------------------------------
 
-    def _lock(self, doc_id: str) -> asyncio.Lock:
-        lock = self._locks.get(doc_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[doc_id] = lock
-        return lock
-
-    async def _lock_all(self, stack: AsyncExitStack, doc_ids: Iterable[str]) -> None:
-        # Always in sorted order, so two multi-document writes can't deadlock.
-        for doc_id in sorted(set(doc_ids)):
-            await stack.enter_async_context(self._lock(doc_id))
-
-    async def _load(self, doc_id: str, *, create: bool) -> _Cached:
+    async def _load(self, doc_id: str, *, create: bool) -> Cached:
         """The cached doc, else the stored one, else (when `create`) its genesis; else NotFound."""
-        entry = self._cache.get(doc_id)
-        if entry is not None and not _poisoned(entry.doc):
-            self._cache.move_to_end(doc_id)
+        entry = self._cache.live(doc_id)
+        if entry is not None:
             return entry
         data = await self.store.read(doc_id)
         if data is not None:
-            entry = _Cached(Doc.load(data, actor=self._actor), stored=True)
+            entry = Cached(Doc.load(data, actor=self._actor), stored=True)
         else:
             kind, _ = parse_doc_id(doc_id)
             doc = self._genesis(doc_id, self._actor) if create or kind != CHART else None
             if doc is None:
                 raise NotFound(f"no document {doc_id} on this device", field="doc_id")
-            entry = _Cached(doc, stored=False)
-        self._remember(doc_id, entry)
+            entry = Cached(doc, stored=False)
+        self._cache.remember(doc_id, entry)
         return entry
 
     async def _trial(self, doc_id: str) -> tuple[Doc | None, list[bytes], bool]:
@@ -324,12 +269,6 @@ class Documents:
         except NotFound:
             return None, [], False
         return entry.doc.fork(self._actor), entry.doc.heads(), entry.stored
-
-    def _remember(self, doc_id: str, entry: _Cached) -> None:
-        self._cache[doc_id] = entry
-        self._cache.move_to_end(doc_id)
-        while len(self._cache) > self._cache_docs:
-            self._cache.popitem(last=False)
 
     def _write_for(self, doc_id: str, doc: Doc, old: Sequence[bytes], stored: bool) -> DocWrite:
         heads = tuple(doc.heads())
@@ -349,17 +288,15 @@ class Documents:
                     log.exception("document listener failed for %s", doc_id)
 
     def _drop_changed(
-        self, doc_ids: Sequence[str], entries: Sequence[_Cached], before: Sequence[list[bytes]]
+        self, doc_ids: Sequence[str], entries: Sequence[Cached], before: Sequence[list[bytes]]
     ) -> None:
         """After a failed op, forget any doc it left changed or poisoned (reloaded from disk)."""
         for doc_id, entry, old in zip(doc_ids, entries, before, strict=True):
             try:
-                changed = _poisoned(entry.doc) or entry.doc.heads() != old
+                changed = poisoned(entry.doc) or entry.doc.heads() != old
             except CorruptDocument:
                 changed = True
             if changed:
                 self._cache.pop(doc_id, None)
 
 
-def _poisoned(doc: Doc) -> bool:
-    return bool(getattr(doc, "_poisoned", False))

@@ -1,9 +1,13 @@
-"""The device node: store, documents, API and UI server, sync engine, membership and mDNS.
+"""The device node and its composition root: store, documents, the clinic core, roster,
+keyring, sync engine, membership (pairing, mDNS), API and UI, built from the data dir in one
+place (`Node._start`, see docs/ARCHITECTURE.md §2.2).
 
-Lifecycle (STYLE 6): `async with Node(options) as node:` or `start()` / `stop()`; `started` is
-set once the API listens; `stop()` is safe twice and leaves no task running. `extensions` are
-called with (aiohttp app, node) before the server starts: the web UI mounts its routes there
-(`meshd.ui_service.mount_ui`), and `meshd invite` its endpoint.
+Lifecycle: `async with Node(options) as node:` or `start()` / `stop()`; every part is pushed on
+one exit stack as it opens, so a failed start closes what opened and `stop()` closes all in
+reverse order; `started` is set once the API listens; `stop()` is safe twice and leaves no task
+running. `extensions` are called with (aiohttp app, node) once every part is built and before
+the server starts: the web UI mounts its routes there (`meshd.ui_service.mount_ui`), and
+`meshd invite` its endpoint.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,13 +29,14 @@ from crdt_model.errors import ClinicMeshError
 from meshd.access_log import RouteAccessLogger
 from meshd.api import create_api_app
 from meshd.api.middleware import bearer_token_auth
+from meshd.clinic import Clinic, genesis_for, now_ms, project
 from meshd.docs import Documents
 from meshd.identity import RUN_FILE, DataDir, load_data_dir, load_store_key
 from meshd.lifecycle import Lifecycle
+from meshd.membership.keyring import Keyring
 from meshd.membership.service import Membership
-from meshd.service import Clinic, genesis_for, now_ms, project
 from meshd.store.sqlcipher import SqlCipherStore
-from meshd.sync.node_sync import NodeSync, start_node_sync
+from meshd.sync.node_sync import NodeSync, node_sync
 
 log = logging.getLogger(__name__)
 
@@ -69,90 +75,92 @@ class Node(Lifecycle):
         self.store: SqlCipherStore | None = None
         self.documents: Documents | None = None
         self.clinic: Clinic | None = None
-        self.api_port: int | None = None
-        self._runner: web.AppRunner | None = None
         self.sync: NodeSync | None = None
         self.membership: Membership | None = None
+        self.api_port: int | None = None
         self._reprojecting: asyncio.Task[int] | None = None
+        self._parts = AsyncExitStack()
 
     async def start(self) -> None:
         """Open everything and start listening; on failure, close what was opened and raise."""
         if self.started.is_set():
             return
         try:
-            await self._start()
+            await self._start(self._parts)
         except BaseException:
             await self.stop()
             raise
         self.started.set()
 
-    async def _start(self) -> None:
-        data = await asyncio.to_thread(load_data_dir, self.options.data_dir,
-                                       self.options.passphrase)
-        self.data = data
-        key = await asyncio.to_thread(load_store_key, data, self.options.passphrase)
-        self.store = SqlCipherStore(data.store_path, key)
-        await self.store.start()
+    async def _start(self, parts: AsyncExitStack) -> None:
+        """The composition root: every part built from the data dir, in dependency order, each
+        callback passed to a constructor, each lifecycle pushed on `parts` (closed in reverse)."""
+        options = self.options
+        data = self.data = await asyncio.to_thread(load_data_dir, options.data_dir,
+                                                    options.passphrase)
+        key = await asyncio.to_thread(load_store_key, data, options.passphrase)
+        store = self.store = await parts.enter_async_context(
+            SqlCipherStore(data.store_path, key))
         device_id = data.identity.device_id
-        self.documents = Documents(
-            self.store, actor_for(device_id, SYSTEM_USER),
-            genesis=genesis_for(device_id), project=project,
+        documents = self.documents = Documents(
+            store, actor_for(device_id, SYSTEM_USER), genesis=genesis_for(device_id),
+            project=project,
         )
-        self.clinic = Clinic(self.documents, data.identity)
+        clinic = self.clinic = Clinic(documents, store, data.identity)
         # Charts stored by an older schema get their new projection rows in the background.
-        self._reprojecting = asyncio.create_task(self._reproject(self.documents))
-        app = create_api_app(self.clinic, bearer_token_auth(data.api_token),
-                             listen_host=self.options.host)
-        for extension in self.options.extensions:
+        self._reprojecting = asyncio.create_task(self._reproject(documents))
+        parts.push_async_callback(self._stop_reprojecting)
+        # The keyring and the peer port's pairing route call parts built just below; they fire
+        # only once the node runs. After a key rotation, sessions on the old key end.
+        keyring = Keyring.of(data, on_new_epoch=lambda _epoch: sync.engine.end_outdated_sessions())
+        sync = self.sync = node_sync(
+            documents, data, options.peer_port, options.peers, keyring=keyring.entries,
+            peer_routes=(lambda app: membership.add_peer_route(app),),
+        )
+        membership = self.membership = Membership(
+            data, documents, clinic, keyring, sync.engine, mdns=options.mdns
+        )
+        app = create_api_app(clinic, bearer_token_auth(data.api_token), listen_host=options.host)
+        for extension in options.extensions:
             result = extension(app, self)
             if result is not None:
                 await result
-        # Membership: keys by epoch for the handshake, pairing on the peer port, then mDNS.
-        self.membership = Membership(data, self.documents, self.clinic, mdns=self.options.mdns)
-        self.membership.add_api_routes(app)
-        self.sync = await start_node_sync(
-            self.documents, data, self.options.peer_port, self.options.peers,
-            peer_routes=(self.membership.add_peer_route,), keyring=self.membership.keyring.entries,
-        )
-        self.sync.add_routes(app)
-        assert self.sync.engine is not None
-        await self.membership.start(self.sync.engine)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S,
-                                     access_log_class=RouteAccessLogger)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.options.host, self.options.api_port)
-        await site.start()
-        self.api_port = _bound_port(self._runner, self.options.api_port)
+        membership.add_api_routes(app)
+        sync.add_routes(app)
+        await parts.enter_async_context(sync)
+        await parts.enter_async_context(membership)
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S,
+                               access_log_class=RouteAccessLogger)
+        await runner.setup()
+        parts.push_async_callback(runner.cleanup)
+        await web.TCPSite(runner, options.host, options.api_port).start()
+        self.api_port = _bound_port(runner, options.api_port)
         await asyncio.to_thread(self._write_run_file)
-        log.info("node %s listening on http://%s:%s", data.identity.device_name,
-                 self.options.host, self.api_port)
+        parts.push_async_callback(asyncio.to_thread, data.run_file.unlink, True)
+        log.info("node %s listening on http://%s:%s", data.identity.device_name, options.host,
+                 self.api_port)
 
     async def stop(self) -> None:
-        """Stop serving, close the store, remove run.json; safe to call twice."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        """Close every part in reverse order (server, membership, sync, store, run.json);
+        safe to call twice."""
+        parts, self._parts = self._parts, AsyncExitStack()
+        try:
+            await parts.aclose()
+        finally:
+            self.store = self.documents = self.clinic = None
+            self.sync = self.membership = None
+            self.started.clear()
+
+    async def _stop_reprojecting(self) -> None:
         reprojecting, self._reprojecting = self._reprojecting, None
         if reprojecting is not None:
             reprojecting.cancel()
             await asyncio.gather(reprojecting, return_exceptions=True)
-        membership, self.membership = self.membership, None
-        if membership is not None:
-            await membership.stop()
-        sync, self.sync = self.sync, None  # stopped before the store closes
-        if sync is not None:
-            await sync.stop()
-        store, self.store = self.store, None
-        if store is not None:
-            await store.stop()
-        if self.data is not None and self.started.is_set():
-            await asyncio.to_thread(self.data.run_file.unlink, True)
-        self.started.clear()
 
     @property
     def peer_port(self) -> int:
         """The port peers dial (the bound one when --peer-port 0 asked for any)."""
-        if self.sync is None or self.sync.engine is None:
+        if self.sync is None or not self.sync.engine.started.is_set():
             return self.options.peer_port
         return int(self.sync.engine.address.rsplit(":", 1)[1])
 

@@ -42,6 +42,7 @@ from discovery.netaddrs import local_addresses
 from discovery.static import parse_peer
 from meshd.api.body import json_object
 from meshd.api.middleware import caller_of
+from meshd.clinic import actions, now_ms
 from meshd.docs import Documents
 from meshd.enrolment import keep_invite_key
 from meshd.identity import (
@@ -56,7 +57,6 @@ from meshd.invite_file import Invite, InviteError, encode_invite, read_invite, w
 from meshd.membership.local_store import CLI_USER, open_documents
 from meshd.node import DEFAULT_PEER_PORT, SYSTEM_USER, Node, running_node
 from meshd.node_client import NodeApi, NodeRefused
-from meshd.service import now_ms
 from meshd.store.base import AuditEvent
 
 DEFAULT_INVITE_LIFETIME_S = 24 * 3600.0
@@ -126,7 +126,7 @@ def add_invite_route(app: web.Application, node: Node) -> None:
         assert node.documents is not None and node.data is not None and node.clinic is not None
         author = Author(node.data.identity.device_id, caller.user, now_ms())
         doc_id = directory_id(node.data.identity.mesh_id)
-        audit = [node.clinic.audit(caller, "invite_device", doc_id, device.device_id)]
+        audit = [node.clinic.audit(caller, actions.INVITE_DEVICE, doc_id, device.device_id)]
         saved = await roster_device(node.documents, node.data, device, author, audit)
         return web.json_response(
             {"device_id": device.device_id, "directory": base64.b64encode(saved).decode()},
@@ -230,7 +230,7 @@ async def _roster_in_store(me: DataDir, device: NewDevice, passphrase: str | Non
     async with open_documents(me, passphrase, SYSTEM_USER) as documents:
         author = Author(me.identity.device_id, CLI_USER, now_ms())
         doc_id = directory_id(me.identity.mesh_id)
-        audit = [AuditEvent(author.at_ms, CLI_USER, "invite_device", doc_id, "cli",
+        audit = [AuditEvent(author.at_ms, CLI_USER, actions.INVITE_DEVICE, doc_id, "cli",
                             device.device_id)]
         return await roster_device(documents, me, device, author, audit)
 

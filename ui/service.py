@@ -1,8 +1,9 @@
 """The ClinicService Protocol: everything the web UI asks of the device, in clinic words.
 
-The daemon implements it on its documents and projections; `ui.testing.InMemoryClinic` is the
-in-memory fake. Inputs that become chart entries are plain mappings in the shapes that
-`crdt_model.validate` / `crdt_model.rules` check; the service raises `ValidationError` (with
+The daemon implements it as a thin adapter (`meshd.clinic_ui`) over its one clinic core, which
+decides every clinical and workflow rule; the UI's tests run that real core over an in-memory
+store (docs/ARCHITECTURE.md). Inputs that become chart entries are plain mappings in the shapes
+that `crdt_model.validate` / `crdt_model.rules` check; the service raises `ValidationError` (with
 `field`), `NotFound` or `ConflictError` from `crdt_model.errors` and stores nothing then.
 `by` is always the id of the logged-in user; the service adds the device and the time.
 Every search must use an index: the UI calls these on every page view (< 100 ms at 50,000
@@ -81,7 +82,9 @@ class ClinicService(Protocol):
         ...
 
     async def record_triage(self, patient_id: str, triage: Mapping[str, Any], by: str) -> str:
-        """Add a `rules.triage_entry` (vitals, category, danger signs); returns the entry id."""
+        """Add a `rules.triage_entry` (vitals, category, danger signs); without an
+        `encounter_id` it joins today's visit (checking the patient in). The patient then
+        waits for consultation. Returns the entry id."""
         ...
 
     async def add_allergy(self, patient_id: str, allergy: Mapping[str, Any], by: str) -> str:
@@ -93,19 +96,20 @@ class ClinicService(Protocol):
         ...
 
     async def add_diagnosis(self, patient_id: str, diagnosis: Mapping[str, Any], by: str) -> str:
-        """Add a `rules.diagnosis_entry` (ICD-10 code and label)."""
+        """Add a `rules.diagnosis_entry` (ICD-10 code and label) in today's visit."""
         ...
 
     async def prescribe(self, patient_id: str, prescription: Mapping[str, Any], by: str) -> str:
-        """Add a `rules.prescription_entry`."""
+        """Add a `rules.prescription_entry` in today's visit."""
         ...
 
     async def order_lab(self, patient_id: str, order: Mapping[str, Any], by: str) -> str:
-        """Add a `rules.lab_order_entry`."""
+        """Add a `rules.lab_order_entry` in today's visit."""
         ...
 
     async def record_lab_result(self, patient_id: str, result: Mapping[str, Any], by: str) -> str:
-        """Add a `rules.lab_result_entry` answering an order."""
+        """Add a `rules.lab_result_entry` answering an order; a patient waiting at the lab
+        goes back to consultation."""
         ...
 
     async def void_entry(self, patient_id: str, entry_id: str, reason: str, by: str) -> None:
@@ -149,7 +153,8 @@ class ClinicService(Protocol):
         ...
 
     async def dispense(self, patient_id: str, dispense: Mapping[str, Any], by: str) -> str:
-        """Record a `rules.dispense_input` on the chart and −quantity on the stock ledger."""
+        """Record a `rules.dispense_input` on the chart and −quantity on the stock ledger; when
+        nothing is left to dispense, a patient waiting at the pharmacy is done."""
         ...
 
     async def receive_stock(self, drug_id: str, quantity: int, note: str, by: str) -> None:
@@ -157,7 +162,12 @@ class ClinicService(Protocol):
         ...
 
     async def adjust_stock(self, drug_id: str, quantity: int, reason: str, by: str) -> None:
-        """Add a signed correction to the ledger (after a count, or to reconcile below zero)."""
+        """Add a signed correction to the ledger."""
+        ...
+
+    async def count_stock(self, drug_id: str, counted: int, reason: str, by: str) -> None:
+        """Set a drug's level to what was counted on the shelf (reconciles a level below zero);
+        NotFound(field="drug_id") for a drug not in the catalogue."""
         ...
 
     # --- review queue, sync, reports ------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The JSON API of DESIGN §10 on aiohttp: `create_api_app(service, authenticate)`."""
+"""The JSON API of docs/ARCHITECTURE.md §9 on aiohttp: `create_api_app(clinic, authenticate)`."""
 
 from meshd.api.app import create_api_app
 

@@ -8,14 +8,14 @@ from meshd.api import chart_ops, documents, facility, health, patients, queue
 from meshd.api.host_check import allowed_host_names, host_check_middleware
 from meshd.api.keys import SERVICE
 from meshd.api.middleware import Authenticate, auth_middleware, error_middleware
-from meshd.service import Clinic
+from meshd.clinic import Clinic
 
 # A chart operation is a few kB of JSON; 1 MiB leaves room and stops a memory-filling upload.
 MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_api_app(
-    service: Clinic, authenticate: Authenticate, *, max_body_bytes: int = MAX_BODY_BYTES,
+    clinic: Clinic, authenticate: Authenticate, *, max_body_bytes: int = MAX_BODY_BYTES,
     listen_host: str = "127.0.0.1",
 ) -> web.Application:
     """The aiohttp application of the API; the UI's routes may be added to it afterwards."""
@@ -24,7 +24,7 @@ def create_api_app(
         middlewares=[host_check_middleware(allowed_host_names(listen_host)), error_middleware(),
                      auth_middleware(authenticate)],
     )
-    app[SERVICE] = service
+    app[SERVICE] = clinic
     for module in (health, patients, chart_ops, facility, queue, documents):
         module.add_routes(app)
     return app

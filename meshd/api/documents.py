@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from crdt_model.ids import CHART, parse_doc_id
+from crdt_model.ids import parse_doc_id
 from meshd.api.keys import SERVICE
 from meshd.api.middleware import caller_of
 
@@ -13,17 +13,15 @@ async def heads(request: web.Request) -> web.Response:
     """GET /api/v1/docs/{doc_id}/heads: {"doc_id", "heads": [hex change hashes]}."""
     doc_id = request.match_info["doc_id"]
     parse_doc_id(doc_id)
-    found = await request.app[SERVICE].docs.heads(doc_id)
+    found = await request.app[SERVICE].heads(doc_id)
     return web.json_response({"doc_id": doc_id, "heads": [h.hex() for h in found]})
 
 
 async def automerge_bytes(request: web.Request) -> web.Response:
     """GET /api/v1/docs/{doc_id}/automerge: the saved document (application/octet-stream)."""
     doc_id = request.match_info["doc_id"]
-    kind, _ = parse_doc_id(doc_id)
-    service = request.app[SERVICE]
-    audit = [service.audit(caller_of(request), "export", doc_id)] if kind == CHART else []
-    data = await service.docs.export(doc_id, audit)
+    parse_doc_id(doc_id)
+    data = await request.app[SERVICE].export(doc_id, caller_of(request))
     return web.Response(body=data, content_type="application/octet-stream")
 
 

@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from aiohttp import web
 
-from crdt_model import facility
-from crdt_model.adapter import Doc
-from crdt_model.context import Author
-from crdt_model.ids import check_slug
 from meshd.api.body import json_object
 from meshd.api.keys import SERVICE
 from meshd.api.middleware import caller_of
-
-
-async def _ledger_entry(
-    request: web.Request, record: Callable[[Doc, object, Author, str], object]
-) -> web.Response:
-    """Write the body as a stock ledger entry through `record`: 201 {"id": <ledger id>}."""
-    data = await json_object(request)
-    ledger_id = await request.app[SERVICE].facility_op(
-        lambda doc, author, lid: record(doc, data, author, lid), caller_of(request),
-    )
-    return web.json_response({"id": ledger_id}, status=201)
 
 
 async def drugs(request: web.Request) -> web.Response:
@@ -32,13 +15,9 @@ async def drugs(request: web.Request) -> web.Response:
 
 
 async def add_drug(request: web.Request) -> web.Response:
-    """POST /api/v1/facility/drugs {"drug_id", name, form?, strength?, unit?}: 201 {"id"}."""
+    """POST /api/v1/facility/drugs {"drug_id"?, name, form?, strength?, unit?}: 201 {"id"}."""
     data = await json_object(request)
-    drug_id = check_slug(data.pop("drug_id", None), "drug_id")
-    await request.app[SERVICE].facility_op(
-        lambda doc, author, _id: facility.add_drug(doc, drug_id, data, author),
-        caller_of(request), drug_id,
-    )
+    drug_id = await request.app[SERVICE].add_drug(data, caller_of(request))
     return web.json_response({"id": drug_id}, status=201)
 
 
@@ -49,12 +28,18 @@ async def stock(request: web.Request) -> web.Response:
 
 async def receive(request: web.Request) -> web.Response:
     """POST /api/v1/facility/stock/receive {drug_id, quantity, ref?}: 201 {"id": <ledger id>}."""
-    return await _ledger_entry(request, facility.receive_stock)
+    data = await json_object(request)
+    return web.json_response(
+        {"id": await request.app[SERVICE].receive_stock(data, caller_of(request))}, status=201
+    )
 
 
 async def adjust(request: web.Request) -> web.Response:
     """POST /api/v1/facility/stock/adjust {drug_id, quantity, reason}: 201 {"id": <ledger id>}."""
-    return await _ledger_entry(request, facility.adjust_stock)
+    data = await json_object(request)
+    return web.json_response(
+        {"id": await request.app[SERVICE].adjust_stock(data, caller_of(request))}, status=201
+    )
 
 
 def add_routes(app: web.Application) -> None:

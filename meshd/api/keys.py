@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from meshd.service import Clinic
+from meshd.clinic import Clinic
 
-SERVICE = web.AppKey("service", Clinic)
+SERVICE = web.AppKey("clinic", Clinic)

@@ -22,7 +22,7 @@ from crdt_model.errors import (
     StoreError,
     ValidationError,
 )
-from meshd.service import Caller
+from meshd.clinic import Caller
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Patient routes: register, search, read a chart (DESIGN §10)."""
+"""Patient routes: register, search, read a chart (docs/ARCHITECTURE.md §9)."""
 
 from __future__ import annotations
 

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from aiohttp import web
 
-from crdt_model import queue
 from crdt_model.validate import reject_unknown
 from meshd.api.body import json_object, optional_json_object, path_entry
 from meshd.api.keys import SERVICE
 from meshd.api.middleware import caller_of
-
-FIRST_STATION = "triage"
+from meshd.clinic.flow import DONE, FIRST_STATION
 
 
 async def rows(request: web.Request) -> web.Response:
     """GET /api/v1/queue[?day=YYYY-MM-DD]: {"day", "rows": [{entry_id, patient_id, station…}]}."""
-    service = request.app[SERVICE]
-    day = request.query.get("day") or service.today().isoformat()
-    return web.json_response({"day": day, "rows": await service.queue_rows(day)})
+    clinic = request.app[SERVICE]
+    day = request.query.get("day") or clinic.today().isoformat()
+    rows = [asdict(row) for row in await clinic.queue_rows(day)]
+    return web.json_response({"day": day, "rows": rows})
 
 
 async def enqueue(request: web.Request) -> web.Response:
@@ -34,11 +35,8 @@ async def move(request: web.Request) -> web.Response:
     """POST /api/v1/queue/{entry}/move {"station"}: 200 {"id": <move id>}."""
     body = await json_object(request)
     reject_unknown(body, ("station",))
-    entry = path_entry(request, "entry")
-    station = body.get("station", "")
-    move_id = await request.app[SERVICE].queue_op(
-        lambda doc, author, mid: queue.move_to(doc, entry, station, author, mid),
-        caller_of(request),
+    move_id = await request.app[SERVICE].move_entry(
+        path_entry(request, "entry"), body.get("station", ""), caller_of(request)
     )
     return web.json_response({"id": move_id})
 
@@ -46,9 +44,8 @@ async def move(request: web.Request) -> web.Response:
 async def done(request: web.Request) -> web.Response:
     """POST /api/v1/queue/{entry}/done: the patient has left; 200 {"id": <move id>}."""
     reject_unknown(await optional_json_object(request), ())
-    entry = path_entry(request, "entry")
-    move_id = await request.app[SERVICE].queue_op(
-        lambda doc, author, mid: queue.mark_done(doc, entry, author, mid), caller_of(request),
+    move_id = await request.app[SERVICE].move_entry(
+        path_entry(request, "entry"), DONE, caller_of(request)
     )
     return web.json_response({"id": move_id})
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
+from typing import Protocol
 
 from crdt_model.errors import ValidationError
 from crdt_model.ids import parse_doc_id
-from meshd.docs import Documents
+from meshd.clinic.base import Listener
 from meshd.sync.ports import Heads
 from ui.records import ChangeEvent
 
@@ -25,10 +26,18 @@ from ui.records import ChangeEvent
 MAX_PENDING_EVENTS = 256
 
 
+class Changes(Protocol):
+    """Where changes are heard: the clinic core (or its Documents)."""
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` after every durable change; returns the unsubscribe call."""
+        ...
+
+
 class Subscription(AsyncIterator[ChangeEvent]):
     """One subscriber's changes, oldest first; `aclose()` (or `async with`) ends it."""
 
-    def __init__(self, documents: Documents, max_pending: int = MAX_PENDING_EVENTS) -> None:
+    def __init__(self, documents: Changes, max_pending: int = MAX_PENDING_EVENTS) -> None:
         self._pending: OrderedDict[str, ChangeEvent] = OrderedDict()
         self._max_pending = max_pending
         self._ready = asyncio.Event()

@@ -41,13 +41,13 @@ async def reader_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 def service_for(node: Node) -> NodeClinicService:
-    """The UI service of a started node."""
-    if node.clinic is None:
+    """The UI service of a node whose parts are built (extensions run then)."""
+    if node.clinic is None or node.sync is None:
         raise RuntimeError("the node's clinic is not open yet")
+    engine = node.sync.engine
 
     def sync_report() -> Mapping[str, Any] | None:
-        engine = node.sync.engine if node.sync is not None else None
-        return engine.status(recent_docs=0) if engine is not None else None
+        return engine.status(recent_docs=0)
 
     return NodeClinicService(node.clinic, sync_report=sync_report, relay_url=node.options.relay)
 

@@ -1,62 +1,46 @@
 """From documents and projection rows to the UI's plain records (`ui.records`).
 
 Documents store user and device ids; the UI shows names, so every conversion takes a `Names`
-read from the mesh directory. The chart functions are pure views run on a chart document under
-its lock (`chart_parts`), then turned into records outside it.
+read from the mesh directory (`meshd.clinic.base.Names`). Rendering only: nothing here decides
+anything clinical.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from crdt_model.adapter import Doc
 from crdt_model.chart_doc import (
     CANCEL,
     MERGE_LINK,
     RESOLUTION,
     VOID,
-    chart_root,
     entries_of,
     order_key,
     status_of,
 )
+from meshd.clinic.base import Names
+from meshd.clinic.clinical import shown_value, summary
+from meshd.clinic.flow import Waiting
+from meshd.clinic.pharmacy import Stock
 from ui.records import (
     Chart,
     ChartEntry,
     HistoryEntry,
     PatientSummary,
+    PendingLabOrder,
+    PendingPrescription,
+    QueueEntry,
     ReviewCandidate,
     ReviewItem,
+    StockLevel,
+    User,
+    VisitFact,
 )
 
 # Entry kinds that act on other entries: shown through their effect, not as entries.
 _ACTING_KINDS = (VOID, RESOLUTION, CANCEL, MERGE_LINK)
 _STAMP = ("kind", "device", "user", "at", "supersedes")
-_SUMMARY_KEYS = ("label", "drug", "test", "substance", "text", "category", "value", "reason")
-UNKNOWN = "—"
-
-
-@dataclass(frozen=True, slots=True)
-class Names:
-    """User and device names of the mesh, by id."""
-
-    users: Mapping[str, str]
-    devices: Mapping[str, str]
-
-    def user(self, user_id: object) -> str:
-        """The user's name, or a short form of the id when the directory does not know it."""
-        return self.users.get(str(user_id)) or (str(user_id)[:8] if user_id else UNKNOWN)
-
-    def device(self, device_id: object) -> str:
-        """The device's name, or a short form of the id."""
-        return self.devices.get(str(device_id)) or (str(device_id)[:8] if device_id else UNKNOWN)
-
-
-def chart_parts(doc: Doc) -> dict[str, Any]:
-    """The chart's plain root (read under the document's lock)."""
-    return chart_root(doc)
 
 
 def patient_summary(patient_id: str, shown: Mapping[str, Any]) -> PatientSummary:
@@ -105,14 +89,6 @@ def to_chart(root: Mapping[str, Any], names: Names) -> Chart:
     return Chart(patient_summary(patient_id, demographics), tuple(records))
 
 
-def summary(kind: str, data: Mapping[str, Any]) -> str:
-    """A one-line description of an entry, for history and review."""
-    for key in _SUMMARY_KEYS:
-        if key in data:
-            return f"{kind}: {data[key]}"
-    return kind
-
-
 def history(root: Mapping[str, Any], names: Names) -> list[HistoryEntry]:
     """Every recorded change of a chart, oldest first: demographic writes (grouped by the act
     that wrote them), entries, and encounters being closed."""
@@ -154,14 +130,9 @@ def review_item(row: Mapping[str, Any], names: Names) -> ReviewItem:
     """A review item from its projection row (a demographic conflict or rival corrections)."""
     candidates = []
     for c in row.get("candidates", []):
-        if "entry" in c:
-            entry = c["entry"] if isinstance(c["entry"], dict) else {}
-            value = summary(str(entry.get("kind")), entry)
-        else:
-            value = str(c.get("value"))
         at = c.get("at")
         candidates.append(ReviewCandidate(
-            value, names.user(c.get("user")), names.device(c.get("device")),
+            shown_value(c), names.user(c.get("user")), names.device(c.get("device")),
             at if isinstance(at, int) else 0,
         ))
     name = f"{row.get('given_name', '')} {row.get('family_name', '')}".strip()
@@ -172,10 +143,62 @@ def review_item(row: Mapping[str, Any], names: Names) -> ReviewItem:
     )
 
 
-def choice_for(row: Mapping[str, Any], names: Names, value: str) -> str | None:
-    """The candidate `choice` (write or entry id) whose shown value is `value`."""
-    item = review_item(row, names)
-    for candidate, raw in zip(item.candidates, row.get("candidates", []), strict=False):
-        if candidate.value == value:
-            return str(raw.get("choice"))
-    return None
+def _name(row: Mapping[str, Any]) -> str:
+    return f"{row.get('given_name', '')} {row.get('family_name', '')}".strip()
+
+
+def user_record(user_id: str, record: Mapping[str, Any]) -> User:
+    """A User from its directory record."""
+    language = record.get("language")
+    return User(
+        id=user_id, name=str(record.get("name")), roles=tuple(record.get("roles") or ()),
+        pin_hash=str(record.get("pin_hash") or ""),
+        language=language if isinstance(language, str) else None,
+        active=not record.get("disabled"),
+    )
+
+
+def queue_entry(waiting: Waiting) -> QueueEntry:
+    """A QueueEntry from the core's view of a waiting patient."""
+    return QueueEntry(
+        patient_id=waiting.patient_id, given_name=waiting.given_name,
+        family_name=waiting.family_name, station=waiting.station, since_ms=waiting.since_ms,
+        arrived_ms=waiting.arrived_ms, encounter_id=waiting.encounter_id,
+        triage_category=waiting.triage_category,
+    )
+
+
+def lab_order(row: Mapping[str, Any], names: Names) -> PendingLabOrder:
+    """A PendingLabOrder from its worklist row."""
+    return PendingLabOrder(
+        patient_id=str(row["patient_id"]), patient_name=_name(row),
+        order_id=str(row["order_id"]), test=str(row["test"]), at_ms=int(row["at_ms"]),
+        ordered_by=names.user(row.get("ordered_by")),
+    )
+
+
+def prescription(row: Mapping[str, Any]) -> PendingPrescription:
+    """A PendingPrescription from its worklist row."""
+    return PendingPrescription(
+        patient_id=str(row["patient_id"]), patient_name=_name(row),
+        prescription_id=str(row["prescription_id"]), drug=str(row["drug"]),
+        drug_id=row.get("drug_id"), dose=float(row["dose"]), dose_unit=str(row["dose_unit"]),
+        route=str(row["route"]), frequency=str(row["frequency"]),
+        duration_days=int(row["duration_days"]), quantity=row.get("quantity"),
+        dispensed=int(row.get("dispensed") or 0), at_ms=int(row["at_ms"]),
+    )
+
+
+def stock_level(stock: Stock) -> StockLevel:
+    """A StockLevel from the core's stock of a drug."""
+    return StockLevel(drug_id=stock.drug_id, name=stock.name, unit=stock.unit,
+                      level=stock.level, reorder_level=stock.reorder_level)
+
+
+def visit_fact(row: Mapping[str, Any]) -> VisitFact:
+    """A VisitFact from its report row."""
+    return VisitFact(
+        day=str(row["day"]), patient_id=str(row["patient_id"]), sex=str(row["sex"]),
+        age_years=row.get("age_years"), stations=tuple(row.get("stations") or ()),
+        diagnosis_codes=tuple(row.get("diagnosis_codes") or ()),
+    )

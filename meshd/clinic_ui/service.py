@@ -13,4 +13,4 @@ class NodeClinicService(People, Charts, Flow):
 
     def subscribe(self) -> Subscription:
         """Every document change from now on, local or synced; closing the iterator ends it."""
-        return Subscription(self.docs)
+        return Subscription(self.clinic)

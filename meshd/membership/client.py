@@ -18,6 +18,7 @@ from crdt_model.context import Author
 from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import directory_id
 from discovery.netaddrs import local_addresses
+from meshd.clinic import actions, now_ms
 from meshd.identity import load_data_dir
 from meshd.membership.errors import PairingFailed
 from meshd.membership.keyring import KeyAdopter, Keyring
@@ -25,7 +26,6 @@ from meshd.membership.local_store import CLI_USER, open_documents
 from meshd.membership.roster import Revoked, device_rows, revoke
 from meshd.membership.service import DEVICES_ROUTE, PAIRING_ROUTE, REVOKE_ROUTE
 from meshd.node_client import node_api
-from meshd.service import now_ms
 from meshd.store.base import AuditEvent
 
 PAIRING_POLL_S = 0.5
@@ -58,7 +58,9 @@ def wait_for_pairing(
         state = api.call("GET", PAIRING_ROUTE)
         if on_poll is not None:
             on_poll(state)
-        if state.get("state") != "open" or time.monotonic() > deadline:
+        # "paired" comes a moment before the desk has rostered the device and named it.
+        settling = state.get("state") == "paired" and state.get("joined") is None
+        if (state.get("state") != "open" and not settling) or time.monotonic() > deadline:
             return state
         time.sleep(PAIRING_POLL_S)  # another process's state: nothing to wait on here
 
@@ -105,7 +107,7 @@ def revoke_device(data_dir: Path, ref: str, passphrase: str | None = None) -> di
                 await adopter.check()  # a newer epoch may be waiting for this device already
                 author = Author(data.identity.device_id, CLI_USER, now_ms())
                 doc_id = directory_id(data.identity.mesh_id)
-                audit = [AuditEvent(author.at_ms, CLI_USER, "revoke_device", doc_id, "cli",
+                audit = [AuditEvent(author.at_ms, CLI_USER, actions.REVOKE_DEVICE, doc_id, "cli",
                                     ref[:100])]
                 return await revoke(documents, data, keyring, ref, author, audit)
             finally:

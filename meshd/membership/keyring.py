@@ -30,18 +30,19 @@ log = logging.getLogger(__name__)
 class Keyring:
     """The mesh keys by epoch; saved to the data dir (0600) whenever one is added."""
 
-    def __init__(self, path: Path, keys: dict[int, bytes], seal_with: bytes | None = None) -> None:
+    def __init__(self, path: Path, keys: dict[int, bytes], seal_with: bytes | None = None, *,
+                 on_new_epoch: Callable[[int], None] | None = None) -> None:
         self.path = path
         self._seal_with = seal_with  # the data dir's sealing key, when it has a passphrase
         self._keys = dict(keys)
         self._newest_first = self._ordered()
-        self.on_new_epoch: Callable[[int], None] | None = None
+        self._on_new_epoch = on_new_epoch
 
     @classmethod
-    def of(cls, data: DataDir) -> Keyring:
-        """The keyring a data dir holds."""
+    def of(cls, data: DataDir, *, on_new_epoch: Callable[[int], None] | None = None) -> Keyring:
+        """The keyring a data dir holds; `on_new_epoch(epoch)` hears of every key adopted."""
         return cls(data.path, dict(data.mesh_keys) or {data.mesh_epoch: data.mesh_key},
-                   data.sealing_key)
+                   data.sealing_key, on_new_epoch=on_new_epoch)
 
     def entries(self) -> tuple[tuple[int, bytes], ...]:
         """(epoch, key), newest first: what the handshake reads."""
@@ -68,8 +69,8 @@ class Keyring:
         self._keys.update(fresh)
         write_keyring(self.path, self._keys, self._seal_with)
         self._newest_first = self._ordered()
-        if self.on_new_epoch is not None:
-            self.on_new_epoch(self.epoch)
+        if self._on_new_epoch is not None:
+            self._on_new_epoch(self.epoch)
         return True
 
     def _ordered(self) -> tuple[tuple[int, bytes], ...]:

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from crdt_model.adapter import actor_for
+from meshd.clinic import genesis_for, project
 from meshd.docs import Documents
 from meshd.identity import DataDir, load_store_key
-from meshd.service import genesis_for, project
 from meshd.store.sqlcipher import SqlCipherStore
 
 CLI_USER = "cli"  # who a change made by a CLI verb straight on the store is attributed to

@@ -23,12 +23,12 @@ from crdt_model.ids import directory_id
 from discovery.errors import PairingProtocolError
 from discovery.pairing import PAIRING_WINDOW_S, PairingWindow, WindowState
 from discovery.pairing_http import add_pairing_route, pairing_handler
+from meshd.clinic import Caller, Clinic, actions
 from meshd.docs import Documents
 from meshd.identity import DataDir
 from meshd.membership.keyring import Keyring
 from meshd.membership.roster import add_joiner, ensure_self
 from meshd.membership.secret import JoinerIdentity, MeshSecret, PairingPayloadError, decode_joiner
-from meshd.service import Caller, Clinic
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class PairingDesk:
         caller = self._opened_by or Caller(user="api", origin="pairing")
         author = self._clinic.author(caller)
         doc_id = directory_id(self._data.identity.mesh_id)
-        audit = [self._clinic.audit(caller, "pair_device", doc_id,
+        audit = [self._clinic.audit(caller, actions.PAIR_DEVICE, doc_id,
                                     f"{joiner.device_id} {joiner.name}"[:200])]
         try:
             await add_joiner(self._documents, self._data, joiner, author, audit)

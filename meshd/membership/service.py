@@ -6,8 +6,9 @@
     GET    /api/v1/devices          -> {"devices": [rows], "key_epoch"}
     POST   /api/v1/devices/revoke   {"device": name or id prefix} -> {"device_id", "name", "epoch"}
 
-All behind the API's bearer token (the auth middleware covers /api/). The node calls
-`add_api_routes`, passes `add_peer_route` and `keyring.entries` to the sync engine, then `start`.
+All behind the API's bearer token (the auth middleware covers /api/). The node (the composition
+root) builds the keyring and the sync engine, passes `add_peer_route` and `keyring.entries` to
+the engine, calls `add_api_routes`, then starts this after the engine.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from crdt_model.ids import directory_id
 from discovery.pairing import PAIRING_WINDOW_S
 from meshd.api.body import json_object, optional_json_object
 from meshd.api.middleware import caller_of
+from meshd.clinic import Clinic, actions
 from meshd.docs import Documents
 from meshd.identity import DataDir
+from meshd.lifecycle import Lifecycle
 from meshd.membership.keyring import KeyAdopter, Keyring
 from meshd.membership.mdns_link import MeshPeerFinder
 from meshd.membership.pairing_desk import PairingDesk
 from meshd.membership.roster import device_rows, revoke
-from meshd.service import Clinic
 from meshd.sync.engine import SyncEngine
 
 log = logging.getLogger(__name__)
@@ -39,29 +41,28 @@ DEVICES_ROUTE = "/api/v1/devices"
 REVOKE_ROUTE = "/api/v1/devices/revoke"
 
 
-class Membership:
-    """The node's keyring, key adoption, pairing desk and mDNS, started and stopped together."""
+class Membership(Lifecycle):
+    """The node's key adoption, pairing desk and mDNS, started (after the sync engine) and
+    stopped together."""
 
-    def __init__(self, data: DataDir, documents: Documents, clinic: Clinic, *, mdns: bool) -> None:
+    def __init__(self, data: DataDir, documents: Documents, clinic: Clinic, keyring: Keyring,
+                 engine: SyncEngine, *, mdns: bool) -> None:
         self.data = data
-        self.keyring = Keyring.of(data)
-        self.desk = PairingDesk(data, documents, clinic, self.keyring, set_flag=self._set_flag)
+        self.keyring = keyring
+        self.desk = PairingDesk(data, documents, clinic, keyring, set_flag=self._set_flag)
         self.finder: MeshPeerFinder | None = None
-        self.engine: SyncEngine | None = None
+        self.engine = engine
         self._documents = documents
         self._clinic = clinic
         self._mdns = mdns
-        self._adopter = KeyAdopter(documents, data, self.keyring)
+        self._adopter = KeyAdopter(documents, data, keyring)
 
-    async def start(self, engine: SyncEngine) -> None:
+    async def start(self) -> None:
         """Adopt keys already waiting in the directory, then advertise and browse over mDNS."""
-        self.engine = engine
-        # After a rotation, sessions on the old key end; peers redial with the new one.
-        self.keyring.on_new_epoch = lambda epoch: engine.end_outdated_sessions()
         await self._adopter.check()
         if self._mdns:
-            port = int(engine.address.rsplit(":", 1)[1])
-            finder = MeshPeerFinder(engine, self.data.identity.device_id,
+            port = int(self.engine.address.rsplit(":", 1)[1])
+            finder = MeshPeerFinder(self.engine, self.data.identity.device_id,
                                     self.data.identity.mesh_id, port)
             if await finder.start():
                 self.finder = finder
@@ -84,7 +85,7 @@ class Membership:
 
     def peer_port(self) -> int | None:
         """The port peers (and joining devices) dial, once the engine listens."""
-        return int(self.engine.address.rsplit(":", 1)[1]) if self.engine is not None else None
+        return int(self.engine.address.rsplit(":", 1)[1]) if self.engine.started.is_set() else None
 
     async def devices(self) -> dict[str, Any]:
         """The roster as the API lists it."""
@@ -127,7 +128,7 @@ class Membership:
                 raise ValidationError("name the device to revoke (name or id)", field="device")
             caller = caller_of(request)
             doc_id = directory_id(self.data.identity.mesh_id)
-            audit = [self._clinic.audit(caller, "revoke_device", doc_id, ref[:100])]
+            audit = [self._clinic.audit(caller, actions.REVOKE_DEVICE, doc_id, ref[:100])]
             done = await revoke(self._documents, self.data, self.keyring, ref,
                                 self._clinic.author(caller), audit)
             self.desk.close()  # a code shown before the rotation would hand out the old key

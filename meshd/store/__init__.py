@@ -1,6 +1,8 @@
 """Durable, encrypted storage of documents and their projections.
 
-    base.py       the Store protocol and the DocWrite / Projections / AuditEvent records
+    base.py       the store's two faces: DocumentStore (read, write, heads) and ReadModel
+                  (search, queue, worklists, stock, audit, as typed rows), Store = both;
+                  the DocWrite / Projections / AuditEvent records
     keys.py       the SQLCipher key file (random key, optionally wrapped by a passphrase)
     sqlcipher.py  SqlCipherStore, the real store; schema.py, writer.py, mutations.py and
                   queries.py are its parts (file and migrations, threads, writes, reads)

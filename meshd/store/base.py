@@ -1,7 +1,10 @@
-"""The Store interface: what the node needs from durable storage, and nothing more.
+"""The store's two faces: what the node needs from durable storage, and nothing more.
 
-The SQLCipher store (`meshd.store.sqlcipher`) and the in-memory fake (`meshd.store.memory`)
-both implement it; sync and API code depend only on this Protocol.
+`DocumentStore` keeps documents (read, write, heads); `ReadModel` answers from the projection
+rows written in the same transaction (search, queue, worklists, stock, audit), as typed rows
+where the shape is fixed. `Store` is both: the SQLCipher store (`meshd.store.sqlcipher`) and
+the in-memory fake (`meshd.store.memory`) implement it. Documents needs only the document
+store; the clinic core reads the read model.
 """
 
 from __future__ import annotations
@@ -61,7 +64,49 @@ class AuditEvent:
     detail: str = ""
 
 
-class Store(Protocol):
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """A queue entry as projected: who waits at which station since when (epoch ms)."""
+
+    entry_id: str
+    patient_id: str
+    station: str
+    since_ms: int
+    enqueued_ms: int
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> QueueRow:
+        """From a projected row (`crdt_model.queue.queue_rows`)."""
+        return cls(str(row["entry_id"]), str(row["patient_id"]), str(row["station"]),
+                   int(row["since_ms"]), int(row["enqueued_ms"]))
+
+
+@dataclass(frozen=True, slots=True)
+class StockRow:
+    """A drug's projected stock level (the sum of its ledger lines); `negative` flags < 0."""
+
+    name: str
+    level: int
+    negative: bool
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> StockRow:
+        """From a projected level (`crdt_model.facility.stock_levels`)."""
+        level = int(row.get("level") or 0)
+        return cls(str(row.get("name") or ""), level, bool(row.get("negative", level < 0)))
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistEntry:
+    """A worklist row as read back: the document it came from, its key, sort key and item."""
+
+    doc_id: str
+    key: str
+    sort_key: int | str
+    row: Mapping[str, Any]
+
+
+class DocumentStore(Protocol):
     """Durable documents. Every write returns only after it is durable, and is atomic."""
 
     async def read(self, doc_id: str) -> bytes | None:
@@ -69,15 +114,12 @@ class Store(Protocol):
         ...
 
     async def write(self, writes: Sequence[DocWrite], audit: Sequence[AuditEvent] = ()) -> None:
-        """Append all `writes` (and audit rows) in one durable transaction."""
+        """Append all `writes` (with their projections, and audit rows) in one durable
+        transaction."""
         ...
 
     async def heads(self, prefix: str = "") -> dict[str, tuple[bytes, ...]]:
         """The stored heads of every document whose id starts with `prefix`."""
-        ...
-
-    async def search_patients(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
-        """Patient search rows matching `query` (names, phone, village, ids), best first."""
         ...
 
     async def read_many(self, doc_ids: Sequence[str]) -> dict[str, bytes]:
@@ -92,32 +134,6 @@ class Store(Protocol):
         """How many stored documents start with `prefix`."""
         ...
 
-    async def queue_rows(self, queue_doc_id: str) -> list[dict[str, Any]]:
-        """The projected rows of a queue document, in their projected order."""
-        ...
-
-    async def stock_levels(self, facility_doc_id: str) -> dict[str, dict[str, Any]]:
-        """Drug id -> projected stock level of a facility document."""
-        ...
-
-    async def audit_events(
-        self, doc_id: str | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
-        """The latest audit rows as dicts (at_ms, user, action, doc_id, origin, detail)."""
-        ...
-
-    async def worklist(
-        self, kind: str, low: int | str | None = None, high: int | str | None = None,
-        limit: int = 1000,
-    ) -> list[dict[str, Any]]:
-        """Rows of worklist `kind` with low <= sort_key <= high, by sort key:
-        dicts {doc_id, key, sort_key, row}."""
-        ...
-
-    async def similar_words(self, word: str, limit: int = 5) -> list[str]:
-        """Indexed name/village words within a typo or two of `word`, for tolerant search."""
-        ...
-
     async def reprojection_due(self, after: str = "", limit: int = 100) -> list[str]:
         """Ids after `after` of documents whose projections a schema upgrade left to be
         recomputed, sorted (any projection write of a document clears its mark)."""
@@ -126,3 +142,41 @@ class Store(Protocol):
     async def integrity_check(self) -> list[str]:
         """Problems found in the store (empty when sound)."""
         ...
+
+
+class ReadModel(Protocol):
+    """Rows derived from documents (written with them by `DocumentStore.write`), for pages
+    and lists that must not load every chart: search, queue, worklists, stock, audit."""
+
+    async def search_patients(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Patient search rows matching `query` (names, phone, village, ids), best first.
+        (Rows stay mappings: they are the API's JSON, with the fields `chart.patient_row`
+        projects, which grow with the schema.)"""
+        ...
+
+    async def similar_words(self, word: str, limit: int = 5) -> list[str]:
+        """Indexed name/village words within a typo or two of `word`, for tolerant search."""
+        ...
+
+    async def queue_rows(self, queue_doc_id: str) -> list[QueueRow]:
+        """The projected rows of a queue document, oldest arrival first."""
+        ...
+
+    async def stock_levels(self, facility_doc_id: str) -> dict[str, StockRow]:
+        """Drug id -> projected stock level of a facility document."""
+        ...
+
+    async def worklist(
+        self, kind: str, low: int | str | None = None, high: int | str | None = None,
+        limit: int = 1000,
+    ) -> list[WorklistEntry]:
+        """Rows of worklist `kind` with low <= sort_key <= high, by sort key."""
+        ...
+
+    async def audit_events(self, doc_id: str | None = None, limit: int = 100) -> list[AuditEvent]:
+        """The latest audit rows, newest first (of one document when `doc_id`)."""
+        ...
+
+
+class Store(DocumentStore, ReadModel, Protocol):
+    """Both faces of the device store (SqlCipherStore, and MemoryStore in tests)."""

@@ -15,7 +15,7 @@ from typing import Any
 from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError, StoreError
 from meshd.lifecycle import Lifecycle
-from meshd.store.base import AuditEvent, DocWrite
+from meshd.store.base import AuditEvent, DocWrite, QueueRow, StockRow, WorklistEntry
 from meshd.store.search import compact, matches, patient_row, search_columns, similar
 
 AUDIT_PAGE = 100
@@ -33,7 +33,7 @@ class MemoryStore(Lifecycle):
         self._queues: dict[str, list[dict[str, Any]]] = {}
         self._stock: dict[str, dict[str, dict[str, Any]]] = {}
         self._worklists: dict[str, list[dict[str, Any]]] = {}
-        self._audit: list[dict[str, Any]] = []
+        self._audit: list[AuditEvent] = []
         self.started = asyncio.Event()
 
     async def start(self) -> None:
@@ -73,11 +73,7 @@ class MemoryStore(Lifecycle):
                      "sort_key": w.sort_key, "row": _plain(w.row)}
                     for w in proj.worklists
                 ]
-        self._audit.extend(
-            {"at_ms": e.at_ms, "user": e.user, "action": e.action, "doc_id": e.doc_id,
-             "origin": e.origin, "detail": e.detail}
-            for e in audit
-        )
+        self._audit.extend(audit)
 
     async def compact(self, doc_id: str) -> bool:
         """Fold the chunks of `doc_id` into its snapshot; False when it had none."""
@@ -126,38 +122,38 @@ class MemoryStore(Lifecycle):
         found.sort(key=lambda row: row["merged_into"] is not None)
         return found[: max(limit, 0)]
 
-    async def queue_rows(self, queue_doc_id: str) -> list[dict[str, Any]]:
+    async def queue_rows(self, queue_doc_id: str) -> list[QueueRow]:
         """The projected rows of a queue document."""
         self._check_open()
-        return copy.deepcopy(self._queues.get(queue_doc_id, []))
+        return [QueueRow.of(row) for row in self._queues.get(queue_doc_id, [])]
 
-    async def stock_levels(self, facility_doc_id: str) -> dict[str, dict[str, Any]]:
+    async def stock_levels(self, facility_doc_id: str) -> dict[str, StockRow]:
         """Drug id -> projected stock level of a facility document."""
         self._check_open()
-        return copy.deepcopy(self._stock.get(facility_doc_id, {}))
+        return {k: StockRow.of(v) for k, v in self._stock.get(facility_doc_id, {}).items()}
 
     async def audit_events(
         self, doc_id: str | None = None, limit: int = AUDIT_PAGE
-    ) -> list[dict[str, Any]]:
+    ) -> list[AuditEvent]:
         """The latest audit rows, newest first (of one document when `doc_id`)."""
         self._check_open()
-        rows = [e for e in self._audit if doc_id is None or e["doc_id"] == doc_id]
-        ordered = sorted(enumerate(rows), key=lambda p: (p[1]["at_ms"], p[0]), reverse=True)
-        return [dict(row) for _, row in ordered[:limit]]
+        rows = [e for e in self._audit if doc_id is None or e.doc_id == doc_id]
+        ordered = sorted(enumerate(rows), key=lambda p: (p[1].at_ms, p[0]), reverse=True)
+        return [row for _, row in ordered[:limit]]
 
     async def worklist(
         self, kind: str, low: int | str | None = None, high: int | str | None = None,
         limit: int = WORKLIST_PAGE,
-    ) -> list[dict[str, Any]]:
-        """Rows of worklist `kind` with low <= sort_key <= high: {doc_id, key, sort_key, row}."""
+    ) -> list[WorklistEntry]:
+        """Rows of worklist `kind` with low <= sort_key <= high, by sort key."""
         self._check_open()
         found = [
-            {k: copy.deepcopy(v) for k, v in row.items() if k != "kind"}
+            WorklistEntry(row["doc_id"], row["key"], row["sort_key"], copy.deepcopy(row["row"]))
             for rows in self._worklists.values() for row in rows
             if row["kind"] == kind and (low is None or row["sort_key"] >= low)
             and (high is None or row["sort_key"] <= high)
         ]
-        found.sort(key=lambda r: (r["sort_key"], r["doc_id"], r["key"]))
+        found.sort(key=lambda r: (r.sort_key, r.doc_id, r.key))
         return found[: max(limit, 0)]
 
     async def similar_words(self, word: str, limit: int = 5) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError
+from meshd.store.base import AuditEvent, QueueRow, StockRow, WorklistEntry
 from meshd.store.mutations import decode_heads
 from meshd.store.schema import SQLiteError
 from meshd.store.search import (
@@ -121,23 +122,23 @@ def search_patients(conn: Any, query: str, limit: int) -> list[dict[str, Any]]:
     return found
 
 
-def queue_rows(conn: Any, doc_id: str) -> list[dict[str, Any]]:
+def queue_rows(conn: Any, doc_id: str) -> list[QueueRow]:
     """The projected rows of a queue document, in their stored order."""
     rows = conn.execute(
         "SELECT row FROM queue_rows WHERE doc_id = ? ORDER BY position", (doc_id,)
     )
-    return [json.loads(r[0]) for r in rows]
+    return [QueueRow.of(json.loads(r[0])) for r in rows]
 
 
-def stock_levels(conn: Any, doc_id: str) -> dict[str, dict[str, Any]]:
+def stock_levels(conn: Any, doc_id: str) -> dict[str, StockRow]:
     """Drug id -> projected level of a facility document."""
     rows = conn.execute("SELECT drug_id, level FROM stock_levels WHERE doc_id = ?", (doc_id,))
-    return {drug: json.loads(level) for drug, level in rows}
+    return {drug: StockRow.of(json.loads(level)) for drug, level in rows}
 
 
 def worklist(
     conn: Any, kind: str, low: int | str | None, high: int | str | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[WorklistEntry]:
     """Rows of worklist `kind` within [low, high] (either may be None), by sort key."""
     clauses, params = ["kind = ?"], list[int | str]([kind])
     if low is not None:
@@ -152,7 +153,7 @@ def worklist(
         (*params, limit),
     )
     return [
-        {"doc_id": doc_id, "key": key, "sort_key": sort_key, "row": json.loads(row)}
+        WorklistEntry(doc_id, key, sort_key, json.loads(row))
         for doc_id, key, sort_key, row in rows
     ]
 
@@ -178,7 +179,7 @@ def reprojection_due(conn: Any, after: str, limit: int) -> list[str]:
     return [r[0] for r in rows]
 
 
-def audit_events(conn: Any, doc_id: str | None, limit: int) -> list[dict[str, Any]]:
+def audit_events(conn: Any, doc_id: str | None, limit: int) -> list[AuditEvent]:
     """The latest audit rows (of one document when `doc_id`), newest first."""
     columns = "at_ms, user, action, doc_id, origin, detail"
     if doc_id is None:
@@ -191,8 +192,7 @@ def audit_events(conn: Any, doc_id: str | None, limit: int) -> list[dict[str, An
             " ORDER BY at_ms DESC, rowid DESC LIMIT ?",
             (doc_id, limit),
         )
-    names = columns.split(", ")
-    return [dict(zip(names, row, strict=True)) for row in rows]
+    return [AuditEvent(*row) for row in rows]
 
 
 def integrity_problems(conn: Any) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from crdt_model.errors import ClinicMeshError, StoreError
 from meshd.lifecycle import Lifecycle
 from meshd.store import mutations, queries
-from meshd.store.base import AuditEvent, DocWrite
+from meshd.store.base import AuditEvent, DocWrite, QueueRow, StockRow, WorklistEntry
 from meshd.store.schema import SQLiteError, connect, migrate, secure_file_mode
 from meshd.store.writer import ReaderPool, WriterThread
 
@@ -159,25 +159,25 @@ class SqlCipherStore(Lifecycle):
         """Patient rows matching `query` (name prefixes, phone digits, ids, village), best first."""
         return await self._read(lambda conn: queries.search_patients(conn, query, limit))
 
-    async def queue_rows(self, queue_doc_id: str) -> list[dict[str, Any]]:
+    async def queue_rows(self, queue_doc_id: str) -> list[QueueRow]:
         """The projected rows of a queue document."""
         return await self._read(lambda conn: queries.queue_rows(conn, queue_doc_id))
 
-    async def stock_levels(self, facility_doc_id: str) -> dict[str, dict[str, Any]]:
+    async def stock_levels(self, facility_doc_id: str) -> dict[str, StockRow]:
         """Drug id -> projected stock level of a facility document."""
         return await self._read(lambda conn: queries.stock_levels(conn, facility_doc_id))
 
     async def audit_events(
         self, doc_id: str | None = None, limit: int = AUDIT_PAGE
-    ) -> list[dict[str, Any]]:
+    ) -> list[AuditEvent]:
         """The latest audit rows, newest first (of one document when `doc_id`)."""
         return await self._read(lambda conn: queries.audit_events(conn, doc_id, limit))
 
     async def worklist(
         self, kind: str, low: int | str | None = None, high: int | str | None = None,
         limit: int = WORKLIST_PAGE,
-    ) -> list[dict[str, Any]]:
-        """Rows of worklist `kind` with low <= sort_key <= high: {doc_id, key, sort_key, row}."""
+    ) -> list[WorklistEntry]:
+        """Rows of worklist `kind` with low <= sort_key <= high, by sort key."""
         return await self._read(lambda conn: queries.worklist(conn, kind, low, high, limit))
 
     async def similar_words(self, word: str, limit: int = 5) -> list[str]:

@@ -27,6 +27,7 @@ from crdt_model.ids import directory_id
 from meshd.docs import Documents
 from meshd.enrolment import forget_invite_key, invite_key
 from meshd.identity import DataDir
+from meshd.lifecycle import Lifecycle
 from meshd.store.base import AuditEvent
 from meshd.sync.documents import DocumentsPort
 from meshd.sync.engine import SyncEngine, SyncTiming
@@ -53,12 +54,18 @@ class PendingInvite:
     inviter_id: str
 
 
-class DirectoryRoster:
-    """The mesh roster from the directory document, refreshed whenever it changes."""
+def _nothing() -> None:
+    """The default roster listener."""
 
-    def __init__(self, documents: Documents, mesh_id: str, own_key: bytes, device_id: str,
+
+class DirectoryRoster:
+    """The mesh roster from the directory document, refreshed whenever it changes; `on_change`
+    is called when the set of allowed keys changed."""
+
+    def __init__(self, documents: Documents, mesh_id: str, own_key: bytes, device_id: str, *,
+                 on_change: Callable[[], None] = _nothing,
                  clock: Callable[[], float] = time.time) -> None:
-        self.on_change: Callable[[], None] | None = None
+        self._on_change = on_change
         self.writes: set[asyncio.Task[None]] = set()
         self._documents = documents
         self._doc_id = directory_id(mesh_id)
@@ -100,8 +107,8 @@ class DirectoryRoster:
                 self._admitted.setdefault(spent, key)
         changed = keys != self._keys
         self._keys, self._pending = frozenset(keys), pending
-        if changed and self.on_change is not None:
-            self.on_change()
+        if changed:
+            self._on_change()
 
     def admit(self, invite: bytes, own: bytes) -> bool:
         """Enrol a device by its invite's key (for the handshake): only this device's own
@@ -156,58 +163,80 @@ def _key(value: object) -> bytes | None:
     return None
 
 
-class NodeSync:
-    """The node's sync engine and roster, started and stopped together."""
+class Quarantine:
+    """Bad data from peers, kept aside in memory (the latest QUARANTINE_KEPT) and audited."""
 
-    def __init__(self, documents: Documents, roster: DirectoryRoster) -> None:
-        self.roster = roster
-        self.quarantine: deque[QuarantineRecord] = deque(maxlen=QUARANTINE_KEPT)
+    def __init__(self, documents: Documents) -> None:
+        self.records: deque[QuarantineRecord] = deque(maxlen=QUARANTINE_KEPT)
         self._documents = documents
         self._writes: set[asyncio.Task[None]] = set()
-        self.engine: SyncEngine | None = None
 
-    def quarantined(self, record: QuarantineRecord) -> None:
-        """Keep bad data from a peer aside (in memory) and record it in the audit log."""
-        self.quarantine.append(record)
+    def record(self, record: QuarantineRecord) -> None:
+        """Keep `record` and write its audit row in the background."""
+        self.records.append(record)
         event = AuditEvent(record.at_ms, "sync", "quarantine", record.doc_id, record.peer_id,
                            f"{record.peer_name}: {record.reason}"[:500])
         task = asyncio.get_running_loop().create_task(self._documents.store.write([], [event]))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
+    async def flush(self) -> None:
+        """Wait for the audit rows being written."""
+        await asyncio.gather(*self._writes, return_exceptions=True)
+
+
+class NodeSync(Lifecycle):
+    """The node's sync engine, roster and quarantine, started and stopped together."""
+
+    def __init__(self, engine: SyncEngine, roster: DirectoryRoster, quarantine: Quarantine,
+                 ) -> None:
+        self.engine = engine
+        self.roster = roster
+        self.quarantine = quarantine
+
+    async def start(self) -> None:
+        """Read the roster, then listen and dial; on failure, stop what started and raise."""
+        try:
+            await self.roster.refresh()
+            await self.engine.start()
+        except BaseException:
+            await self.stop()
+            raise
+
     async def stop(self) -> None:
         """Stop the engine (every session and task) and stop following the roster; safe twice."""
-        if self.engine is not None:
-            await self.engine.stop()
+        await self.engine.stop()
         self.roster.close()
-        await asyncio.gather(*self._writes, *self.roster.writes, return_exceptions=True)
+        await self.quarantine.flush()
+        await asyncio.gather(*self.roster.writes, return_exceptions=True)
 
     def add_routes(self, app: web.Application) -> None:
         """Serve the engine's status at GET /api/v1/sync/status (behind the API's auth)."""
 
         async def status(request: web.Request) -> web.Response:
-            assert self.engine is not None
             body: dict[str, Any] = self.engine.status()
             return web.json_response(body)
 
         app.router.add_get(STATUS_PATH, status)
 
 
-async def start_node_sync(
+def node_sync(
     documents: Documents, data: DataDir, peer_port: int, peers: Sequence[str],
     *, host: str = PEER_HOST, timing: SyncTiming | None = None,
     peer_routes: Sequence[Callable[[web.Application], None]] = (),
     keyring: Callable[[], Sequence[tuple[int, bytes]]] | None = None,
 ) -> NodeSync:
-    """Start syncing this node's documents with its mesh on `host:peer_port`, dialing `peers`.
+    """Sync of this node's documents with its mesh on `host:peer_port`, dialing `peers`, built
+    but not started.
 
     `peer_routes` add routes to the peer port's aiohttp app before it starts (pairing);
     `keyring` gives the mesh keys by epoch, newest first (membership), else `data`'s key alone.
     """
-    own_key = data.device_public_key()
-    roster = DirectoryRoster(documents, data.identity.mesh_id, own_key, data.identity.device_id)
-    await roster.refresh()
+    quarantine = Quarantine(documents)
     unspent = invite_key(data)
+    # The roster calls the engine built below; it only fires once the node starts it.
+    roster = DirectoryRoster(documents, data.identity.mesh_id, data.device_public_key(),
+                             data.identity.device_id, on_change=lambda: engine.enforce_roster())
     credentials = Credentials(
         data.device_key, data.identity.device_name, data.mesh_key, roster, keyring=keyring,
         handoff_docs=(directory_id(data.identity.mesh_id),) if keyring is not None else (),
@@ -215,17 +244,20 @@ async def start_node_sync(
             unspent, lambda: forget_invite_key(data.path)),
         admit=roster.admit,
     )
-    sync = NodeSync(documents, roster)
     quiet_engine_refusals()  # strangers on the LAN must not be able to grow the log at will
-    transport = WebSocketTransport(host, peer_port, extra_routes=peer_routes)
-    sync.engine = SyncEngine(
-        credentials, DocumentsPort(documents), transport, peers=peers, timing=timing,
-        on_quarantine=sync.quarantined,
+    engine = SyncEngine(
+        credentials, DocumentsPort(documents), WebSocketTransport(host, peer_port,
+                                                                  extra_routes=peer_routes),
+        peers=peers, timing=timing, on_quarantine=quarantine.record,
     )
-    roster.on_change = sync.engine.enforce_roster
-    try:
-        await sync.engine.start()
-    except BaseException:
-        await sync.stop()
-        raise
+    return NodeSync(engine, roster, quarantine)
+
+
+async def start_node_sync(
+    documents: Documents, data: DataDir, peer_port: int, peers: Sequence[str],
+    *, host: str = PEER_HOST, timing: SyncTiming | None = None,
+) -> NodeSync:
+    """`node_sync(...)`, started (for tests and tools that run sync alone)."""
+    sync = node_sync(documents, data, peer_port, peers, host=host, timing=timing)
+    await sync.start()
     return sync

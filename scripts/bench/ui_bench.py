@@ -160,7 +160,7 @@ async def run(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--factory", default="ui.testing:InMemoryClinic",
+    parser.add_argument("--factory", default="scripts.bench.ui_real:memory_service",
                         help="module:function returning a ClinicService (sync or async)")
     parser.add_argument("--populate", type=int, default=50_000,
                         help="patients to register first (0 for an already filled store)")

@@ -1,4 +1,5 @@
-"""Service factory for `scripts/bench/ui`: the daemon's UI service over the 50,000-chart store.
+"""Service factories for `scripts/bench/ui`: the daemon's UI service over the 50,000-chart store
+(`service`), or over an empty in-memory store (`memory_service`, the default of ui_bench.py).
 
 Usage: .venv/bin/python scripts/bench/ui_bench.py --factory scripts.bench.ui_real:service
        --populate 200 --seen 200
@@ -18,11 +19,12 @@ import time
 from pathlib import Path
 
 from crdt_model.adapter import actor_for
+from meshd.clinic import Clinic, genesis_for, project
 from meshd.clinic_ui.service import NodeClinicService
 from meshd.docs import Documents
 from meshd.identity import Identity
-from meshd.service import Clinic, genesis_for, project
 from meshd.store import keys
+from meshd.store.memory import MemoryStore
 from meshd.store.sqlcipher import SqlCipherStore
 
 CHARTS = int(os.environ.get("CLINICMESH_BENCH_CHARTS", "50000"))
@@ -76,4 +78,15 @@ async def service() -> NodeClinicService:
         await _make_master()
     _copy(MASTER, RUN)
     _store, documents = await _open(RUN)
-    return NodeClinicService(Clinic(documents, IDENTITY))
+    return NodeClinicService(Clinic(documents, documents.store, IDENTITY))
+
+
+async def memory_service() -> NodeClinicService:
+    """The UI service over the real clinic core on an empty in-memory store (quick runs)."""
+    store = MemoryStore()
+    await store.start()
+    documents = Documents(
+        store, actor_for(IDENTITY.device_id, "system"), genesis=genesis_for(IDENTITY.device_id),
+        project=project,
+    )
+    return NodeClinicService(Clinic(documents, documents.store, IDENTITY))

@@ -8,9 +8,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from crdt_model.adapter import actor_for
+from meshd.clinic import Clinic, genesis_for, project
 from meshd.docs import Documents
 from meshd.identity import Identity
-from meshd.service import Clinic, genesis_for, project
 from meshd.store.base import Store
 
 TOKEN = "test-token-0123456789-abcdefghijklmnop"
@@ -32,7 +32,7 @@ def make_clinic(store: Store) -> Clinic:
     docs = Documents(
         store, actor_for(DEVICE_ID, "system"), genesis=genesis_for(DEVICE_ID), project=project
     )
-    return Clinic(docs, IDENTITY)
+    return Clinic(docs, store, IDENTITY)
 
 
 @dataclass

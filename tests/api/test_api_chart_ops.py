@@ -129,7 +129,7 @@ async def test_docs_routes_give_heads_and_the_saved_document(api: Api) -> None:
     assert [h.hex() for h in Doc.load(saved).heads()] == heads["heads"]
     stored = await api.store.heads(f"chart:{pid}")
     assert [h.hex() for h in stored[f"chart:{pid}"]] == heads["heads"]
-    exports = [r for r in await api.store.audit_events(f"chart:{pid}") if r["action"] == "export"]
+    exports = [r for r in await api.store.audit_events(f"chart:{pid}") if r.action == "export"]
     assert len(exports) == 1
     status, body = await api.get("/api/v1/docs/nonsense/heads")
     assert (status, body["field"]) == (400, "doc_id")

@@ -45,13 +45,13 @@ async def test_reads_and_writes_of_a_chart_are_audited_with_who_and_where(api: A
     await api.post(f"/api/v1/patients/{patient_id}/notes", {"text": "Feels better"})
     await api.get("/api/v1/patients", q="bello")
     rows = await api.store.audit_events(f"chart:{patient_id}")
-    actions = sorted(row["action"] for row in rows)
+    actions = sorted(row.action for row in rows)
     assert actions == ["note", "read", "register"]
-    assert {row["user"] for row in rows} == {"api"}
-    assert {row["origin"] for row in rows} == {"127.0.0.1"}
-    assert all(row["at_ms"] > 0 for row in rows)
-    searches = [row for row in await api.store.audit_events() if row["action"] == "search"]
-    assert searches and searches[0]["detail"] == "bello"
+    assert {row.user for row in rows} == {"api"}
+    assert {row.origin for row in rows} == {"127.0.0.1"}
+    assert all(row.at_ms > 0 for row in rows)
+    searches = [row for row in await api.store.audit_events() if row.action == "search"]
+    assert searches and searches[0].detail == "bello"
 
 
 @pytest.mark.asyncio

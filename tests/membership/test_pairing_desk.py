@@ -13,12 +13,12 @@ import pytest_asyncio
 from crdt_model import directory
 from crdt_model.adapter import Doc, actor_for
 from discovery.pairing import JoinerSession
+from meshd.clinic import Caller, Clinic, genesis_for, project
 from meshd.docs import Documents
 from meshd.identity import init_data_dir
 from meshd.membership.keyring import Keyring
 from meshd.membership.pairing_desk import PairingDesk
 from meshd.membership.secret import JoinerIdentity, decode_secret
-from meshd.service import Caller, Clinic, genesis_for, project
 from meshd.store.memory import MemoryStore
 
 WAIT_S = 5.0
@@ -54,7 +54,8 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
             flags.append(value)
             changed.set()
 
-        made = PairingDesk(data, documents, Clinic(documents, data.identity), Keyring.of(data),
+        clinic = Clinic(documents, store, data.identity)
+        made = PairingDesk(data, documents, clinic, Keyring.of(data),
                            set_flag=set_flag)
         yield Desk(made, flags, changed)
         await made.stop()

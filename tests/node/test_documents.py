@@ -14,8 +14,8 @@ from crdt_model import chart, facility
 from crdt_model.adapter import Doc, actor_for
 from crdt_model.context import Author
 from crdt_model.errors import CorruptDocument, NotFound, StoreError, SyncError, ValidationError
+from meshd.clinic import genesis_for, project
 from meshd.docs import Documents
-from meshd.service import genesis_for, project
 from meshd.store.base import AuditEvent, DocWrite
 from meshd.store.memory import MemoryStore
 

@@ -21,7 +21,7 @@ from crdt_model import chart
 from crdt_model.context import Author
 from crdt_model.ids import chart_id
 from meshd import identity
-from meshd.service import project
+from meshd.clinic import project
 from meshd.store.base import DocWrite
 from meshd.store.sqlcipher import SqlCipherStore
 

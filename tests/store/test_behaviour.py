@@ -9,7 +9,7 @@ from store_helpers import add_note, new_chart
 
 from crdt_model.adapter import Doc
 from crdt_model.errors import StoreError
-from meshd.store.base import AuditEvent, DocWrite, Projections
+from meshd.store.base import AuditEvent, DocWrite, Projections, QueueRow, StockRow
 
 
 @pytest.mark.asyncio
@@ -165,16 +165,23 @@ async def test_merged_patients_come_after_the_others(store: Any) -> None:
 
 @pytest.mark.asyncio
 async def test_queue_rows_and_stock_levels_are_projected(store: Any) -> None:
-    queue = [{"patient": "p1", "station": "triage"}, {"patient": "p2", "station": "lab"}]
-    stock = {"amoxicillin": {"level": 120, "unit": "caps"}, "ors": {"level": -2, "low": True}}
+    queue = [
+        {"entry_id": "e1", "patient_id": "p1", "station": "triage", "since_ms": 5,
+         "enqueued_ms": 1},
+        {"entry_id": "e2", "patient_id": "p2", "station": "lab", "since_ms": 6, "enqueued_ms": 2},
+    ]
+    rows = [QueueRow("e1", "p1", "triage", 5, 1), QueueRow("e2", "p2", "lab", 6, 2)]
+    stock = {"amoxicillin": {"name": "Amoxicillin", "level": 120, "negative": False},
+             "ors": {"name": "ORS", "level": -2, "negative": True}}
+    levels = {"amoxicillin": StockRow("Amoxicillin", 120, False), "ors": StockRow("ORS", -2, True)}
     await store.write([
         DocWrite("queue:f1:2026-11-22", b"\x00", (), Projections(queue=queue)),
         DocWrite("facility:f1", b"\x00", (), Projections(stock=stock)),
     ])
-    assert await store.queue_rows("queue:f1:2026-11-22") == queue
-    assert await store.stock_levels("facility:f1") == stock
+    assert await store.queue_rows("queue:f1:2026-11-22") == rows
+    assert await store.stock_levels("facility:f1") == levels
     await store.write([DocWrite("queue:f1:2026-11-22", b"", (), Projections(queue=queue[1:]))])
-    assert await store.queue_rows("queue:f1:2026-11-22") == queue[1:]
+    assert await store.queue_rows("queue:f1:2026-11-22") == rows[1:]
     assert await store.queue_rows("queue:none") == []
     assert await store.stock_levels("facility:none") == {}
 
@@ -190,12 +197,9 @@ async def test_audit_events_are_kept_newest_first(store: Any) -> None:
     await store.write([write], events[:2])
     await store.write([], events[2:])
     latest = await store.audit_events()
-    assert [e["at_ms"] for e in latest] == [3000, 2000, 1000]
-    assert latest[0] == {
-        "at_ms": 3000, "user": "doc1", "action": "read", "doc_id": write.doc_id,
-        "origin": "api", "detail": "opened chart",
-    }
-    assert [e["user"] for e in await store.audit_events(write.doc_id)] == ["doc1", "nurse1"]
+    assert [e.at_ms for e in latest] == [3000, 2000, 1000]
+    assert latest[0] == AuditEvent(3000, "doc1", "read", write.doc_id, "api", "opened chart")
+    assert [e.user for e in await store.audit_events(write.doc_id)] == ["doc1", "nurse1"]
     assert len(await store.audit_events(limit=1)) == 1
 
 

@@ -23,8 +23,8 @@ from crdt_model.context import Author
 from crdt_model.ids import chart_id, directory_id
 from crdt_model.sample import build_sample_chart
 from meshd import identity
+from meshd.clinic import genesis_for, project
 from meshd.docs import Documents
-from meshd.service import genesis_for, project
 from meshd.store.base import DocWrite
 from meshd.store.sqlcipher import SqlCipherStore
 

@@ -14,8 +14,8 @@ from crdt_model import directory
 from crdt_model.context import Author
 from crdt_model.ids import directory_id
 from meshd import identity
+from meshd.clinic import genesis_for
 from meshd.docs import Documents
-from meshd.service import genesis_for
 from meshd.store.memory import MemoryStore
 from meshd.sync import SyncEngine, WebSocketTransport
 from meshd.sync.node_sync import STATUS_PATH, start_node_sync

@@ -17,8 +17,8 @@ from ui_helpers import (
     set_up,
 )
 
+from meshd.clinic_ui.service import NodeClinicService
 from ui.auth import check_pin, hash_pin, is_keyed
-from ui.testing import InMemoryClinic
 
 
 def test_pin_hash_is_salted_scrypt_and_checks() -> None:
@@ -31,7 +31,7 @@ def test_pin_hash_is_salted_scrypt_and_checks() -> None:
 
 @pytest.mark.asyncio
 async def test_setup_is_offered_only_on_first_run(client: TestClient,
-                                                  clinic: InMemoryClinic) -> None:
+                                                  clinic: NodeClinicService) -> None:
     await set_up(clinic)
     response = await client.get("/setup", allow_redirects=False)
     assert response.headers["Location"] == "/login"
@@ -39,7 +39,7 @@ async def test_setup_is_offered_only_on_first_run(client: TestClient,
 
 @pytest.mark.asyncio
 async def test_setup_rejects_mismatched_pins_and_stores_nothing(
-    client: TestClient, clinic: InMemoryClinic
+    client: TestClient, clinic: NodeClinicService
 ) -> None:
     response = await post(client, "/setup", {
         "facility_name": "Kibera", "name": "Amina", "pin": "246813", "pin_again": "246814"})
@@ -49,14 +49,14 @@ async def test_setup_rejects_mismatched_pins_and_stores_nothing(
 
 
 @pytest.mark.asyncio
-async def test_pages_need_login(client: TestClient, clinic: InMemoryClinic) -> None:
+async def test_pages_need_login(client: TestClient, clinic: NodeClinicService) -> None:
     await set_up(clinic)
     response = await client.get("/queue", allow_redirects=False)
     assert response.status == 303 and response.headers["Location"] == "/login?next=/queue"
 
 
 @pytest.mark.asyncio
-async def test_wrong_pin_is_refused(client: TestClient, clinic: InMemoryClinic) -> None:
+async def test_wrong_pin_is_refused(client: TestClient, clinic: NodeClinicService) -> None:
     await set_up(clinic)
     response = await post(client, "/login", {"name": "Amina", "pin": "000000"})
     assert response.status == 401
@@ -66,7 +66,7 @@ async def test_wrong_pin_is_refused(client: TestClient, clinic: InMemoryClinic) 
 
 @pytest.mark.asyncio
 async def test_five_wrong_pins_lock_the_name_for_a_while(
-    client: TestClient, clinic: InMemoryClinic, clock: Clock
+    client: TestClient, clinic: NodeClinicService, clock: Clock
 ) -> None:
     await set_up(clinic)
     for _ in range(5):
@@ -82,7 +82,7 @@ async def test_five_wrong_pins_lock_the_name_for_a_while(
 
 @pytest.mark.asyncio
 async def test_session_cookie_is_httponly_samesite_strict_and_rotated_on_login(
-    client: TestClient, clinic: InMemoryClinic
+    client: TestClient, clinic: NodeClinicService
 ) -> None:
     await set_up(clinic)
     first = await client.get("/login")
@@ -98,7 +98,7 @@ async def test_session_cookie_is_httponly_samesite_strict_and_rotated_on_login(
 
 @pytest.mark.asyncio
 async def test_session_is_bound_to_the_browser(client: TestClient,
-                                               clinic: InMemoryClinic) -> None:
+                                               clinic: NodeClinicService) -> None:
     await set_up(clinic)
     await log_in(client, "Amina", ADMIN_PIN)
     assert (await client.get("/queue", allow_redirects=False)).status == 200
@@ -109,7 +109,7 @@ async def test_session_is_bound_to_the_browser(client: TestClient,
 
 @pytest.mark.asyncio
 async def test_post_without_csrf_token_is_refused_and_stores_nothing(
-    client: TestClient, clinic: InMemoryClinic
+    client: TestClient, clinic: NodeClinicService
 ) -> None:
     await set_up(clinic)
     await log_in(client, "Amina", ADMIN_PIN)
@@ -124,7 +124,7 @@ async def test_post_without_csrf_token_is_refused_and_stores_nothing(
 
 @pytest.mark.asyncio
 async def test_idle_session_locks_and_the_pin_unlocks_it(
-    client: TestClient, clinic: InMemoryClinic, clock: Clock
+    client: TestClient, clinic: NodeClinicService, clock: Clock
 ) -> None:
     await set_up(clinic)
     await log_in(client, "Amina", ADMIN_PIN)
@@ -144,7 +144,7 @@ async def test_idle_session_locks_and_the_pin_unlocks_it(
 
 @pytest.mark.asyncio
 async def test_live_refreshes_do_not_keep_a_session_awake(
-    client: TestClient, clinic: InMemoryClinic, clock: Clock
+    client: TestClient, clinic: NodeClinicService, clock: Clock
 ) -> None:
     await set_up(clinic)
     await log_in(client, "Amina", ADMIN_PIN)
@@ -156,7 +156,7 @@ async def test_live_refreshes_do_not_keep_a_session_awake(
 
 
 @pytest.mark.asyncio
-async def test_logout_ends_the_session(client: TestClient, clinic: InMemoryClinic) -> None:
+async def test_logout_ends_the_session(client: TestClient, clinic: NodeClinicService) -> None:
     await set_up(clinic)
     await log_in(client, "Amina", ADMIN_PIN)
     response = await post(client, "/logout", {}, page="/queue")
@@ -179,7 +179,7 @@ async def test_logout_ends_the_session(client: TestClient, clinic: InMemoryClini
     (("admin",), "/users", True),
 ])
 async def test_roles_decide_which_pages_open(
-    client: TestClient, clinic: InMemoryClinic, roles: tuple[str, ...], page: str, allowed: bool
+    client: TestClient, clinic: NodeClinicService, roles: tuple[str, ...], page: str, allowed: bool
 ) -> None:
     await set_up(clinic)
     await add_user(clinic, "Juma", *roles)
@@ -190,7 +190,7 @@ async def test_roles_decide_which_pages_open(
 
 @pytest.mark.asyncio
 async def test_a_receptionist_cannot_post_a_prescription(
-    client: TestClient, clinic: InMemoryClinic
+    client: TestClient, clinic: NodeClinicService
 ) -> None:
     await set_up(clinic)
     await add_user(clinic, "Juma", "registration")
@@ -207,7 +207,7 @@ async def test_a_receptionist_cannot_post_a_prescription(
 
 @pytest.mark.asyncio
 async def test_admin_adds_a_user_who_can_then_log_in(client: TestClient,
-                                                     clinic: InMemoryClinic) -> None:
+                                                     clinic: NodeClinicService) -> None:
     await set_up(clinic)
     await log_in(client, "Amina", ADMIN_PIN)
     response = await post(client, "/users", {"name": "Wanjiru", "roles": "nurse", "pin": "987654",
@@ -224,7 +224,7 @@ async def test_admin_adds_a_user_who_can_then_log_in(client: TestClient,
 
 @pytest.mark.asyncio
 async def test_admin_gives_a_forgetful_user_a_new_pin(client: TestClient,
-                                                      clinic: InMemoryClinic) -> None:
+                                                      clinic: NodeClinicService) -> None:
     await set_up(clinic)
     zawadi = await add_user(clinic, "Zawadi", "nurse")
     await log_in(client, "Amina", ADMIN_PIN)
@@ -238,7 +238,7 @@ async def test_admin_gives_a_forgetful_user_a_new_pin(client: TestClient,
 
 @pytest.mark.asyncio
 async def test_a_four_digit_pin_from_before_logs_in_once_then_must_be_replaced(
-    client: TestClient, clinic: InMemoryClinic
+    client: TestClient, clinic: NodeClinicService
 ) -> None:
     await set_up(clinic)
     await clinic.add_user("Baraka", ("nurse",), hash_pin("4321"), None, by="")
@@ -256,7 +256,7 @@ async def test_a_four_digit_pin_from_before_logs_in_once_then_must_be_replaced(
 
 @pytest.mark.asyncio
 async def test_an_unkeyed_pin_hash_is_keyed_at_the_next_login(
-    client: TestClient, clinic: InMemoryClinic
+    client: TestClient, clinic: NodeClinicService
 ) -> None:
     await set_up(clinic)
     old = await add_user(clinic, "Kato", "nurse")

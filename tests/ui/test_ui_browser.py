@@ -17,7 +17,6 @@ from ui_service.ui_service_helpers import make_service, make_store
 from ui.app import create_ui_app
 from ui.auth import hash_pin
 from ui.service import ClinicService
-from ui.testing import InMemoryClinic
 
 WAIT_MS = 10_000
 PIN = "135702"
@@ -38,17 +37,12 @@ async def serve(clinic: ClinicService, **options: Any) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-@pytest_asyncio.fixture(params=["fake", "node"])
+@pytest_asyncio.fixture(params=["memory", "sqlcipher"])
 async def server(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[str, ClinicService]]:
-    """The UI over the in-memory fake, and over the daemon's real service on SQLCipher."""
-    if request.param == "fake":
-        fake = InMemoryClinic()
-        async with serve(fake) as base:
-            yield base, fake
-        return
-    store = make_store("sqlcipher", tmp_path)
+    """The UI over the daemon's real clinic core, on the in-memory store and on SQLCipher."""
+    store = make_store(str(request.param), tmp_path)
     await store.start()  # type: ignore[attr-defined]
     try:
         clinic = make_service(store)
@@ -232,8 +226,10 @@ async def test_a_clinic_day_from_set_up_to_dispensing(
 
 
 @pytest.mark.asyncio
-async def test_keyboard_login_and_idle_lock(browser: object) -> None:
-    clinic = InMemoryClinic()
+async def test_keyboard_login_and_idle_lock(browser: object, tmp_path: Path) -> None:
+    store = make_store("memory", tmp_path)
+    await store.start()  # type: ignore[attr-defined]
+    clinic = make_service(store)
     await clinic.set_up_facility("Kibera Health Post", "Amina", hash_pin(PIN), "en")
     async with serve(clinic, idle_lock_s=4.0) as base:  # long enough to log in on a busy CI
         page = await device(browser, base)
@@ -249,3 +245,4 @@ async def test_keyboard_login_and_idle_lock(browser: object) -> None:
         await page.fill("#f-pin", PIN)  # type: ignore[attr-defined]
         await page.keyboard.press("Enter")  # type: ignore[attr-defined]
         await page.wait_for_url("**/queue")  # type: ignore[attr-defined]
+    await store.stop()  # type: ignore[attr-defined]

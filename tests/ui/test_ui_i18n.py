@@ -13,10 +13,11 @@ from aiohttp.test_utils import TestClient
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from ui_helpers import ADMIN_PIN, Clock, add_user, log_in, post, set_up
+from ui_service.conflicts import add_conflict
 
 import ui
+from meshd.clinic_ui.service import NodeClinicService
 from ui import i18n
-from ui.testing import InMemoryClinic
 
 UI_DIR = Path(ui.__file__).parent
 TODAY = "2026-03-10"
@@ -91,7 +92,7 @@ def visible_text(page: str) -> list[str]:
 
 
 @pytest_asyncio.fixture
-async def busy_clinic(clinic: InMemoryClinic, clock: Clock) -> str:
+async def busy_clinic(clinic: NodeClinicService, clock: Clock) -> str:
     """A clinic with one patient who went through every station, and some stock."""
     await set_up(clinic)
     pid = await clinic.register_patient({
@@ -111,7 +112,8 @@ async def busy_clinic(clinic: InMemoryClinic, clock: Clock) -> str:
                                  "dose_unit": "tablet", "route": "oral", "frequency": "2x/day",
                                  "duration_days": 3, "quantity": 24}, by="")
     await clinic.move_patient(pid, TODAY, "pharmacy", by="")
-    clinic.add_conflict(pid, "phone", [("0712", "Juma", "tablet-1"), ("0713", "Neema", "pc")])
+    await add_conflict(clinic, pid, "family_name",
+                       [("Otiena", "Juma", "tablet-1"), ("Otiende", "Neema", "pc")])
     return pid
 
 
@@ -124,7 +126,7 @@ PAGES = ["/queue", "/patients", "/patients?q=baraka", "/patients/new", "/patient
 @pytest.mark.asyncio
 @pytest.mark.parametrize("language", ["fr", "es", "sw"])
 async def test_every_page_is_fully_translated(
-    client: TestClient, clinic: InMemoryClinic, busy_clinic: str, language: str
+    client: TestClient, clinic: NodeClinicService, busy_clinic: str, language: str
 ) -> None:
     await add_user(clinic, "Juma", "admin", language=language)
     await log_in(client, "Juma")
@@ -143,7 +145,7 @@ async def test_every_page_is_fully_translated(
 
 @pytest.mark.asyncio
 async def test_error_pages_and_login_follow_accept_language(
-    client: TestClient, clinic: InMemoryClinic
+    client: TestClient, clinic: NodeClinicService
 ) -> None:
     await set_up(clinic)
     page = await (await client.get("/login", headers={"Accept-Language": "es"})).text()
@@ -155,7 +157,7 @@ async def test_error_pages_and_login_follow_accept_language(
 
 @pytest.mark.asyncio
 async def test_a_user_switches_language_and_it_is_remembered(
-    client: TestClient, clinic: InMemoryClinic
+    client: TestClient, clinic: NodeClinicService
 ) -> None:
     admin = await set_up(clinic)
     await log_in(client, "Amina", ADMIN_PIN)

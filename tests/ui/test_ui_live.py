@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from ui_helpers import ADMIN_PIN, log_in, set_up
 
-from ui.testing import InMemoryClinic
+from meshd.clinic_ui.service import NodeClinicService
 
 TODAY = "2026-03-10"
 EVENT_WAIT_S = 5.0
@@ -30,7 +30,7 @@ async def next_event(stream: asyncio.StreamReader) -> dict[str, str]:
 
 @pytest.mark.asyncio
 async def test_queue_change_reaches_an_open_page(client: TestClient,
-                                                 clinic: InMemoryClinic) -> None:
+                                                 clinic: NodeClinicService) -> None:
     await set_up(clinic)
     await log_in(client, "Amina", ADMIN_PIN)
     patient = await clinic.register_patient(
@@ -50,7 +50,7 @@ async def test_queue_change_reaches_an_open_page(client: TestClient,
 
 
 @pytest.mark.asyncio
-async def test_event_stream_needs_login(client: TestClient, clinic: InMemoryClinic) -> None:
+async def test_event_stream_needs_login(client: TestClient, clinic: NodeClinicService) -> None:
     await set_up(clinic)
     response = await client.get("/events", allow_redirects=False)
     assert response.status == 303
@@ -58,15 +58,17 @@ async def test_event_stream_needs_login(client: TestClient, clinic: InMemoryClin
 
 @pytest.mark.asyncio
 async def test_closing_the_stream_ends_the_subscription(client: TestClient,
-                                                        clinic: InMemoryClinic) -> None:
+                                                        clinic: NodeClinicService) -> None:
     await set_up(clinic)
     await log_in(client, "Amina", ADMIN_PIN)
+    listeners = clinic.clinic.docs._listeners
+    before = len(listeners)
     async with client.get("/events") as events:
         await events.content.readline()
-        assert len(clinic._subscribers) == 1
+        assert len(listeners) == before + 1
     for _ in range(100):  # the server notices the disconnect on its next write or event
         await clinic.add_drug(f"Drug {_}", "tablet", 0, by="")
-        if not clinic._subscribers:
+        if len(listeners) == before:
             break
         await asyncio.sleep(0.01)
-    assert not clinic._subscribers
+    assert len(listeners) == before

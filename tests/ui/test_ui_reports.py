@@ -10,9 +10,9 @@ from aiohttp.test_utils import TestClient
 from ui_helpers import START_S, add_user, log_in, set_up
 
 from crdt_model.rules import icd10 as check_icd10
+from meshd.clinic_ui.service import NodeClinicService
 from ui import icd10
 from ui.records import PeerStatus, RelayStatus, SyncStatus, VisitFact
-from ui.testing import InMemoryClinic
 from ui.views.reports import age_band, summarise
 
 TODAY = "2026-03-10"
@@ -53,7 +53,7 @@ def test_report_counts_stations_chapters_and_age_sex() -> None:
 
 @pytest.mark.asyncio
 async def test_reports_page_and_csv_show_the_days_figures(
-    client: TestClient, clinic: InMemoryClinic
+    client: TestClient, clinic: NodeClinicService
 ) -> None:
     await set_up(clinic)
     for name in ("Imani", "Juma"):
@@ -76,16 +76,21 @@ async def test_reports_page_and_csv_show_the_days_figures(
 
 @pytest.mark.asyncio
 async def test_sync_page_says_how_long_the_device_has_been_offline(
-    client: TestClient, clinic: InMemoryClinic
+    client: TestClient, clinic: NodeClinicService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await set_up(clinic)
     hour_ago = int((START_S - 3 * 3600) * 1000)
-    clinic.sync = SyncStatus(
+    status = SyncStatus(
         device_name="tablet-3",
         peers=(PeerStatus("laptop-1", "192.168.4.7:7701", False, hour_ago, 12, held_back=2),),
         relay=RelayStatus("https://relay.example.org", "unreachable", None),
         pending_changes=12, offline_since_ms=hour_ago,
     )
+
+    async def sync_status() -> SyncStatus:  # what the engine's report becomes: ui_service tests
+        return status
+
+    monkeypatch.setattr(clinic, "sync_status", sync_status)
     await add_user(clinic, "Neema", "pharmacy", language="fr")
     await log_in(client, "Neema")
     page = await (await client.get("/sync")).text()
@@ -97,7 +102,7 @@ async def test_sync_page_says_how_long_the_device_has_been_offline(
 
 @pytest.mark.asyncio
 async def test_icd10_suggestions_are_json_for_clinicians_only(
-    client: TestClient, clinic: InMemoryClinic
+    client: TestClient, clinic: NodeClinicService
 ) -> None:
     await set_up(clinic)
     await add_user(clinic, "Daktari", "clinician")

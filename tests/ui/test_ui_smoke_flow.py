@@ -9,12 +9,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 from ui_helpers import ADMIN_PIN, add_user, log_in, post, set_up
 
-from ui.testing import InMemoryClinic
+from meshd.clinic_ui.service import NodeClinicService
 
 
 @pytest.mark.asyncio
 async def test_first_run_creates_the_facility_and_logs_the_admin_in(
-    client: TestClient, clinic: InMemoryClinic
+    client: TestClient, clinic: NodeClinicService
 ) -> None:
     response = await client.get("/", allow_redirects=False)
     assert response.headers["Location"] == "/setup"
@@ -30,7 +30,7 @@ async def test_first_run_creates_the_facility_and_logs_the_admin_in(
 
 @pytest.mark.asyncio
 async def test_clinic_day_from_registration_to_dispensing(
-    client: TestClient, clinic: InMemoryClinic
+    client: TestClient, clinic: NodeClinicService
 ) -> None:
     await set_up(clinic)
     drug = await clinic.add_drug("Amoxicillin 250 mg", "capsule", 50, by="")

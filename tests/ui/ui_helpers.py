@@ -1,15 +1,23 @@
-"""Shared helpers of the UI tests: a settable clock, CSRF extraction, logging in."""
+"""Shared helpers of the UI tests: a settable clock, the real clinic over MemoryStore, CSRF
+extraction, logging in."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import date
 
 from aiohttp.test_utils import TestClient
+from ui_service.ui_service_helpers import make_service
 
+from meshd.clinic import local_day
+from meshd.clinic_ui.service import NodeClinicService
+from meshd.store.memory import MemoryStore
 from ui.auth import hash_pin
 from ui.records import User
-from ui.testing import InMemoryClinic
+from ui.service import ClinicService
 
 # A fixed instant (2026-03-10 09:00 UTC) so dates in pages are predictable.
 START_S = 1_773_133_200.0
@@ -34,6 +42,25 @@ class Clock:
         """Move time forward."""
         self.now += seconds
 
+    def ms(self) -> int:
+        """The same instant in epoch milliseconds (the clinic core's clock)."""
+        return int(self.now * 1000)
+
+    def today(self) -> date:
+        """The device's local day now."""
+        return date.fromisoformat(local_day(self.ms()))
+
+
+@asynccontextmanager
+async def clinic_over_memory(clock: Clock) -> AsyncIterator[NodeClinicService]:
+    """The node's UI adapter on the real clinic core over a started MemoryStore."""
+    store = MemoryStore()
+    await store.start()
+    try:
+        yield make_service(store, clock.ms, clock.today)
+    finally:
+        await store.stop()
+
 
 async def csrf_of(client: TestClient, path: str) -> str:
     """The CSRF token printed in the forms of `path`."""
@@ -51,12 +78,12 @@ async def post(client: TestClient, path: str, data: dict[str, object], page: str
                              **kwargs)  # type: ignore[arg-type]
 
 
-async def set_up(clinic: InMemoryClinic) -> User:
+async def set_up(clinic: ClinicService) -> User:
     """A facility with its admin, as after first run."""
     return await clinic.set_up_facility("Kibera Health Post", "Amina", hash_pin(ADMIN_PIN), "en")
 
 
-async def add_user(clinic: InMemoryClinic, name: str, *roles: str,
+async def add_user(clinic: ClinicService, name: str, *roles: str,
                    language: str | None = None) -> User:
     """A user with PIN `PIN`."""
     return await clinic.add_user(name, tuple(roles), hash_pin(PIN), language, by="")

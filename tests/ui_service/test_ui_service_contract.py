@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from clinic_contract import exercise_clinic_day
 from ui_service_helpers import Clock
 
+from meshd.clinic import local_day
 from meshd.clinic_ui.service import NodeClinicService
-from meshd.service import local_day
-from ui.testing_contract import exercise_clinic_day
 
 
 @pytest.mark.asyncio

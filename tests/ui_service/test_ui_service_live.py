@@ -11,9 +11,9 @@ from ui_service_helpers import IDENTITY, PATIENT, PIN_HASH, Clock
 from crdt_model import chart
 from crdt_model.adapter import Doc, actor_for
 from crdt_model.context import Author
+from meshd.clinic import local_day
 from meshd.clinic_ui.changes import Subscription
 from meshd.clinic_ui.service import NodeClinicService
-from meshd.service import local_day
 from ui.records import ChangeEvent
 
 EVENT_WAIT_S = 5.0
@@ -30,7 +30,7 @@ async def test_subscribers_hear_local_and_synced_changes(
 ) -> None:
     events = service.subscribe()
     admin = await service.set_up_facility("Kibera Health Post", "Amina", PIN_HASH, "en")
-    assert await next_event(events) == ChangeEvent(service.directory_doc_id, "directory")
+    assert await next_event(events) == ChangeEvent(service.clinic.directory_doc_id, "directory")
     assert (await next_event(events)).kind == "facility"
     patient = await service.register_patient(PATIENT, local_day(clock()), by=admin.id)
     assert await next_event(events) == ChangeEvent(f"chart:{patient}", "chart")
@@ -38,9 +38,10 @@ async def test_subscribers_hear_local_and_synced_changes(
     assert {(await next_event(events)).kind for _ in range(2)} == {"chart", "queue"}
 
     doc_id = f"chart:{patient}"
-    remote = Doc.load(await service.store.read(doc_id) or b"", actor=actor_for(PEER_DEVICE, "u"))
+    stored = await service.clinic.store.read(doc_id) or b""
+    remote = Doc.load(stored, actor=actor_for(PEER_DEVICE, "u"))
     chart.order_lab(remote, {"test": "Hb"}, Author(PEER_DEVICE, "u", clock()), "o-remote")
-    assert await service.docs.apply_remote(doc_id, remote.save(), origin="peer-1")
+    assert await service.clinic.docs.apply_remote(doc_id, remote.save(), origin="peer-1")
     assert await next_event(events) == ChangeEvent(doc_id, "chart")
     # A synced chart's worklist rows are projected in the same write as the chart.
     assert [o.order_id for o in await service.pending_lab_orders()] == ["o-remote"]
@@ -51,8 +52,8 @@ async def test_subscribers_hear_local_and_synced_changes(
 async def test_a_slow_subscriber_never_blocks_writes_and_keeps_the_latest(
     service: NodeClinicService, clock: Clock
 ) -> None:
-    listeners = len(service.docs._listeners)
-    slow = Subscription(service.docs, max_pending=4)
+    listeners = len(service.clinic.docs._listeners)
+    slow = Subscription(service.clinic.docs, max_pending=4)
     admin = await service.set_up_facility("Kibera Health Post", "Amina", PIN_HASH, "en")
     patients = []
     for _ in range(10):  # nobody reads `slow` meanwhile
@@ -67,14 +68,14 @@ async def test_a_slow_subscriber_never_blocks_writes_and_keeps_the_latest(
     await slow.aclose()
     with pytest.raises(StopAsyncIteration):
         await anext(slow)
-    assert len(service.docs._listeners) == listeners
+    assert len(service.clinic.docs._listeners) == listeners
 
 
 @pytest.mark.asyncio
 async def test_cancelling_a_waiting_read_then_closing_unsubscribes(
     service: NodeClinicService,
 ) -> None:
-    listeners = len(service.docs._listeners)
+    listeners = len(service.clinic.docs._listeners)
     events = service.subscribe()
     step = asyncio.ensure_future(anext(events))
     await asyncio.sleep(0)  # let it start waiting
@@ -82,7 +83,7 @@ async def test_cancelling_a_waiting_read_then_closing_unsubscribes(
     with pytest.raises(asyncio.CancelledError):
         await step
     await events.aclose()
-    assert len(service.docs._listeners) == listeners
+    assert len(service.clinic.docs._listeners) == listeners
 
 
 @pytest.mark.asyncio
@@ -92,7 +93,7 @@ async def test_concurrent_edits_arriving_by_sync_are_reviewed_and_resolved(
     admin = await service.set_up_facility("Kibera Health Post", "Amina", PIN_HASH, "en")
     patient = await service.register_patient(PATIENT, local_day(clock()), by=admin.id)
     doc_id = f"chart:{patient}"
-    stored = await service.store.read(doc_id) or b""
+    stored = await service.clinic.store.read(doc_id) or b""
     edits = []
     for device, family in ((IDENTITY.device_id, "Otieno-Odhiambo"), (PEER_DEVICE, "Odhiambo")):
         author = Author(device, admin.id, clock() + 1000)
@@ -101,7 +102,7 @@ async def test_concurrent_edits_arriving_by_sync_are_reviewed_and_resolved(
                                   local_day(clock()))
         edits.append(copy)
     for copy in edits:
-        await service.docs.apply_remote(doc_id, copy.save(), origin="peer-1")
+        await service.clinic.docs.apply_remote(doc_id, copy.save(), origin="peer-1")
     (item,) = await service.review_items()
     assert item.patient_id == patient and item.field == "family_name"
     assert sorted(c.value for c in item.candidates) == ["Odhiambo", "Otieno-Odhiambo"]
@@ -115,9 +116,9 @@ async def test_concurrent_edits_arriving_by_sync_are_reviewed_and_resolved(
 
 @pytest.mark.asyncio
 async def test_a_dropped_subscription_stops_listening(service: NodeClinicService) -> None:
-    listeners = len(service.docs._listeners)
+    listeners = len(service.clinic.docs._listeners)
     events = service.subscribe()
-    assert len(service.docs._listeners) == listeners + 1
+    assert len(service.clinic.docs._listeners) == listeners + 1
     del events
     gc.collect()
-    assert len(service.docs._listeners) == listeners
+    assert len(service.clinic.docs._listeners) == listeners

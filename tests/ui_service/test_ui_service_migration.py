@@ -13,8 +13,8 @@ from ui_service_helpers import IDENTITY, PATIENT, TEST_KEY, Clock, make_service
 from crdt_model import chart
 from crdt_model.context import Author
 from meshd import identity
+from meshd.clinic import local_day
 from meshd.node import Node, NodeOptions
-from meshd.service import local_day
 from meshd.store import mutations, schema
 from meshd.store.search import search_columns
 from meshd.store.sqlcipher import SqlCipherStore
@@ -75,7 +75,7 @@ async def test_a_v1_store_is_upgraded_and_its_charts_reprojected(tmp_path: Path)
         assert len(await store.search_patients("baraka")) == CHARTS  # old rows kept
         service = make_service(store, clock)
         assert await service.pending_lab_orders() == []  # not yet reprojected
-        assert await service.docs.reproject_due(batch=7) == CHARTS
+        assert await service.clinic.docs.reproject_due(batch=7) == CHARTS
         assert await store.reprojection_due() == []
         orders = await service.pending_lab_orders()
         assert sorted(o.patient_id for o in orders) == PATIENT_IDS[::3]
@@ -107,7 +107,7 @@ async def test_a_chart_written_before_its_reprojection_is_not_reprojected_stale(
         await service.order_lab(first, {"test": "CRP"}, by="doc-1")  # projects it, clears mark
         assert first not in await store.reprojection_due(limit=1000)
         started = time.monotonic()
-        assert await service.docs.reproject_due() == CHARTS - 1
+        assert await service.clinic.docs.reproject_due() == CHARTS - 1
         assert time.monotonic() - started < 30
         tests = sorted(o.test for o in await service.pending_lab_orders() if o.patient_id == first)
         assert tests == ["CRP"]

@@ -22,8 +22,8 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from ui_service_helpers import PATIENT, Clock, make_service
 
+from meshd.clinic import local_day
 from meshd.clinic_ui.service import NodeClinicService
-from meshd.service import local_day
 from meshd.store.base import Store
 from ui.app import create_ui_app
 
@@ -100,8 +100,8 @@ async def test_a_clinic_day_through_the_pages_over_the_real_store(
         assert response.status == 200, (page, await response.text())
     (visit,) = await service.visits(local_day(clock()), local_day(clock()))
     assert visit.diagnosis_codes == ("B54",) and "pharmacy" in visit.stations
-    reads = await service.store.audit_events(f"chart:{pid}")
-    assert {(r["action"], r["user"]) for r in reads} >= {("read", admin.id)}
+    reads = await service.clinic.store.audit_events(f"chart:{pid}")
+    assert {(r.action, r.user) for r in reads} >= {("read", admin.id)}
 
 
 def _free_port() -> int:
@@ -182,7 +182,7 @@ async def test_the_live_event_stream_carries_changes_and_ends_its_subscription(
     response = await post(http, "/setup", {"facility_name": "Kibera Health Post", "name": "Amina",
                                            "pin": "246813", "pin_again": "246813"})
     assert response.status == 303
-    listeners = len(service.docs._listeners)
+    listeners = len(service.clinic.docs._listeners)
     async with http.get("/events") as events:
         assert (await events.content.readline()).startswith(b": live")
         patient = await service.register_patient(PATIENT, local_day(clock()), by="u1")
@@ -192,7 +192,7 @@ async def test_the_live_event_stream_carries_changes_and_ends_its_subscription(
         assert f'"doc": "chart:{patient}"'.encode() in b"".join(lines)
     for _ in range(200):  # the server notices the closed stream on its next write
         await service.add_drug(f"Drug {_}", "tablet", 0, by="u1")
-        if len(service.docs._listeners) == listeners:
+        if len(service.clinic.docs._listeners) == listeners:
             break
         await asyncio.sleep(0.01)
-    assert len(service.docs._listeners) == listeners
+    assert len(service.clinic.docs._listeners) == listeners

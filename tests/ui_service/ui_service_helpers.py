@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from crdt_model.adapter import actor_for
+from meshd.clinic import Clinic, genesis_for, local_day, project
 from meshd.clinic_ui.service import NodeClinicService
 from meshd.docs import Documents
 from meshd.identity import Identity
-from meshd.service import Clinic, genesis_for, local_day, project
 from meshd.store.base import Store
 from meshd.store.memory import MemoryStore
 from meshd.store.sqlcipher import SqlCipherStore
@@ -53,12 +54,22 @@ def make_store(kind: str, tmp_path: Path) -> Store:
     return SqlCipherStore(tmp_path / "store.db", TEST_KEY)
 
 
-def make_service(store: Store, clock: Clock | None = None) -> NodeClinicService:
-    """The UI service over `store`, as the node builds it (on the real clock by default)."""
+def make_clinic(
+    store: Store, clock: Callable[[], int] | None = None, today: Callable[[], date] | None = None,
+) -> Clinic:
+    """The clinic core over `store`, as the node builds it (on the real clock by default)."""
     documents = Documents(
         store, actor_for(IDENTITY.device_id, "system"),
         genesis=genesis_for(IDENTITY.device_id), project=project,
     )
     if clock is None:
-        return NodeClinicService(Clinic(documents, IDENTITY))
-    return NodeClinicService(Clinic(documents, IDENTITY, clock=clock, today=clock.today))
+        return Clinic(documents, store, IDENTITY)
+    return Clinic(documents, store, IDENTITY, clock=clock,
+                  today=today or (lambda: date.fromisoformat(local_day(clock()))))
+
+
+def make_service(
+    store: Store, clock: Callable[[], int] | None = None, today: Callable[[], date] | None = None,
+) -> NodeClinicService:
+    """The UI's adapter over the clinic core over `store`."""
+    return NodeClinicService(make_clinic(store, clock, today))

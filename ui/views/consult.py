@@ -3,13 +3,11 @@ ICD-10 diagnoses, prescriptions (with allergy warning), lab orders, voids, chart
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from aiohttp import web
 
-from crdt_model import rules
-from crdt_model.errors import ClinicMeshError, NotFound
+from crdt_model.errors import AllergyConflict, ClinicMeshError, NotFound
 from ui import icd10
 from ui.charts import trend
 from ui.clinical import LAB_TESTS, VITALS
@@ -17,27 +15,12 @@ from ui.forms import Errors, error_message, int_value, number_value, posted_text
 from ui.i18n import gettext as _
 from ui.records import Chart, ChartEntry
 from ui.views.patients import patient_id_of
-from ui.views.triage import encounter_today
 from ui.web import redirect, render, require, service, today, user
 
 routes = web.RouteTableDef()
 TREND_POINTS = 10
-
-
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
-
-
-def allergy_clash(chart: Chart, drug: str) -> list[str]:
-    """Allergy substances that a drug name contains, or that contain it (e.g. penicillin)."""
-    name = _fold(drug)
-    clashes = []
-    for allergy in chart.of_kind("allergy"):
-        substance = _fold(str(allergy.data.get("substance", "")))
-        if substance and (substance in name or name in substance or
-                          any(word in name for word in substance.split() if len(word) >= 4)):
-            clashes.append(str(allergy.data["substance"]))
-    return clashes
+# Kept on a prescription confirmed past an allergy warning (stored data: not translated).
+ALLERGY_CONFIRMED = "prescribed knowing the recorded allergy (confirmed in the UI)"
 
 
 def vital_series(chart: Chart) -> dict[str, list[tuple[int, float]]]:
@@ -91,6 +74,12 @@ async def _store(request: web.Request, patient_id: str, form: dict[str, str], wr
                  anchor: str) -> web.StreamResponse:
     try:
         await write
+    except AllergyConflict as exc:  # the core refused: show the warning and the box to confirm
+        form["allergy_warning"] = "1"
+        return await chart_page(request, patient_id, {"drug": _(
+            "Allergy warning: this patient is allergic to %(list)s. "
+            "Choose another medicine, or tick the box to prescribe anyway."
+        ) % {"list": ", ".join(exc.substances)}}, form, status=400)
     except ClinicMeshError as exc:
         field, message = error_message(exc)
         return await chart_page(request, patient_id, {field: message}, form, status=400)
@@ -106,8 +95,7 @@ async def add_diagnosis(request: web.Request) -> web.StreamResponse:
         return await chart_page(request, patient_id, {"code": _(
             "Please choose a diagnosis from the list.")}, form, status=400)
     diagnosis = {"code": code.code, "label": code.label,
-                 "certainty": text_value(form, "certainty") or "provisional",
-                 "encounter_id": await encounter_today(request, patient_id, by)}
+                 "certainty": text_value(form, "certainty") or "provisional"}
     return await _store(request, patient_id, form,
                         service(request).add_diagnosis(patient_id, diagnosis, by=by), "problems")
 
@@ -152,12 +140,6 @@ def prescription_from(form: dict[str, str], stock_names: dict[str, str],
         data["drug_id"] = drug_id
     if text_value(form, "instructions"):
         data["instructions"] = text_value(form, "instructions")
-    if not errors:
-        try:
-            rules.prescription_entry({k: v for k, v in data.items() if v is not None})
-        except ClinicMeshError as exc:
-            field, message = error_message(exc)
-            errors[field] = message
     return {k: v for k, v in data.items() if v is not None}
 
 
@@ -169,16 +151,10 @@ async def prescribe(request: web.Request) -> web.StreamResponse:
     stock_names = {s.drug_id: s.name for s in await svc.stock()}
     errors: Errors = {}
     data = prescription_from(form, stock_names, errors)
-    if not errors and not form.get("allergy_confirmed"):
-        clashes = allergy_clash(await svc.get_chart(patient_id, by=by), str(data["drug"]))
-        if clashes:
-            errors["drug"] = _("Allergy warning: this patient is allergic to %(list)s. "
-                               "Choose another medicine, or tick the box to prescribe anyway."
-                               ) % {"list": ", ".join(clashes)}
-            form["allergy_warning"] = "1"
+    if form.get("allergy_confirmed"):
+        data["override_reason"] = ALLERGY_CONFIRMED
     if errors:
         return await chart_page(request, patient_id, errors, form, status=400)
-    data["encounter_id"] = await encounter_today(request, patient_id, by)
     return await _store(request, patient_id, form, svc.prescribe(patient_id, data, by=by),
                         "medicines")
 
@@ -191,8 +167,7 @@ async def order_lab(request: web.Request) -> web.StreamResponse:
     if test is None:
         return await chart_page(request, patient_id, {"test": _("Please choose a test.")}, form,
                                 status=400)
-    order = {"test": test[0], "code": text_value(form, "test"),
-             "encounter_id": await encounter_today(request, patient_id, by)}
+    order = {"test": test[0], "code": text_value(form, "test")}
     return await _store(request, patient_id, form,
                         service(request).order_lab(patient_id, order, by=by), "labs")
 

@@ -6,12 +6,11 @@ from typing import Any
 
 from aiohttp import web
 
-from crdt_model import rules
 from crdt_model.errors import ClinicMeshError
 from ui.clinical import INTERPRETATION_LABELS, LAB_TESTS
 from ui.forms import Errors, error_message, posted_text, text_value
 from ui.views.patients import patient_id_of
-from ui.web import redirect, render, require, service, today
+from ui.web import redirect, render, require, service
 
 routes = web.RouteTableDef()
 
@@ -40,7 +39,7 @@ async def worklist_table(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/lab/{patient_id}/{order_id}")
 async def enter_result(request: web.Request) -> web.StreamResponse:
-    """Store a result; the patient goes back to consultation."""
+    """Store a result (the core sends a patient waiting at the lab back to consultation)."""
     who = require(request, "lab")
     patient_id = patient_id_of(request)
     order_id = request.match_info["order_id"]
@@ -57,13 +56,8 @@ async def enter_result(request: web.Request) -> web.StreamResponse:
         if text_value(form, key):
             result[key] = text_value(form, key)
     try:
-        rules.lab_result_entry(result)
         await service(request).record_lab_result(patient_id, result, by=who.id)
     except ClinicMeshError as exc:
         field, message = error_message(exc)
         return await _page(request, {f"{order_id}:{field}": message}, form, status=400)
-    for queued in await service(request).queue_today(today(request)):
-        if queued.patient_id == patient_id and queued.station == "lab":
-            await service(request).move_patient(patient_id, today(request), "consultation",
-                                                by=who.id)
     raise redirect("/lab")

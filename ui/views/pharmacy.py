@@ -1,5 +1,6 @@
 """Pharmacy: dispense against prescriptions with stock levels, receive stock, stock-out
-warnings, reconcile a level below zero, add drugs to the catalogue."""
+warnings, reconcile a level below zero, add drugs to the catalogue. What a dispense does next
+(the patient leaves the pharmacy once nothing is left) is the clinic core's rule."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
-from crdt_model import rules
 from crdt_model.errors import ClinicMeshError
 from ui.forms import Errors, error_message, int_value, posted_text, text_value
 from ui.i18n import gettext as _
-from ui.web import redirect, render, require, service, today
+from ui.web import redirect, render, require, service
 
 routes = web.RouteTableDef()
 
@@ -47,19 +47,12 @@ async def dispense(request: web.Request) -> web.StreamResponse:
     patient_id = text_value(form, "patient_id")
     if not errors:
         try:
-            rules.dispense_input(data)
             await service(request).dispense(patient_id, data, by=who.id)
         except ClinicMeshError as exc:
             field, message = error_message(exc)
             errors[field] = message
     if errors:
         return await _page(request, {f"{prefix}:{k}": v for k, v in errors.items()}, form, 400)
-    still_open = {p.patient_id for p in await service(request).pending_prescriptions()}
-    if patient_id not in still_open:
-        for queued in await service(request).queue_today(today(request)):
-            if queued.patient_id == patient_id and queued.station == "pharmacy":
-                await service(request).move_patient(patient_id, today(request), "done",
-                                                    by=who.id)
     raise redirect("/pharmacy")
 
 
@@ -101,15 +94,11 @@ async def adjust(request: web.Request) -> web.StreamResponse:
     reason = text_value(form, "reason")
     if not reason:
         errors["reason"] = _("Please write the reason.")
-    levels = {s.drug_id: s.level for s in await service(request).stock()}
-    drug_id = text_value(form, "drug_id")
-    if drug_id not in levels:
-        errors["drug_id"] = _("Please choose a medicine of the catalogue.")
     if errors:
         return await _page(request, {f"adjust:{k}": v for k, v in errors.items()}, form, 400)
     assert counted is not None
-    return await _ledger(request, form, service(request).adjust_stock(
-        drug_id, counted - levels[drug_id], reason, by=who.id), "adjust")
+    return await _ledger(request, form, service(request).count_stock(
+        text_value(form, "drug_id"), counted, reason, by=who.id), "adjust")
 
 
 @routes.post("/pharmacy/drugs")

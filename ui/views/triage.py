@@ -6,23 +6,14 @@ from typing import Any
 
 from aiohttp import web
 
-from crdt_model import rules
 from crdt_model.errors import ClinicMeshError, NotFound
 from ui.clinical import VITALS
 from ui.forms import Errors, error_message, number_value, text_value
 from ui.i18n import gettext as _
 from ui.views.patients import patient_id_of
-from ui.web import redirect, render, require, service, today, user
+from ui.web import redirect, render, require, service, user
 
 routes = web.RouteTableDef()
-
-
-async def encounter_today(request: web.Request, patient_id: str, by: str) -> str:
-    """Today's encounter of the patient, checking them in when they are not queued yet."""
-    for entry in await service(request).queue_today(today(request)):
-        if entry.patient_id == patient_id and entry.station != "done":
-            return entry.encounter_id
-    return await service(request).check_in(patient_id, today(request), by=by)
 
 
 async def _page(request: web.Request, patient_id: str, form: dict[str, Any], errors: Errors,
@@ -44,7 +35,7 @@ async def triage_form(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/patients/{patient_id}/triage")
 async def triage_post(request: web.Request) -> web.StreamResponse:
-    """Store the triage and send the patient to consultation; bad input stores nothing."""
+    """Store the triage (the core checks the patient in and sends them to consultation)."""
     who = require(request, "triage")
     patient_id = patient_id_of(request)
     posted = await request.post()
@@ -61,18 +52,10 @@ async def triage_post(request: web.Request) -> web.StreamResponse:
         triage["note"] = text_value(form, "note")
     if triage["category"] is None:
         errors["category"] = _("Please choose a triage category.")
-    if not errors:
-        try:
-            rules.triage_entry({**triage, "encounter_id": "check"})
-        except ClinicMeshError as exc:
-            field, message = error_message(exc)
-            errors[field] = message
     if errors:
         return await _page(request, patient_id, form, errors, status=400)
     try:
-        triage["encounter_id"] = await encounter_today(request, patient_id, who.id)
         await service(request).record_triage(patient_id, triage, by=who.id)
-        await service(request).move_patient(patient_id, today(request), "consultation", by=who.id)
     except ClinicMeshError as exc:
         field, message = error_message(exc)
         return await _page(request, patient_id, form, {field: message}, status=400)

@@ -1,8 +1,9 @@
-"""What any ClinicService must do for the UI to work: one clinic day through the Protocol.
+"""What the UI's ClinicService must do for the UI to work: one clinic day through the Protocol.
 
 `exercise_clinic_day(service, today)` runs on an empty service and raises AssertionError (or the
-service's own error) at the first broken promise. The UI tests run it on the in-memory fake; the
-daemon's tests can run it on the real node to prove its adapter fits the UI.
+service's own error) at the first broken promise. It runs on the node's real adapter over the
+one clinic core (tests/ui_service, over MemoryStore and SQLCipher); there is no other
+implementation of the clinic's rules to keep in step.
 """
 
 from __future__ import annotations

@@ -1,0 +1,105 @@
+"""Administration: first-run set-up of the facility and the users of the mesh directory.
+
+A device counts as set up once its mesh directory has a user: a device that joins an existing
+mesh receives the directory by sync and skips set-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from crdt_model import directory, facility, validate
+from crdt_model.adapter import Doc
+from crdt_model.context import Author
+from crdt_model.errors import ConflictError
+from meshd.clinic.base import Caller, new_id
+from meshd.clinic.pharmacy import Pharmacy
+
+UserSetter = Callable[[Doc, str, str, Author], object]
+"""A directory write of one field of a user: (doc, user id, value, author)."""
+
+
+def _name_taken(doc: Doc, name: str) -> bool:
+    return any(
+        str(u.get("name", "")).casefold() == name.casefold()
+        for u in directory.users(doc).values()
+    )
+
+
+class Administration(Pharmacy):
+    """The facility's settings and its users."""
+
+    async def facility_name(self) -> str | None:
+        """This device's facility name, or None before first-run set-up."""
+        if not await self.users():
+            return None
+        settings = await self.docs.read(self.facility_doc_id, lambda doc: doc.get(("settings",)))
+        name = settings.get("name") if isinstance(settings, dict) else None
+        return str(name or self.identity.facility_name)
+
+    async def set_up_facility(
+        self, facility_name: str, admin: dict[str, Any], caller_origin: str
+    ) -> str:
+        """First run: name the facility and create the first admin {name, pin_hash, language?};
+        ConflictError if done already. Returns the admin's user id."""
+        name = validate.name(facility_name, "facility_name")
+        user_id = new_id()
+        author = self.author(Caller(user_id, caller_origin))  # the admin creates themselves
+        language = admin.get("language")
+
+        def set_up(docs: list[Doc]) -> None:
+            people, place = docs
+            if directory.users(people):
+                raise ConflictError("this device is already set up")
+            directory.add_user(people, user_id, {
+                "name": admin["name"], "roles": ["admin"], "pin_hash": admin["pin_hash"],
+            }, author)
+            if language:
+                directory.set_user_language(people, user_id, language, author)
+            facility.set_settings(place, {"name": name}, author)
+
+        await self.docs.update_many(
+            [self.directory_doc_id, self.facility_doc_id], set_up, actor=author.actor
+        )
+        return user_id
+
+    async def users(self) -> dict[str, dict[str, Any]]:
+        """Every user of the mesh directory by id, active or not."""
+        return await self.docs.read(self.directory_doc_id, directory.users)
+
+    async def add_user(self, record: dict[str, Any], caller: Caller) -> str:
+        """A new user {name, roles, pin_hash, language?}; ConflictError(field="name") when the
+        name is taken. Returns the user id."""
+        clean = validate.name(record.get("name"), "name")
+        user_id = new_id()
+        author = self.author(caller)
+        language = record.get("language")
+
+        def add(doc: Doc) -> None:
+            if _name_taken(doc, clean):
+                raise ConflictError("a user with this name exists", field="name")
+            directory.add_user(doc, user_id, {
+                "name": clean, "roles": list(record.get("roles") or ()),
+                "pin_hash": record.get("pin_hash"),
+            }, author)
+            if language:
+                directory.set_user_language(doc, user_id, language, author)
+
+        await self.docs.update(self.directory_doc_id, add, actor=author.actor)
+        return user_id
+
+    async def set_user_language(self, user_id: str, language: str, caller: Caller) -> None:
+        """Remember the language a user reads the UI in."""
+        await self._set(directory.set_user_language, user_id, language, caller)
+
+    async def set_user_pin(self, user_id: str, pin_hash: str, caller: Caller) -> None:
+        """Replace a user's PIN hash."""
+        await self._set(directory.set_pin_hash, user_id, pin_hash, caller)
+
+    async def _set(self, setter: UserSetter, user_id: str, value: str, caller: Caller) -> None:
+        author = self.author(caller)
+        await self.docs.update(
+            self.directory_doc_id, lambda doc: setter(doc, user_id, value, author),
+            actor=author.actor,
+        )

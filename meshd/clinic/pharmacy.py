@@ -1,0 +1,152 @@
+"""Pharmacy and stock: prescriptions, dispensing (chart and ledger in one transaction), the drug
+catalogue, receiving and counting stock, and the pharmacy's worklist.
+
+The workflow rule of the pharmacy lives here: once nothing is left to dispense for a patient,
+a patient waiting at the pharmacy is done for the day, whichever door the dispense came through.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from crdt_model import chart, facility, rules, worklists
+from crdt_model.adapter import Doc
+from crdt_model.allergies import allergy_clashes
+from crdt_model.context import Author
+from crdt_model.errors import AllergyConflict, ConflictError, NotFound
+from crdt_model.ids import chart_id, check_slug, check_uuid
+from meshd.clinic import actions
+from meshd.clinic.base import Caller, fields, new_id
+from meshd.clinic.flow import DONE
+from meshd.clinic.laboratory import Laboratory, pending
+from meshd.clinic.projections import PRESCRIPTIONS
+
+
+@dataclass(frozen=True, slots=True)
+class Stock:
+    """A drug of the catalogue with its level (the sum of its ledger lines)."""
+
+    drug_id: str
+    name: str
+    unit: str
+    level: int
+    reorder_level: int
+
+
+def _checked_prescribe(doc: Doc, data: Any, author: Author, entry_id: str) -> object:
+    clean = rules.prescription_entry(data)
+    clashes = allergy_clashes(doc, clean["drug"])
+    if clashes and not clean.get("override_reason"):
+        raise AllergyConflict(clashes)
+    return chart.prescribe(doc, clean, author, entry_id)
+
+
+def drug_slug(name: str) -> str:
+    """The catalogue id of a drug name: folded, non-alphanumerics as dashes."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
+    return "".join(c if c.isalnum() else "-" for c in plain).strip("-")[:64] or "drug"
+
+
+class Pharmacy(Laboratory):
+    """Prescribing, dispensing and the stock of this facility."""
+
+    async def prescribe(self, patient_id: str, data: Mapping[str, Any], caller: Caller) -> str:
+        """Prescribe in today's visit; AllergyConflict when the drug clashes with a recorded
+        allergy and `data` gives no `override_reason` (which is then kept on the entry)."""
+        return await self.visit_entry(patient_id, actions.PRESCRIBE, _checked_prescribe,
+                                      rules.prescription_entry, data, caller)
+
+    async def cancel_prescription(self, patient_id: str, prescription_id: str, reason: str,
+                                  caller: Caller) -> str:
+        """Cancel a prescription not (fully) dispensed; returns the cancel entry's id."""
+        return await self.chart_op(
+            patient_id, actions.CANCEL_PRESCRIPTION,
+            lambda doc, author, eid: chart.cancel_prescription(
+                doc, prescription_id, reason, author, eid),
+            caller,
+        )
+
+    async def dispense(self, patient_id: str, data: Mapping[str, Any], caller: Caller) -> str:
+        """Dispense against a prescription: one chart entry and one −quantity ledger line,
+        together; when nothing is left to dispense the patient leaves the pharmacy."""
+        doc_id = chart_id(check_uuid(patient_id, "id"))
+        entry_id, ledger_id = new_id(), new_id()
+        author = self.author(caller)
+        payload = fields(data)
+
+        def dispense(docs: list[Doc]) -> bool:
+            chart.dispense(docs[0], docs[1], payload, author, entry_id, ledger_id)
+            return not worklists.pending_prescriptions(docs[0])
+
+        all_given = await self.docs.update_many(
+            [doc_id, self.facility_doc_id], dispense,
+            [self.audit(caller, actions.DISPENSE, doc_id, entry_id)], actor=author.actor,
+        )
+        if all_given:
+            await self.advance(patient_id, ("pharmacy",), DONE, caller)
+        return entry_id
+
+    async def pending_prescriptions(self) -> list[dict[str, Any]]:
+        """Prescriptions of recent visits not yet fully dispensed, oldest first."""
+        return await pending(self, PRESCRIPTIONS)
+
+    async def drugs(self) -> dict[str, dict[str, Any]]:
+        """The facility's drug catalogue: drug id -> {name, form, strength, unit, …}."""
+        return await self.docs.read(self.facility_doc_id, facility.drug_catalogue)
+
+    async def stock(self) -> dict[str, dict[str, Any]]:
+        """Stock level of every drug of the facility: drug id -> {name, level, negative}."""
+        return await self.docs.read(self.facility_doc_id, facility.stock_levels)
+
+    async def stock_list(self) -> list[Stock]:
+        """The catalogue with projected levels, by name (one projection read, no ledger scan)."""
+        drugs = await self.drugs()
+        levels = await self.store.stock_levels(self.facility_doc_id)
+        found = [
+            Stock(drug_id, str(drug.get("name") or drug_id), str(drug.get("unit") or ""),
+                  levels[drug_id].level if drug_id in levels else 0,
+                  int(drug.get("reorder_level") or 0))
+            for drug_id, drug in drugs.items()
+        ]
+        return sorted(found, key=lambda s: s.name.casefold())
+
+    async def add_drug(self, data: Mapping[str, Any], caller: Caller) -> str:
+        """Add a drug to the catalogue (its id from `drug_id`, else from its name)."""
+        payload = fields(data)
+        named = "drug_id" not in payload
+        drug_id = (check_slug(drug_slug(str(payload.get("name") or "")), "name") if named
+                   else check_slug(payload.pop("drug_id"), "drug_id"))
+
+        def add(doc: Doc, author: Author, _: str) -> None:
+            if named and drug_id in facility.drug_catalogue(doc):
+                raise ConflictError("this drug is already in the catalogue", field="name")
+            facility.add_drug(doc, drug_id, payload, author)
+
+        return await self.facility_op(add, caller, drug_id)
+
+    async def receive_stock(self, data: Mapping[str, Any], caller: Caller) -> str:
+        """Add +quantity of a drug to the ledger {drug_id, quantity, ref?}; returns the line."""
+        payload = fields(data)
+        return await self.facility_op(
+            lambda doc, author, lid: facility.receive_stock(doc, payload, author, lid), caller
+        )
+
+    async def adjust_stock(self, data: Mapping[str, Any], caller: Caller) -> str:
+        """Add a signed correction {drug_id, quantity, reason} to the ledger."""
+        payload = fields(data)
+        return await self.facility_op(
+            lambda doc, author, lid: facility.adjust_stock(doc, payload, author, lid), caller
+        )
+
+    async def count_stock(self, drug_id: str, counted: int, reason: str, caller: Caller) -> str:
+        """Set a drug's level to what was counted on the shelf (reconciles a level below 0)."""
+        levels = await self.stock()
+        if drug_id not in levels:
+            raise NotFound("choose a medicine of the catalogue", field="drug_id")
+        return await self.adjust_stock(
+            {"drug_id": drug_id, "quantity": counted - int(levels[drug_id]["level"]),
+             "reason": reason}, caller,
+        )
