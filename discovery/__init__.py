@@ -5,7 +5,8 @@ Imports no other clinicmesh package (docs/ARCHITECTURE.md §2); the daemon wires
     errors          DiscoveryError and its subclasses
     hints           PeerHint, the TXT record, mesh_hash (pure)
     netaddrs        this host's IPv4/IPv6 addresses (ifaddr)
-    mdns            MeshDiscovery (advertise + browse), find_inviting_device
+    mdns            MeshDiscovery (advertise + browse)
+    inviting        the devices nearby that show a pairing code (for a new device)
     static          parse_peer / parse_peers for `--peer HOST:PORT`
     pairing         PairingWindow, InviterSession, JoinerSession (sans-I/O SPAKE2 pairing)
     pairing_wire    pairing messages and the key schedule (pure)

@@ -5,8 +5,8 @@ cached Doc under that document's lock, the new change chunks and projections are
 store in one durable transaction, and only then does the caller get its answer and do listeners
 (sync push, UI live updates) hear about it. If the write fails the cached Doc is dropped, so
 memory never holds what the disk does not. The sync engine sees it through
-`meshd.sync.documents.DocumentsPort`. This module knows nothing clinical: what a derived
-document starts as and which rows a document projects are passed in by the node.
+`meshd.sync.documents.DocumentsPort`. Nothing clinical is known here: the node passes in what a
+derived document starts as and which rows a document projects.
 """
 
 from __future__ import annotations
@@ -218,9 +218,7 @@ class Documents:
                     results[index] = exc
                     continue
                 results[index] = merged.doc is not doc
-                if merged.doc is not doc:
-                    audit.append(AuditEvent(int(self._clock() * 1000), merged.authors,
-                                            "remote_write", doc_id, origin, merged.summary))
+                audit += merged.audit_rows(doc_id, origin, self._clock())
                 trials[doc_id] = (merged.doc, base, stored)
             gained = [
                 (doc_id, doc, base, stored) for doc_id, (doc, base, stored) in trials.items()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from crdt_model.adapter import Doc, attribution
 from crdt_model.arrival import RefusedChange, check_arrival
 from crdt_model.ids import CHART, DIRECTORY, FACILITY, QUEUE, parse_doc_id
+from meshd.store.base import AuditEvent
 
 # The largest document a peer may hand us, by kind (attachments never live in documents).
 MAX_DOC_BYTES = {
@@ -27,6 +28,13 @@ class Merged:
     doc: Doc | None  # the merged copy, or the document given when nothing was new
     authors: str = ""  # device/user prefixes of the new changes, as their actors claim
     summary: str = ""  # what they did (crdt_model.arrival)
+
+    def audit_rows(self, doc_id: str, origin: str, now_s: float) -> list[AuditEvent]:
+        """The `remote_write` audit row of these changes from peer `origin` (none if none)."""
+        if not self.summary:
+            return []
+        return [AuditEvent(int(now_s * 1000), self.authors, "remote_write", doc_id, origin,
+                           self.summary)]
 
 
 def merge_remote(doc_id: str, doc: Doc | None, data: bytes, actor: bytes) -> Merged:

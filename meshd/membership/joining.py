@@ -32,7 +32,7 @@ from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import directory_id
 from discovery.errors import DiscoveryError, PairingClosed, PairingError, WrongCode
-from discovery.mdns import inviting_devices, list_inviting_devices
+from discovery.inviting import inviting_devices, list_inviting_devices
 from discovery.pairing import normalize_code
 from discovery.pairing_channel import ChannelClosed
 from discovery.pairing_http import pair_with_any_address

@@ -17,7 +17,8 @@ import signal
 from aiohttp import web
 
 from discovery.errors import PairingError
-from discovery.mdns import MeshDiscovery, find_inviting_device, list_inviting_devices
+from discovery.inviting import find_inviting_device, list_inviting_devices
+from discovery.mdns import MeshDiscovery
 from discovery.pairing import PairingWindow
 from discovery.pairing_http import add_pairing_route, pair_with_any_address, pairing_handler
 

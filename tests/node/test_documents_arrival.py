@@ -73,9 +73,9 @@ async def test_every_remote_write_has_an_audit_row_naming_author_peer_and_change
         chart.add_note(theirs, {"text": "Malaria RDT positive."}, lab, "note7")
         delta = theirs.changes_since(doc.heads())
         assert await documents.apply_remote(doc_id, delta, "peer:lab-laptop") is True
-        (row,) = [e for e in await store.audit_events(doc_id) if e["action"] == "remote_write"]
-        assert row["origin"] == "peer:lab-laptop"
-        assert row["user"] == f"{'bb' * 8}/{'02' * 8}"
-        assert "+note7(note)" in row["detail"]
+        (row,) = [e for e in await store.audit_events(doc_id) if e.action == "remote_write"]
+        assert row.origin == "peer:lab-laptop"
+        assert row.user == f"{'bb' * 8}/{'02' * 8}"
+        assert "+note7(note)" in row.detail
     finally:
         await store.stop()

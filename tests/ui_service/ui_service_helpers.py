@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -61,6 +62,7 @@ def make_clinic(
     documents = Documents(
         store, actor_for(IDENTITY.device_id, "system"),
         genesis=genesis_for(IDENTITY.device_id), project=project,
+        clock=time.time if clock is None else (lambda: clock() / 1000),
     )
     if clock is None:
         return Clinic(documents, store, IDENTITY)
