@@ -70,8 +70,13 @@ async def _signer_key(docs: Documents, mesh_id: str, header: BundleHeader) -> by
     if record is None:
         raise BundleRefused(f"the bundle was made by device {name!r} ({header.device}), which "
                             "is not on this device's roster: sync with the mesh first")
-    if record.get("revoked_at"):
+    if record.get("revoked_at") is not None:
         raise BundleRefused(f"the bundle was made by device {name!r}, which has been revoked")
+    # An invite's key stays pending until the device's first handshake with its inviter, and
+    # no node accepts a pending key (meshd.sync.node_sync): nor does a bundle.
+    if isinstance(record.get("invite_expires_at"), int) and record.get("invite_used_at") is None:
+        raise BundleRefused(f"device {name!r} has not finished joining the mesh (its invite is "
+                            "still pending): sync it with the mesh first")
     try:
         return bytes.fromhex(str(record.get("public_key")))
     except ValueError:

@@ -11,15 +11,18 @@ from typing import Any
 
 from sync_procs import AT_MS, make_mesh, store_docs
 
-from crdt_model import chart
-from crdt_model.adapter import Doc
+from crdt_model import chart, directory
+from crdt_model.adapter import Doc, actor_for
 from crdt_model.context import Author
-from crdt_model.ids import chart_id
+from crdt_model.ids import chart_id, directory_id
 from crdt_model.sample import build_sample_chart
 from meshd import identity
 from meshd.bundle.exporting import export_bundle
+from meshd.docs import Documents
+from meshd.service import genesis_for, project
 from meshd.store.sqlcipher import SqlCipherStore
 
+__all__ = ["make_mesh"]
 TODAY = date.today().isoformat()
 
 
@@ -70,4 +73,18 @@ def bundle_of(data: identity.DataDir, out: Path, **options: Any) -> dict[str, An
     return asyncio.run(export_bundle(data.path, out, **options))
 
 
-__all__ = ["make_mesh"]
+
+def revoke_on(data: identity.DataDir, device_id: str) -> None:
+    """Mark `device_id` revoked in `data`'s roster (as a revocation synced there would)."""
+
+    async def revoke() -> None:
+        async with SqlCipherStore(data.store_path, identity.load_store_key(data),
+                                  create=False) as store:
+            me = data.identity.device_id
+            docs = Documents(store, actor_for(me, "system"), genesis=genesis_for(me),
+                             project=project)
+            author = Author(me, "system", AT_MS + 120_000)
+            await docs.update(directory_id(data.identity.mesh_id),
+                              lambda doc: directory.revoke_device(doc, device_id, author))
+
+    asyncio.run(revoke())

@@ -8,9 +8,18 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bundle_mesh import audit_rows, bundle_of, charts_on, edit_chart, make_mesh, stored_heads
+from bundle_mesh import (
+    audit_rows,
+    bundle_of,
+    charts_on,
+    edit_chart,
+    make_mesh,
+    revoke_on,
+    stored_heads,
+)
 
 from meshd import identity
+from meshd.bundle import format as bundle_format
 from meshd.bundle.format import BundleRefused
 from meshd.bundle.importing import import_bundle
 
@@ -147,3 +156,37 @@ def test_a_bundle_from_a_device_off_the_roster_is_refused(tmp_path: Path) -> Non
     _refused(b.path, tmp_path / "outsider.cmb", "not on this device's roster")
 
     assert stored_heads(b) == heads
+
+
+def test_a_bundle_from_a_revoked_device_is_refused(tmp_path: Path) -> None:
+    a, b = make_mesh(tmp_path, 2)
+    charts_on(a, 2)
+    bundle_of(a, tmp_path / "lost-laptop.cmb")
+    revoke_on(b, a.identity.device_id)
+    heads = stored_heads(b)
+
+    _refused(b.path, tmp_path / "lost-laptop.cmb", "revoked")
+
+    assert stored_heads(b) == heads
+
+
+def test_a_bundle_of_many_frames_round_trips_and_refuses_a_dropped_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bundle_format, "FRAME_BYTES", 1024)  # many frames from a few charts
+    a, b = make_mesh(tmp_path, 2)
+    docs = charts_on(a, 10)
+    made = bundle_of(a, tmp_path / "usb.cmb")
+    assert made["bytes"] > 5 * 1024
+    data = (tmp_path / "usb.cmb").read_bytes()
+    header_end = 12 + int.from_bytes(data[8:12], "big")
+    frame = 4 + 1024 + bundle_format.TAG_BYTES
+    (tmp_path / "gap.cmb").write_bytes(data[:header_end + frame] + data[header_end + 2 * frame:])
+    with pytest.raises(BundleRefused):
+        _import(b.path, tmp_path / "gap.cmb")
+
+    done = _import(b.path, tmp_path / "usb.cmb")
+
+    assert done["changed"] == made["documents"]
+    on_b = stored_heads(b)
+    assert all(on_b[doc_id] == tuple(doc.heads()) for doc_id, doc in docs.items())
