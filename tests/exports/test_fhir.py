@@ -172,3 +172,22 @@ def test_a_corrected_triage_links_only_the_signs_the_first_one_measured() -> Non
     assert height["status"] == "final" and "extension" not in height  # newly measured
     assert height["valueQuantity"]["code"] == "cm" and height["code"]["coding"][0]["code"] == (
         "8302-2")
+
+
+def test_a_corrected_lab_result_is_corrected_and_points_at_the_first() -> None:
+    known = known_chart(new_facility())
+    author = Author(DEVICE, USER, at("2026-11-05", 14))
+    chart.correct_entry(known.doc, known.ids["lab_result"], {
+        "order_id": known.ids["lab_order"], "value": "negative", "interpretation": "negative"},
+        author, "e-result-2")
+    c = _chart(root(known.doc))
+    resources = _resources(_bundle(c))
+    first = resource_uuid(c.doc_id, known.ids["lab_result"], "observation")
+    observation = resources[resource_uuid(c.doc_id, "e-result-2", "observation")]
+    report = resources[resource_uuid(c.doc_id, "e-result-2")]
+    assert resources[first]["status"] == "entered-in-error"
+    assert (observation["status"], report["status"]) == ("corrected", "corrected")
+    assert observation["extension"][0]["valueReference"] == {"reference": first}
+    assert report["extension"][0]["valueReference"] == {
+        "reference": resource_uuid(c.doc_id, known.ids["lab_result"])}
+    assert resources[resource_uuid(c.doc_id, known.ids["lab_order"])]["status"] == "completed"
