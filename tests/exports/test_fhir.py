@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from export_clinic import DEVICE, USER, at, known_chart, new_facility, root, utc
+from export_clinic import DEVICE, USER, at, known_chart, new_facility, pid, root, utc
 from fhir.resources.R4B.bundle import Bundle
 
 from crdt_model import chart, sample
@@ -191,3 +191,25 @@ def test_a_corrected_lab_result_is_corrected_and_points_at_the_first() -> None:
     assert report["extension"][0]["valueReference"] == {
         "reference": resource_uuid(c.doc_id, known.ids["lab_result"])}
     assert resources[resource_uuid(c.doc_id, known.ids["lab_order"])]["status"] == "completed"
+
+
+def test_a_duplicate_links_both_patients_and_a_newer_kind_is_skipped() -> None:
+    fac = new_facility()
+    duplicate, survivor = known_chart(fac).doc, chart.register_patient(pid(7), {
+        "given_name": "Amina", "family_name": "Bello", "sex": "female",
+        "birth_date": "1996-02-03"}, Author(DEVICE, USER, at("2026-11-06")), "2026-11-06")
+    chart.link_duplicate(duplicate, survivor, Author(DEVICE, USER, at("2026-11-06")), "link-1")
+    dup, surv = _chart(root(duplicate)), _chart(root(survivor))
+    newer = dict(root(survivor))
+    newer["entries"] = {**newer["entries"], "x-1": {"kind": "vaccination", "at": 1}}
+    bundle = _bundle(dup, _chart(newer))
+    Bundle.model_validate(bundle)
+    resources = _resources(bundle)
+    merged, kept = resources[f"urn:uuid:{dup.patient_id}"], resources[f"urn:uuid:{pid(7)}"]
+    assert merged["active"] is False and kept["active"] is True
+    assert merged["link"] == [{"type": "replaced-by", "other": {"identifier": {
+        "system": URI_IDS, "value": f"urn:uuid:{pid(7)}"}}}]
+    assert kept["link"][0]["type"] == "replaces"
+    assert "_birthDate" not in kept and kept["birthDate"] == "1996-02-03"
+    assert len([r for r in resources.values() if r["resourceType"] == "Patient"]) == 2
+    assert surv.patient_id == pid(7)
