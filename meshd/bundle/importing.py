@@ -17,7 +17,13 @@ from typing import Any
 from crdt_model.adapter import actor_for
 from crdt_model.errors import ClinicMeshError
 from meshd.bundle.format import BundleRefused
-from meshd.bundle.merge import BUNDLES_ROUTE, KEY_HEADER, bundle_key_for, import_into
+from meshd.bundle.merge import (
+    BATCH_DOCS,
+    BUNDLES_ROUTE,
+    KEY_HEADER,
+    bundle_key_for,
+    import_into,
+)
 from meshd.docs import Documents
 from meshd.identity import load_data_dir, read_api_token
 from meshd.node import SYSTEM_USER
@@ -69,8 +75,9 @@ async def import_bundle(
     device = data.identity.device_id
     try:
         async with SqlCipherStore(data.store_path, store_key, create=False) as store:
+            # A batch at a time passes through: no use keeping thousands of charts cached.
             docs = Documents(store, actor_for(device, SYSTEM_USER), genesis=genesis_for(device),
-                             project=project)
+                             project=project, cache_docs=2 * BATCH_DOCS)
             return {**await import_into(docs, data.identity.mesh_id, path, key), "via": "store"}
     except BundleRefused:
         raise
