@@ -40,7 +40,7 @@ def banner(clinic: DemoClinic, url: str) -> str:
         "",
         f"clinicmesh demo: {clinic.patients} made-up patients, {clinic.drugs} drugs in stock,",
         f"today's queue: {queue}.",
-        f"Data dir: {clinic.data_dir}",
+        f"Data dir: {clinic.data_dir} (made-up data: delete it when you are done)",
         f"Open {url} and log in as any of these users:",
         "",
         f"  {'role':<13} {'name':<{width}}  PIN",
@@ -71,8 +71,7 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Address of the UI and JSON API.")] = (
             DEFAULT_HOST),
     ) -> None:
-        """Start a node with a made-up clinic: patients with visits, today's queue, stock and a
-        user for each role, whose PINs are printed."""
+        """Start a node with a made-up clinic: patients, today's queue, stock, a PIN per role."""
         target = data_dir or Path(tempfile.mkdtemp(prefix="clinicmesh-demo-"))
         if identity.is_initialised(target) and not is_demo(target):
             typer.echo(f"meshd: {target} holds a real device's data: give the demo an empty "

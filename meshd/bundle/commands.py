@@ -55,8 +55,7 @@ def register(app: typer.Typer) -> None:
             "the last bundle for it.")] = None,
         passphrase_file: PassphraseOption = None,
     ) -> None:
-        """Write the documents changed since a day (or the last bundle --to NAME) as one
-        compressed, mesh-sealed and signed bundle file."""
+        """Write the documents changed since a day (or the last bundle --to NAME) as a bundle."""
         last = [0.0]
 
         def report(done: int) -> None:
@@ -79,8 +78,7 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDirOption = DEFAULT_DATA_DIR,
         passphrase_file: PassphraseOption = None,
     ) -> None:
-        """Check a bundle of this mesh (signature, key, every byte) and merge its documents,
-        through the running node when one runs on the data dir."""
+        """Check a bundle of this mesh whole, then merge it (through the node when one runs)."""
         try:
             summary = asyncio.run(import_bundle(data_dir, file, _passphrase(passphrase_file)))
         except ClinicMeshError as exc:
