@@ -23,7 +23,13 @@ from typing import Any
 
 from crdt_model.errors import ValidationError
 from crdt_model.ids import check_day
-from meshd.bundle.format import BundleHeader, BundleWriter, bundle_key, new_salt
+from meshd.bundle.format import (
+    MAX_DOC_BYTES,
+    BundleHeader,
+    BundleWriter,
+    bundle_key,
+    new_salt,
+)
 from meshd.identity import load_data_dir
 from meshd.secret_files import write_file
 from meshd.store import keys
@@ -94,6 +100,7 @@ async def export_bundle(
     )
     store_key = keys.load_key(data_dir, passphrase)
     part = out.with_name(out.name + ".part")
+    skipped: list[str] = []
     try:
         with part.open("wb") as file:
             writer = BundleWriter(file, header, bundle_key(data.mesh_key, header),
@@ -103,8 +110,12 @@ async def export_bundle(
                 while page := await store.changed_since(since_ms, after, PAGE_DOCS):
                     found = await store.read_many(page)
                     for doc_id in page:
-                        if doc_id in found:
-                            writer.add(doc_id, found[doc_id])
+                        if doc_id not in found:
+                            continue
+                        if len(found[doc_id]) > MAX_DOC_BYTES:  # no device would take it
+                            skipped.append(doc_id)
+                            continue
+                        writer.add(doc_id, found[doc_id])
                     after = page[-1]
                     del found
                     if progress is not None:
@@ -114,6 +125,9 @@ async def export_bundle(
             file.flush()
             os.fsync(file.fileno())
         os.replace(part, out)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise ValidationError(f"can't write {out}: {exc.strerror or exc}", field="file") from None
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -121,4 +135,4 @@ async def export_bundle(
         _save_mark(data_dir, to, started_ms)
     return {"bundle": str(out), "documents": writer.documents, "bytes": size,
             "mesh": header.mesh, "device": header.device, "epoch": header.epoch,
-            "since_ms": since_ms, "to": to}
+            "since_ms": since_ms, "to": to, "skipped_too_large": skipped}
