@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import typer
 from meshd_procs import call_api, free_port, stop_process, wait_until_healthy
 from typer.testing import CliRunner
@@ -24,6 +26,7 @@ from ui.auth import PIN_MIN_DIGITS, check_pin
 
 PATIENTS = 30
 START_TIMEOUT_S = 60.0
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 async def _contents(data: identity.DataDir) -> dict[str, Any]:
@@ -109,6 +112,28 @@ def test_the_demo_refuses_a_real_data_dir(tmp_path: Path) -> None:
     assert refused.exit_code == 1 and "real device" in refused.stderr and not calls
 
 
+def _printed_users(output: str) -> list[tuple[str, str]]:
+    """(name, PIN) of each user line of the demo's banner."""
+    roles = {role for _, role in STAFF}
+    return [(" ".join(words[1:-1]), words[-1]) for words in map(str.split, output.splitlines())
+            if len(words) >= 3 and words[0] in roles and words[-1].isdigit()]
+
+
+async def _log_in_each(base: str, users: list[tuple[str, str]]) -> list[tuple[int, bool]]:
+    """Log in with each printed name and PIN in a browser-like session: (status of the page
+    the login leads to, whether the login was accepted)."""
+    found = []
+    for name, pin in users:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+            async with client.get(f"{base}/login") as response:
+                csrf = CSRF.search(await response.text())
+            assert csrf, "no login form"
+            async with client.post(f"{base}/login", data={
+                    "csrf": csrf.group(1), "name": name, "pin": pin}) as response:
+                found.append((response.status, "/login" not in str(response.url)))
+    return found
+
+
 def test_meshd_demo_starts_a_node_that_answers_health(tmp_path: Path) -> None:
     api_port, peer_port = free_port(), free_port()
     script = "from meshd import cli, demo; demo.register(cli.app); cli.app()"
@@ -123,7 +148,10 @@ def test_meshd_demo_starts_a_node_that_answers_health(tmp_path: Path) -> None:
         wait_until_healthy(
             process, lambda: call_api(api_port, "", "GET", "/api/v1/health")[0] == 200,
             log_path.read_text, START_TIMEOUT_S)
-        assert "PIN" in log_path.read_text()
+        printed = _printed_users(log_path.read_text())
+        assert len(printed) == len(STAFF)
+        pages = asyncio.run(_log_in_each(f"http://127.0.0.1:{api_port}", printed))
+        assert pages == [(200, True)] * len(STAFF), pages
     finally:
         assert stop_process(process) == 0, log_path.read_text()
 
