@@ -79,8 +79,16 @@ def register(app: typer.Typer) -> None:
         passphrase_file: PassphraseOption = None,
     ) -> None:
         """Check a bundle of this mesh whole, then merge it (through the node when one runs)."""
+        last = [0.0]
+
+        def report(done: int, total: int) -> None:
+            if time.monotonic() - last[0] >= PROGRESS_EVERY_S or done >= total:
+                last[0] = time.monotonic()
+                typer.echo(f"merged {done}/{total} documents", err=True)
+
         try:
-            summary = asyncio.run(import_bundle(data_dir, file, _passphrase(passphrase_file)))
+            summary = asyncio.run(import_bundle(data_dir, file, _passphrase(passphrase_file),
+                                                report))
         except ClinicMeshError as exc:
             raise _fail(exc) from None
         typer.echo(summary.get("message", ""), err=True)

@@ -21,6 +21,7 @@ from meshd.bundle.merge import (
     BATCH_DOCS,
     BUNDLES_ROUTE,
     KEY_HEADER,
+    Progress,
     bundle_key_for,
     import_into,
 )
@@ -62,9 +63,13 @@ def _post(api: NodeApi, token: str, path: Path, key: bytes) -> dict[str, Any]:
 
 
 async def import_bundle(
-    data_dir: Path, path: Path, passphrase: str | None = None
+    data_dir: Path, path: Path, passphrase: str | None = None, progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Import the bundle at `path` on the data dir's node (running or not); what happened."""
+    """Import the bundle at `path` on the data dir's node (running or not); what happened.
+
+    `progress(done, total)` hears of each batch merged here (a running node merges in one
+    request, unreported).
+    """
     data = await asyncio.to_thread(load_data_dir, data_dir, passphrase)
     key = await asyncio.to_thread(bundle_key_for, data, path)
     api = node_api(data_dir)
@@ -78,7 +83,8 @@ async def import_bundle(
             # A batch at a time passes through: no use keeping thousands of charts cached.
             docs = Documents(store, actor_for(device, SYSTEM_USER), genesis=genesis_for(device),
                              project=project, cache_docs=2 * BATCH_DOCS)
-            return {**await import_into(docs, data.identity.mesh_id, path, key), "via": "store"}
+            merged = await import_into(docs, data.identity.mesh_id, path, key, progress)
+            return {**merged, "via": "store"}
     except BundleRefused:
         raise
     except ClinicMeshError as exc:

@@ -11,7 +11,7 @@ a bundle twice, or an older one, changes nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ BUNDLES_ROUTE = "/api/v1/bundles"
 KEY_HEADER = "X-Clinicmesh-Bundle-Key"
 BATCH_DOCS = 50
 MAX_REFUSALS_LISTED = 20
+Progress = Callable[[int, int], None]
 
 
 def _header(path: Path) -> BundleHeader:
@@ -95,8 +96,13 @@ def _take(items: Iterator[tuple[str, bytes]], count: int) -> list[tuple[str, byt
     return [item for _, item in zip(range(count), items, strict=False)]
 
 
-async def import_into(docs: Documents, mesh_id: str, path: Path, key: bytes) -> dict[str, Any]:
-    """Check the bundle at `path` whole, then merge it into `docs`; what happened."""
+async def import_into(
+    docs: Documents, mesh_id: str, path: Path, key: bytes, progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Check the bundle at `path` whole, then merge it into `docs`; what happened.
+
+    `progress(done, total)` hears of each batch merged.
+    """
     header = await asyncio.to_thread(_header, path)
     _check_mesh(header, mesh_id)
     public_key = await _signer_key(docs, mesh_id, header)
@@ -115,6 +121,8 @@ async def import_into(docs: Documents, mesh_id: str, path: Path, key: bytes) -> 
                     changed += 1
                 else:
                     unchanged += 1
+            if progress is not None:
+                progress(changed + unchanged + len(refused), total)
     return {
         "device": header.device, "device_name": header.device_name,
         "created_ms": header.created_ms, "documents": total, "changed": changed,
