@@ -14,8 +14,9 @@ from typing import Annotated, Any
 import typer
 
 from crdt_model.errors import ClinicMeshError
-from meshd import identity, provision
+from meshd import demo, identity, provision
 from meshd.backup import backup, last_backup, restore
+from meshd.bundle.commands import register as register_bundle
 from meshd.exports.run import ExportRequest, export_data_dir, stderr_progress
 from meshd.membership.commands import register as register_membership
 from meshd.node import (
@@ -281,3 +282,5 @@ def _secret(path: Path) -> str:
 
 
 register_membership(app, run)
+register_bundle(app)  # bundle export|import: meshd.bundle.commands
+demo.register(app)  # demo: meshd.demo (after run, which it calls)

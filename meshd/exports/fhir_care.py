@@ -75,7 +75,7 @@ def correction_of(chart: Chart, entry: Entry, *part: str) -> str | None:
     target = entry.get("supersedes")
     if not isinstance(target, str) or target not in chart.entries:
         return None
-    if part:
+    if part and chart.entries[target].get("kind") == "triage":
         vitals = chart.entries[target].get("vitals")
         keys = BP_PARTS if part[0] == "blood_pressure" else part
         if not isinstance(vitals, dict) or not any(k in vitals for k in keys):

@@ -139,6 +139,11 @@ class DocumentStore(Protocol):
         recomputed, sorted (any projection write of a document clears its mark)."""
         ...
 
+    async def changed_since(self, since_ms: int, after: str = "", limit: int = 500) -> list[str]:
+        """Ids after `after` of the documents written on or after `since_ms` (epoch ms, this
+        device's clock: its own changes and those it received), sorted, at most `limit`."""
+        ...
+
     async def integrity_check(self) -> list[str]:
         """Problems found in the store (empty when sound)."""
         ...

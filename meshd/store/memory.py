@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ class MemoryStore(Lifecycle):
         self._snapshots: dict[str, bytes] = {}
         self._chunks: dict[str, list[bytes]] = {}
         self._heads: dict[str, tuple[bytes, ...]] = {}
+        self._updated_ms: dict[str, int] = {}
         self._patients: dict[str, dict[str, Any]] = {}
         self._queues: dict[str, list[dict[str, Any]]] = {}
         self._stock: dict[str, dict[str, dict[str, Any]]] = {}
@@ -61,6 +63,7 @@ class MemoryStore(Lifecycle):
             elif write.data:
                 self._chunks[write.doc_id].append(bytes(write.data))
             self._heads[write.doc_id] = tuple(write.heads)
+            self._updated_ms[write.doc_id] = time.time_ns() // 1_000_000
             if write.projections is not None:
                 proj = write.projections
                 self._patients.pop(write.doc_id, None)
@@ -170,6 +173,12 @@ class MemoryStore(Lifecycle):
         """Always empty: a memory store has no older schema to upgrade from."""
         self._check_open()
         return []
+
+    async def changed_since(self, since_ms: int, after: str = "", limit: int = 500) -> list[str]:
+        """Ids after `after` of the documents written on or after `since_ms`, sorted."""
+        self._check_open()
+        found = sorted(d for d, at in self._updated_ms.items() if d > after and at >= since_ms)
+        return found[:limit]
 
     async def integrity_check(self) -> list[str]:
         """Documents that do not load (empty when sound)."""

@@ -179,6 +179,16 @@ def reprojection_due(conn: Any, after: str, limit: int) -> list[str]:
     return [r[0] for r in rows]
 
 
+def changed_since(conn: Any, since_ms: int, after: str, limit: int) -> list[str]:
+    """Ids after `after` of the documents written on or after `since_ms`, sorted."""
+    rows = conn.execute(
+        "SELECT doc_id FROM documents WHERE doc_id > ? AND updated_at >= ?"
+        " ORDER BY doc_id LIMIT ?",
+        (after, since_ms, limit),
+    )
+    return [r[0] for r in rows]
+
+
 def audit_events(conn: Any, doc_id: str | None, limit: int) -> list[AuditEvent]:
     """The latest audit rows (of one document when `doc_id`), newest first."""
     columns = "at_ms, user, action, doc_id, origin, detail"

@@ -188,6 +188,10 @@ class SqlCipherStore(Lifecycle):
         """Documents after `after` (by id) whose projections a schema upgrade left to recompute."""
         return await self._read(lambda conn: queries.reprojection_due(conn, after, limit))
 
+    async def changed_since(self, since_ms: int, after: str = "", limit: int = 500) -> list[str]:
+        """Ids after `after` of the documents written on or after `since_ms`, sorted."""
+        return await self._read(lambda conn: queries.changed_since(conn, since_ms, after, limit))
+
     async def integrity_check(self) -> list[str]:
         """Problems found (empty when sound): page checks, and every document loads."""
         return await self._read(queries.integrity_problems)

@@ -109,3 +109,16 @@ async def test_a_fhir_export_since_a_day_holds_the_charts_written_since(tmp_path
     patients = {e["fullUrl"] for e in json.loads(out.read_text())["entry"]
                 if e["resource"]["resourceType"] == "Patient"}
     assert f"urn:uuid:{pid(1001)}" not in patients and len(patients) == 4
+
+
+@pytest.mark.asyncio
+async def test_a_chart_that_does_not_load_is_counted_and_skipped(tmp_path: Path) -> None:
+    fac = new_facility()
+    docs, _ = generated_clinic(3, fac)
+    broken = DocWrite(f"chart:{pid(99)}", b"not an automerge document", (), snapshot=True)
+    async with MemoryStore() as store:
+        await store.write([_write(d) for d in docs] + [broken])
+        summary = await export_store(store, ExportRequest("fhir", tmp_path / "b.json"),
+                                     facility_doc=facility_id(FACILITY), local=utc)
+    assert (summary["charts_read"], summary["unreadable"]) == (3, 1)
+    assert len(json.loads((tmp_path / "b.json").read_text())["entry"]) > 3

@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from export_clinic import DEVICE, USER, at, known_chart, new_facility, root, utc
+from export_clinic import DEVICE, USER, at, known_chart, new_facility, pid, root, utc
 from fhir.resources.R4B.bundle import Bundle
 
 from crdt_model import chart, sample
@@ -172,3 +172,44 @@ def test_a_corrected_triage_links_only_the_signs_the_first_one_measured() -> Non
     assert height["status"] == "final" and "extension" not in height  # newly measured
     assert height["valueQuantity"]["code"] == "cm" and height["code"]["coding"][0]["code"] == (
         "8302-2")
+
+
+def test_a_corrected_lab_result_is_corrected_and_points_at_the_first() -> None:
+    known = known_chart(new_facility())
+    author = Author(DEVICE, USER, at("2026-11-05", 14))
+    chart.correct_entry(known.doc, known.ids["lab_result"], {
+        "order_id": known.ids["lab_order"], "value": "negative", "interpretation": "negative"},
+        author, "e-result-2")
+    c = _chart(root(known.doc))
+    resources = _resources(_bundle(c))
+    first = resource_uuid(c.doc_id, known.ids["lab_result"], "observation")
+    observation = resources[resource_uuid(c.doc_id, "e-result-2", "observation")]
+    report = resources[resource_uuid(c.doc_id, "e-result-2")]
+    assert resources[first]["status"] == "entered-in-error"
+    assert (observation["status"], report["status"]) == ("corrected", "corrected")
+    assert observation["extension"][0]["valueReference"] == {"reference": first}
+    assert report["extension"][0]["valueReference"] == {
+        "reference": resource_uuid(c.doc_id, known.ids["lab_result"])}
+    assert resources[resource_uuid(c.doc_id, known.ids["lab_order"])]["status"] == "completed"
+
+
+def test_a_duplicate_links_both_patients_and_a_newer_kind_is_skipped() -> None:
+    fac = new_facility()
+    duplicate, survivor = known_chart(fac).doc, chart.register_patient(pid(7), {
+        "given_name": "Amina", "family_name": "Bello", "sex": "female",
+        "birth_date": "1996-02-03"}, Author(DEVICE, USER, at("2026-11-06")), "2026-11-06")
+    chart.link_duplicate(duplicate, survivor, Author(DEVICE, USER, at("2026-11-06")), "link-1")
+    dup, surv = _chart(root(duplicate)), _chart(root(survivor))
+    newer = dict(root(survivor))
+    newer["entries"] = {**newer["entries"], "x-1": {"kind": "vaccination", "at": 1}}
+    bundle = _bundle(dup, _chart(newer))
+    Bundle.model_validate(bundle)
+    resources = _resources(bundle)
+    merged, kept = resources[f"urn:uuid:{dup.patient_id}"], resources[f"urn:uuid:{pid(7)}"]
+    assert merged["active"] is False and kept["active"] is True
+    assert merged["link"] == [{"type": "replaced-by", "other": {"identifier": {
+        "system": URI_IDS, "value": f"urn:uuid:{pid(7)}"}}}]
+    assert kept["link"][0]["type"] == "replaces"
+    assert "_birthDate" not in kept and kept["birthDate"] == "1996-02-03"
+    assert len([r for r in resources.values() if r["resourceType"] == "Patient"]) == 2
+    assert surv.patient_id == pid(7)

@@ -1,0 +1,142 @@
+"""A bundle checked whole, then its documents merged as a peer's changes (both doors use it).
+
+Before anything is stored the bundle must be of this mesh, sealed with a key epoch this device
+holds, signed by a device on the roster in `directory:<mesh>` that is not revoked, and open and
+decode to its end (a truncated or altered file fails here). Its documents then go through
+`Documents.apply_remote_many` with origin `bundle:<device id>`, a batch at a time: the same
+arrival checks and audit rows as a sync peer's changes, and merging is idempotent, so importing
+a bundle twice, or an older one, changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from crdt_model import directory
+from crdt_model.errors import CorruptDocument, NotFound
+from crdt_model.ids import directory_id
+from meshd.bundle.format import (
+    BundleHeader,
+    BundleRefused,
+    bundle_key,
+    check_signature,
+    documents,
+    read_header,
+)
+from meshd.docs import Documents
+from meshd.identity import DataDir
+
+BUNDLES_ROUTE = "/api/v1/bundles"
+KEY_HEADER = "X-Clinicmesh-Bundle-Key"
+BATCH_DOCS = 50
+MAX_REFUSALS_LISTED = 20
+Progress = Callable[[int, int], None]
+
+
+def _header(path: Path) -> BundleHeader:
+    try:
+        with path.open("rb") as stream:
+            return read_header(stream)
+    except OSError as exc:
+        raise BundleRefused(f"can't read {path}: {exc.strerror or exc}") from None
+
+
+def _check_mesh(header: BundleHeader, mesh_id: str) -> None:
+    if header.mesh != mesh_id:
+        raise BundleRefused(f"this bundle belongs to another mesh ({header.mesh}); this device "
+                            f"is in mesh {mesh_id}: nothing was imported")
+
+
+def bundle_key_for(data: DataDir, path: Path) -> bytes:
+    """The frame key of the bundle at `path` for this data dir's mesh (BundleRefused if none)."""
+    header = _header(path)
+    _check_mesh(header, data.identity.mesh_id)
+    mesh_key = (dict(data.mesh_keys) or {data.mesh_epoch: data.mesh_key}).get(header.epoch)
+    if mesh_key is None:
+        raise BundleRefused(f"the bundle is sealed with the mesh key of epoch {header.epoch}, "
+                            "which this device does not hold: sync with the mesh, then retry")
+    return bundle_key(mesh_key, header)
+
+
+async def _signer_key(docs: Documents, mesh_id: str, header: BundleHeader) -> bytes:
+    try:
+        roster = await docs.read(directory_id(mesh_id), directory.devices)
+    except NotFound:
+        roster = {}
+    record = roster.get(header.device)
+    name = header.device_name[:100]
+    if record is None:
+        raise BundleRefused(f"the bundle was made by device {name!r} ({header.device}), which "
+                            "is not on this device's roster: sync with the mesh first")
+    if record.get("revoked_at") is not None:
+        raise BundleRefused(f"the bundle was made by device {name!r}, which has been revoked")
+    # An invite's key stays pending until the device's first handshake with its inviter, and
+    # no node accepts a pending key (meshd.sync.node_sync): nor does a bundle.
+    if isinstance(record.get("invite_expires_at"), int) and record.get("invite_used_at") is None:
+        raise BundleRefused(f"device {name!r} has not finished joining the mesh (its invite is "
+                            "still pending): sync it with the mesh first")
+    try:
+        return bytes.fromhex(str(record.get("public_key")))
+    except ValueError:
+        raise BundleRefused(f"device {name!r} has no usable key on the roster") from None
+
+
+def _verify(path: Path, public_key: bytes, key: bytes) -> int:
+    """Signature first, then every frame and record to the end; how many documents."""
+    with path.open("rb") as stream:
+        check_signature(stream, public_key)
+    with path.open("rb") as stream:
+        return sum(1 for _ in documents(stream, key))
+
+
+def _take(items: Iterator[tuple[str, bytes]], count: int) -> list[tuple[str, bytes]]:
+    return [item for _, item in zip(range(count), items, strict=False)]
+
+
+async def import_into(
+    docs: Documents, mesh_id: str, path: Path, key: bytes, progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Check the bundle at `path` whole, then merge it into `docs`; what happened.
+
+    `progress(done, total)` hears of each batch merged.
+    """
+    header = await asyncio.to_thread(_header, path)
+    _check_mesh(header, mesh_id)
+    public_key = await _signer_key(docs, mesh_id, header)
+    total = await asyncio.to_thread(_verify, path, public_key, key)
+    origin = f"bundle:{header.device}"
+    changed = unchanged = 0
+    refused: list[dict[str, str]] = []
+    with path.open("rb") as stream:
+        items = documents(stream, key)
+        while batch := await asyncio.to_thread(_take, items, BATCH_DOCS):
+            results = await docs.apply_remote_many(batch, origin)
+            for (doc_id, _), result in zip(batch, results, strict=True):
+                if isinstance(result, CorruptDocument):
+                    refused.append({"doc_id": doc_id, "reason": result.message})
+                elif result:
+                    changed += 1
+                else:
+                    unchanged += 1
+            if progress is not None:
+                progress(changed + unchanged + len(refused), total)
+    return {
+        "device": header.device, "device_name": header.device_name,
+        "created_ms": header.created_ms, "documents": total, "changed": changed,
+        "unchanged": unchanged, "refused": len(refused),
+        "refusals": refused[:MAX_REFUSALS_LISTED],
+        "message": _message(total, changed, refused),
+    }
+
+
+def _message(total: int, changed: int, refused: list[dict[str, str]]) -> str:
+    if refused:
+        return (f"{changed} of {total} documents gained changes; {len(refused)} were refused by "
+                "the arrival checks and left as they were")
+    if changed == 0:
+        return (f"nothing new: all {total} documents were already here (this bundle, or a newer "
+                "one, was imported before)")
+    return f"{changed} of {total} documents gained changes; the others were already up to date"
