@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from meshd.service import genesis_for, project
+from meshd.clinic import genesis_for, project
 from sync_procs import AT_MS, make_mesh, store_docs
 
 from crdt_model import chart, directory
