@@ -9,7 +9,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from meshd.clinic import genesis_for, project
 from sync_procs import AT_MS, make_mesh, store_docs
 
 from crdt_model import chart, directory
@@ -19,6 +18,7 @@ from crdt_model.ids import chart_id, directory_id
 from crdt_model.sample import build_sample_chart
 from meshd import identity
 from meshd.bundle.exporting import export_bundle
+from meshd.clinic import genesis_for, project
 from meshd.docs import Documents
 from meshd.store.sqlcipher import SqlCipherStore
 
