@@ -41,7 +41,7 @@ def test_charts_cross_in_a_bundle_and_arrive_whole(tmp_path: Path) -> None:
     on_b = stored_heads(b)
     for doc_id, doc in docs.items():
         assert on_b[doc_id] == tuple(doc.heads())
-    origins = {row["origin"] for row in audit_rows(b) if row["action"] == "remote_write"}
+    origins = {row.origin for row in audit_rows(b) if row.action == "remote_write"}
     assert origins == {f"bundle:{a.identity.device_id}"}
 
 

@@ -50,7 +50,7 @@ def test_the_demo_clinic_has_its_patients_queue_stock_and_users(tmp_path: Path) 
     assert clinic.queue == dict(Counter(TODAY_PLAN))
     assert len(found["labs"]) == TODAY_PLAN.count("lab")
     assert clinic.drugs == len(CATALOGUE)
-    assert {d: row["level"] > 0 for d, row in found["stock"].items()} == {
+    assert {d: row.level > 0 for d, row in found["stock"].items()} == {
         drug[0]: True for drug in CATALOGUE}
     assert sorted(u.role for u in clinic.users) == sorted(role for _, role in STAFF)
     key = pin_hash_key(data)
