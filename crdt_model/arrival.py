@@ -9,7 +9,8 @@ the document's schema or its merge rules:
   changed in place (an encounter may gain its `closed` stamp once);
 - every demographic value is the value of one of its recorded writes (each write carries the
   heads its writer saw, so concurrent writes reach the review queue);
-- a device's public key never changes and a revocation is never undone.
+- a device's public key never changes (but once, when an invited device enrols its own key in
+  place of its invite's) and a revocation is never undone.
 
 Reading the whole document here also runs it through the adapter's panic guard, so a document
 that would panic when read (a Counter patched in, say) is refused, never stored. Pure: no I/O.
@@ -122,6 +123,14 @@ def _check_demographics(root: Mapping[str, Any]) -> None:
             raise RefusedChange(f"demographic {name} was set without a recorded write")
 
 
+def _enrolled(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """The one key change allowed: an invited device's own key replacing its pending invite's,
+    once (crdt_model.directory.enrol_device); after that its key is fixed like any other."""
+    return (isinstance(old.get("invite_expires_at"), int) and old.get("invite_used_at") is None
+            and new.get("invite_used_at") is not None
+            and new.get("invite_key") == old.get("public_key"))
+
+
 def _check_devices(old: object, new: Mapping[str, Any]) -> None:
     for device_id, record in (old if isinstance(old, dict) else {}).items():
         now = new.get(device_id)
@@ -129,7 +138,7 @@ def _check_devices(old: object, new: Mapping[str, Any]) -> None:
             continue
         if not isinstance(now, dict):
             raise RefusedChange(f"device {device_id} was removed from the roster")
-        if now.get("public_key") != record.get("public_key"):
+        if now.get("public_key") != record.get("public_key") and not _enrolled(record, now):
             raise RefusedChange(f"the key of device {device_id} was replaced")
         if record.get("revoked_at") is not None and now.get("revoked_at") != record["revoked_at"]:
             raise RefusedChange(f"the revocation of device {device_id} was undone")

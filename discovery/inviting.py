@@ -7,6 +7,7 @@ devices whose TXT record says a pairing window is open.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator
 
 from discovery.hints import PeerHint
@@ -20,20 +21,13 @@ async def find_inviting_device(
 
     For a new device (no mesh yet) that was given only the 6-digit code.
     """
-    found: asyncio.Queue[PeerHint] = asyncio.Queue()
-
-    def on_peer(hint: PeerHint) -> None:
-        if hint.pairing:
-            found.put_nowait(hint)
-
-    async with MeshDiscovery(
-        device_short_id=device_short_id,
-        port=0,  # advertises nothing without a mesh
-        mesh_id=None,
-        on_peer=on_peer,
+    async with contextlib.aclosing(inviting_devices(
+        device_short_id=device_short_id, timeout_s=timeout_s, quiet_s=0.0,
         include_loopback=include_loopback,
-    ):
-        return await asyncio.wait_for(found.get(), timeout_s)
+    )) as hints:
+        async for hint in hints:
+            return hint
+    raise TimeoutError(f"no device showed a pairing code within {timeout_s} s")
 
 
 async def inviting_devices(
@@ -79,12 +73,7 @@ async def list_inviting_devices(
         if hint.pairing:
             found[hint.device_short_id] = hint
 
-    async with MeshDiscovery(
-        device_short_id=device_short_id,
-        port=0,
-        mesh_id=None,
-        on_peer=on_peer,
-        include_loopback=include_loopback,
-    ):
+    async with MeshDiscovery(device_short_id=device_short_id, port=0, mesh_id=None,
+                             on_peer=on_peer, include_loopback=include_loopback):
         await asyncio.sleep(listen_s)  # mDNS answers trickle in: listening is the point
     return sorted(found.values(), key=lambda hint: hint.device_short_id)

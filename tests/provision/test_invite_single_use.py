@@ -82,8 +82,11 @@ def test_an_invite_used_twice_serves_only_the_first_device(
     procs.append(first.start([]))
     eventually(lambda: _has(first, patient), CONVERGE_S, "the patient on the invited device")
     assert enrolment.invite_key(first.data) is None  # spent at its first handshake
-    eventually(lambda: _lab(desk)["invite"] is None, CONVERGE_S, "the invite marked used")
+    for node in (desk, first):  # the invited device takes its inviter's word for it too
+        eventually(lambda node=node: _lab(node)["invite"] is None, CONVERGE_S,
+                   f"the invite marked used on {node.data.identity.device_name}")
     assert not _lab(desk)["revoked"]
+    assert first.sync_status()["quarantined"] == 0
 
     procs.append(second.start([]))
     _gets_nothing(second, patient)
