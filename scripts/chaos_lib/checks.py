@@ -147,7 +147,7 @@ def stock_matches_ledger(nodes: list[Node], facility_doc: str) -> tuple[list[str
     for node in nodes:
         projected = node.projected_stock(facility_doc)
         if levels_seen.get(node.name) is not None and projected:
-            flat = {d: (r["level"] if isinstance(r, dict) else r) for d, r in projected.items()}
+            flat = {d: getattr(r, "level", r) for d, r in projected.items()}
             if flat != levels_seen[node.name]:
                 problems.append(f"{node.name}: stored projection {flat} != "
                                 f"API {levels_seen[node.name]}")

@@ -140,7 +140,7 @@ class Node:
             conn.close()
 
     def projected_stock(self, facility_doc: str) -> dict[str, object]:
-        """The store's stock projection rows of the facility (drug id -> stored level)."""
+        """The store's stock projection rows of the facility (drug id -> StockRow)."""
         key = identity.load_store_key(self.data)
         conn = connect(self.data.store_path, key, create=False)
         try:

@@ -89,17 +89,40 @@ def ring(rig: NetnsRig, tmp_path: Path) -> Iterator[dict[str, MeshNode]]:
              for name in NAMES}
     try:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        for node in nodes.values():
-            node.process = node.host.spawn(
-                str(MESHD), "run", "--data-dir", str(node.data.path), "--api-port", str(API_PORT),
-                "--peer-port", str(PEER_PORT), "--no-mdns", env=env,
-            )  # no --peer: each dials the peers its invite named
+        _enrol_with_a(nodes, env)
+        for name, node in nodes.items():
+            if name != "a":
+                node.process = _run(node, env)  # no --peer: each dials its invite's peers
         for node in nodes.values():
             wait_until(node.api.answers, timeout_s=START_S, what=f"{node.name}'s API")
         yield nodes
     finally:
         for node in nodes.values():
             node.api.close()
+
+
+def _run(node: MeshNode, env: dict[str, str], *peers: str) -> Process:
+    args = [a for peer in peers for a in ("--peer", peer)]
+    return node.host.spawn(
+        str(MESHD), "run", "--data-dir", str(node.data.path), "--api-port", str(API_PORT),
+        "--peer-port", str(PEER_PORT), "--no-mdns", *args, env=env,
+    )
+
+
+def _enrol_with_a(nodes: dict[str, MeshNode], env: dict[str, str]) -> None:
+    """Start `a`, and let each invited device spend its invite with `a`, its inviter (an
+    invite is admitted by its inviter alone, at the first handshake; c never dials a later)."""
+    a = nodes["a"]
+    a.process = _run(a, env)
+    wait_until(a.api.answers, timeout_s=START_S, what="a's API")
+    for name in DIALS:
+        node = nodes[name]
+        process = _run(node, env, f"{a.host.ipv4}:{PEER_PORT}")
+        try:
+            wait_until(lambda n=name: n in a.connected(), timeout_s=CONNECT_S,
+                       what=f"{name} admitted by a")
+        finally:
+            process.stop()
 
 
 def test_four_namespaced_nodes_converge_after_a_link_is_down_during_edits(
