@@ -39,6 +39,7 @@ class Registration(ClinicBase):
         self, data: Mapping[str, Any], caller: Caller, today: date | str | None = None
     ) -> str:
         """Create a chart from registration `data` (ages counted to `today`); returns its id."""
+        await self.allow(caller, "register")
         patient_id = new_id()
         day = today if today is not None else self._today()
         doc = chart.register_patient(patient_id, fields(data), self.author(caller), day)
@@ -102,6 +103,7 @@ class Registration(ClinicBase):
         self, patient_id: str, data: Mapping[str, Any], caller: Caller
     ) -> str:
         """Write the changed demographic fields; returns the write id."""
+        await self.allow(caller, "register")
         payload, today = fields(data), self._today()
         return await self.chart_op(
             patient_id, actions.DEMOGRAPHICS,
@@ -111,6 +113,7 @@ class Registration(ClinicBase):
 
     async def link_duplicate(self, patient_id: str, survivor_id: str, caller: Caller) -> str:
         """Record that chart `patient_id` is the same patient as `survivor_id` (both keep all)."""
+        await self.allow(caller, "register")
         duplicate = chart_id(check_uuid(patient_id, "id"))
         survivor = chart_id(check_uuid(survivor_id, "survivor"))
         if survivor == duplicate:
