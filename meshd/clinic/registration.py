@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from crdt_model import chart
+from crdt_model import chart, validate
 from crdt_model.chart_doc import chart_root
 from crdt_model.errors import ValidationError
 from crdt_model.ids import chart_id, check_uuid
@@ -18,6 +18,7 @@ from meshd.clinic.base import Caller, ClinicBase, Names, fields, new_id
 from meshd.store.search import words
 
 MAX_SEARCH_RESULTS = 50
+MAX_DUPLICATES = 5
 # Spelling tolerance: other spellings tried per word, words considered, searches at most.
 SPELLINGS_PER_WORD = 3
 MAX_FUZZY_WORDS = 3
@@ -73,6 +74,22 @@ class Registration(ClinicBase):
                     seen.add(row["id"])
                     found.append(row)
         return found
+
+    async def likely_duplicates(
+        self, data: Mapping[str, Any], caller: Caller, today: date | str | None = None,
+        limit: int = MAX_DUPLICATES,
+    ) -> list[dict[str, Any]]:
+        """Patients who may be the one about to be registered from `data` (same or similar
+        name, or the same phone), after checking `data` as registration would."""
+        clean = validate.registration(fields(data), today if today is not None else self._today())
+        queries = [f"{clean['given_name']} {clean['family_name']}"]
+        if clean.get("phone"):
+            queries.append(str(clean["phone"]))
+        found: dict[str, dict[str, Any]] = {}
+        for query in queries:
+            for row in await self.search_patients(query, caller, limit):
+                found.setdefault(str(row["id"]), row)
+        return list(found.values())[:limit]
 
     async def chart(self, patient_id: str, caller: Caller) -> dict[str, Any]:
         """The chart of `patient_id` as JSON-ready values (NotFound if unknown)."""
