@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crdt_model import chart, facility, rules, worklists
+from crdt_model import chart, facility, rules, validate, worklists
 from crdt_model.adapter import Doc
 from crdt_model.allergies import allergy_clashes
 from crdt_model.context import Author
@@ -158,6 +158,7 @@ class Pharmacy(Laboratory):
     async def count_stock(self, drug_id: str, counted: int, reason: str, caller: Caller) -> str:
         """Set a drug's level to what was counted on the shelf (reconciles a level below 0)."""
         await self.allow(caller, "pharmacy")
+        counted = validate.integer(counted, "counted", 0, facility.MAX_STOCK_MOVE)
         levels = await self.stock()
         if drug_id not in levels:
             raise NotFound("choose a medicine of the catalogue", field="drug_id")
