@@ -6,6 +6,7 @@ It lives in crdt_model, the lowest layer, so every other package can raise and c
     ├── ValidationError      bad input from a form, a request or a file; names the field
     ├── NotFound             a patient, document or entry that does not exist here
     ├── CorruptDocument      bytes that do not load as an Automerge document, or a panic inside it
+    ├── Forbidden            an act the user's roles do not allow (crdt_model.access)
     ├── ConflictError        an operation that contradicts the document's state (e.g. closing
     │   │                    an encounter twice)
     │   └── AllergyConflict  a prescription of a drug the patient has a recorded allergy to
@@ -37,6 +38,12 @@ class NotFound(ClinicMeshError):
     """The thing asked for does not exist on this device."""
 
     code = "not_found"
+
+
+class Forbidden(ClinicMeshError):
+    """The acting user's roles do not allow this act."""
+
+    code = "forbidden"
 
 
 class CorruptDocument(ClinicMeshError):

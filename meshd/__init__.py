@@ -1,1 +1,2 @@
-"""The clinicmesh daemon: store, crypto, wire format, sync engine, relay, node lifecycle, CLI."""
+"""The clinicmesh daemon: store, documents, the clinic core, its doors (JSON API, the UI's
+service), sync, membership, the node (composition root) and the CLI; docs/ARCHITECTURE.md."""

@@ -117,3 +117,13 @@ async def exercise_clinic_day(service: ClinicService, today: str) -> None:
     with contextlib.suppress(ClinicMeshError):
         await service.get_chart("00000000-0000-4000-8000-000000000000", by=admin.id)
         raise AssertionError("an unknown patient must raise NotFound")
+
+    # Registration at the desk: likely duplicates first, then a walk-in is checked in.
+    same = {"given_name": "Imani", "family_name": "Otieno", "sex": "female",
+            "estimated_age_years": 31, "phone": "+254 712 345678"}
+    assert patient in [p.id for p in await service.likely_duplicates(same, today)]
+    await _refused(service.likely_duplicates({**same, "sex": "?"}, today), "sex")
+    walk_in = await service.admit_patient({**same, "given_name": "Neema"}, today, by=admin.id)
+    assert [q.station for q in await service.queue_today(today)
+            if q.patient_id == walk_in] == ["triage"], "a walk-in waits for triage"
+    await service.move_patient(walk_in, today, "done", by=admin.id)

@@ -1,5 +1,6 @@
-"""What the UI knows about clinic work: stations, roles and what they may do, vitals with units
-and normal ranges, danger signs, lab tests. Labels are marked for translation with `N_`.
+"""What the UI knows about clinic work: stations, role labels (what each role may do is
+`crdt_model.access`, shared with the clinic core), vitals with units and normal ranges, danger
+signs, lab tests. Labels are marked for translation with `N_`.
 
 Plausible ranges (what may be stored at all) come from `crdt_model.rules`; the normal ranges
 here only decide what is highlighted.
@@ -29,27 +30,6 @@ ROLE_LABELS = {
     "pharmacy": N_("Pharmacy"),
     "admin": N_("Administrator"),
 }
-
-# Which roles may do what. Admin may do everything (a small clinic's admin is often a clinician).
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "queue": frozenset({"registration", "nurse", "clinician", "lab", "pharmacy"}),
-    "register": frozenset({"registration", "nurse", "clinician"}),
-    "read_chart": frozenset({"nurse", "clinician", "lab", "pharmacy"}),
-    "triage": frozenset({"nurse", "clinician"}),
-    "consult": frozenset({"clinician"}),
-    "lab": frozenset({"lab", "clinician"}),
-    "pharmacy": frozenset({"pharmacy"}),
-    "review": frozenset({"clinician"}),
-    "reports": frozenset({"clinician"}),
-    "sync": frozenset({"registration", "nurse", "clinician", "lab", "pharmacy"}),
-    "users": frozenset(),
-}
-
-
-def may(roles: tuple[str, ...], action: str) -> bool:
-    """Whether a user with `roles` may perform `action`."""
-    return "admin" in roles or bool(PERMISSIONS.get(action, frozenset()) & set(roles))
-
 
 @dataclass(frozen=True, slots=True)
 class VitalSign:

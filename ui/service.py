@@ -73,6 +73,17 @@ class ClinicService(Protocol):
         """A new chart from `validate.registration` input; returns the patient id."""
         ...
 
+    async def admit_patient(self, demographics: Mapping[str, Any], today: str, by: str) -> str:
+        """A walk-in: a new chart, checked in for triage today; returns the patient id."""
+        ...
+
+    async def likely_duplicates(
+        self, demographics: Mapping[str, Any], today: str
+    ) -> list[PatientSummary]:
+        """Patients who may be the one about to be registered (similar name, same phone);
+        ValidationError for registration input that would be refused."""
+        ...
+
     async def get_chart(self, patient_id: str, by: str) -> Chart:
         """The whole chart; NotFound when unknown here. The read is audit-logged for `by`."""
         ...

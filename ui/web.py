@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from crdt_model.access import may
 from ui import clinical, i18n
 from ui.auth import Session, Sessions
 from ui.lockout import LockoutBook
@@ -81,7 +82,7 @@ def now_ms(request: web.Request) -> int:
 def require(request: web.Request, action: str) -> User:
     """The user, if their roles allow `action`; otherwise a 403 page."""
     found = user(request)
-    if not clinical.may(found.roles, action):
+    if not may(found.roles, action):
         raise web.HTTPForbidden(
             text=render_text(request, "error.html", message=i18n.N_(
                 "Your role does not allow this page. Ask the administrator if you need it."
@@ -107,7 +108,7 @@ def render_text(request: web.Request, template: str, **context: Any) -> str:
         "lang": i18n.current_language(),
         "csrf": sess.csrf if sess else "",
         "me": current_user,
-        "may": lambda action: bool(current_user and clinical.may(current_user.roles, action)),
+        "may": lambda action: bool(current_user and may(current_user.roles, action)),
         "path": request.path,
         "idle_lock_s": int(ui.sessions.idle_lock_s),
         "now_ms": now_ms(request),

@@ -60,18 +60,24 @@ async def close_encounter(request: web.Request) -> web.Response:
         patient_id(request), path_entry(request, "eid"), caller_of(request)), 200)
 
 
+ReasonedAct = Callable[[Clinic, str, str, str, Caller], Awaitable[str]]
+
+
+async def _reasoned(request: web.Request, act: ReasonedAct, target: str) -> web.Response:
+    """Apply `act` to the entry named by the path's `target`, with the body's {"reason"}."""
+    reason = await _reason(request)
+    return _answer(await act(request.app[SERVICE], patient_id(request),
+                             path_entry(request, target), reason, caller_of(request)))
+
+
 async def cancel_prescription(request: web.Request) -> web.Response:
     """POST …/prescriptions/{pid}/cancel with {"reason"}: 201 {"id": <cancel entry id>}."""
-    reason = await _reason(request)
-    return _answer(await request.app[SERVICE].cancel_prescription(
-        patient_id(request), path_entry(request, "pid"), reason, caller_of(request)))
+    return await _reasoned(request, Clinic.cancel_prescription, "pid")
 
 
 async def void_entry(request: web.Request) -> web.Response:
     """POST …/entries/{eid}/void with {"reason"}: 201 {"id": <void entry id>}."""
-    reason = await _reason(request)
-    return _answer(await request.app[SERVICE].void_entry(
-        patient_id(request), path_entry(request, "eid"), reason, caller_of(request)))
+    return await _reasoned(request, Clinic.void_entry, "eid")
 
 
 async def correct_entry(request: web.Request) -> web.Response:

@@ -18,6 +18,7 @@ from crdt_model.errors import (
     ClinicMeshError,
     ConflictError,
     CorruptDocument,
+    Forbidden,
     NotFound,
     StoreError,
     ValidationError,
@@ -40,6 +41,7 @@ _STATUS = {
     ValidationError: 400,
     CorruptDocument: 400,
     NotFound: 404,
+    Forbidden: 403,
     ConflictError: 409,
     StoreError: 503,
 }

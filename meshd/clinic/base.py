@@ -14,8 +14,10 @@ from datetime import date
 from typing import Any
 
 from crdt_model import directory
+from crdt_model.access import may
 from crdt_model.adapter import Doc
 from crdt_model.context import Author
+from crdt_model.errors import Forbidden
 from crdt_model.ids import chart_id, check_uuid, directory_id, facility_id, queue_id
 from meshd.docs import Documents
 from meshd.docs import Listener as Listener  # what `subscribe` takes, for the doors
@@ -138,6 +140,19 @@ class ClinicBase:
             self.queue_doc_id(day), lambda doc: run(doc, author, entry_id), actor=author.actor,
         )
         return entry_id
+
+    async def allow(self, caller: Caller, act: str) -> None:
+        """Refuse (Forbidden) an act that the caller's roles do not allow (`crdt_model.access`).
+
+        A caller who is a user of the mesh directory is held to their roles; any other caller
+        is a credential of this device itself (the API's bearer token, the CLI, the system)
+        and acts for the device.
+        """
+        users = await self.docs.read(self.directory_doc_id, directory.users)
+        record = users.get(caller.user)
+        if record is not None and not may(record.get("roles") or (), act):
+            raise Forbidden(f"{record.get('name') or caller.user} may not {act.replace('_', ' ')}"
+                            " (ask an administrator for the role)")
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Hear of every durable change (local or synced); returns the unsubscribe call."""

@@ -63,11 +63,13 @@ class Clinical(Flow):
     async def open_encounter(self, patient_id: str, data: Mapping[str, Any], caller: Caller,
                              ) -> str:
         """Open an encounter (a visit) on the chart."""
+        await self.allow(caller, "triage")
         return await self.entry(patient_id, actions.OPEN_ENCOUNTER, chart.open_encounter, data,
                                 caller)
 
     async def close_encounter(self, patient_id: str, encounter_id: str, caller: Caller) -> str:
         """Close an open encounter; returns its id."""
+        await self.allow(caller, "consult")
         await self.chart_op(
             patient_id, actions.CLOSE_ENCOUNTER,
             lambda doc, author, _new: chart.close_encounter(doc, encounter_id, author), caller,
@@ -77,6 +79,7 @@ class Clinical(Flow):
     async def record_triage(self, patient_id: str, data: Mapping[str, Any], caller: Caller,
                             ) -> str:
         """Record vitals, category and danger signs; the patient goes on to consultation."""
+        await self.allow(caller, "triage")
         entry_id = await self.visit_entry(patient_id, actions.TRIAGE, chart.record_triage,
                                           rules.triage_entry, data, caller)
         await self.advance(patient_id, _QUEUED, "consultation", caller)
@@ -84,21 +87,25 @@ class Clinical(Flow):
 
     async def add_allergy(self, patient_id: str, data: Mapping[str, Any], caller: Caller) -> str:
         """Record an allergy."""
+        await self.allow(caller, "triage")
         return await self.entry(patient_id, actions.ALLERGY, chart.record_allergy, data, caller)
 
     async def add_note(self, patient_id: str, data: Mapping[str, Any], caller: Caller) -> str:
         """Add a clinical note."""
+        await self.allow(caller, "consult")
         return await self.entry(patient_id, actions.NOTE, chart.add_note, data, caller)
 
     async def add_diagnosis(self, patient_id: str, data: Mapping[str, Any], caller: Caller,
                             ) -> str:
         """Record an ICD-10 diagnosis in today's visit."""
+        await self.allow(caller, "consult")
         return await self.visit_entry(patient_id, actions.DIAGNOSIS, chart.record_diagnosis,
                                       rules.diagnosis_entry, data, caller)
 
     async def void_entry(self, patient_id: str, entry_id: str, reason: str, caller: Caller,
                          ) -> str:
         """Mark an entry as entered in error (kept, shown struck through); returns the void."""
+        await self.allow(caller, "consult")
         return await self.chart_op(
             patient_id, actions.VOID,
             lambda doc, author, eid: chart.void_entry(doc, entry_id, reason, author, eid), caller,
@@ -107,6 +114,7 @@ class Clinical(Flow):
     async def correct_entry(self, patient_id: str, entry_id: str, data: Mapping[str, Any],
                             caller: Caller) -> str:
         """A corrected copy of an entry that supersedes it; returns the new entry's id."""
+        await self.allow(caller, "consult")
         payload = fields(data)
         return await self.chart_op(
             patient_id, actions.CORRECT,
@@ -123,6 +131,7 @@ class Clinical(Flow):
                              patient_id: str | None = None) -> str:
         """Keep one candidate of an open item (`choice`: its id, or its value as shown) and
         note on the chart who chose it and why; NotFound when already resolved."""
+        await self.allow(caller, "review")
         row = next((r for r in await self.review_rows() if r["id"] == item_id), None)
         if row is None or patient_id not in (None, row["patient_id"]):
             raise NotFound("this review item is not open (already resolved?)", field="item_id")

@@ -85,6 +85,7 @@ class Flow(ClinicBase):
     async def check_in(self, patient_id: str, caller: Caller, day: str | None = None) -> str:
         """Open the day's encounter (or reuse an open one) and queue the patient for triage,
         in one transaction; a patient already waiting keeps their place. Returns the encounter."""
+        await self.allow(caller, "register")
         pid = check_uuid(patient_id, "patient_id")
         day = self._day(day)
         for entry in await self.waiting(day):
@@ -128,6 +129,7 @@ class Flow(ClinicBase):
 
     async def enqueue(self, patient_id: str, station: str, caller: Caller) -> str:
         """Queue a registered patient at `station` today; returns the queue entry id."""
+        await self.allow(caller, "queue")
         pid = check_uuid(patient_id, "patient_id")
         if not await self.docs.exists(chart_id(pid)):
             raise NotFound(f"no patient {pid} on this device", field="patient_id")
@@ -137,6 +139,7 @@ class Flow(ClinicBase):
 
     async def move_entry(self, entry_id: str, station: str, caller: Caller) -> str:
         """Send queue entry `entry_id` of today to `station` (`done` when they left)."""
+        await self.allow(caller, "queue")
         entry = check_entry_id(entry_id, "entry")
         return await self.queue_op(
             lambda doc, author, mid: queue.move_to(doc, entry, station, author, mid), caller
@@ -145,6 +148,7 @@ class Flow(ClinicBase):
     async def move_patient(self, patient_id: str, station: str, caller: Caller,
                            day: str | None = None) -> str:
         """Send a queued patient to another station (or `done`); NotFound when not queued."""
+        await self.allow(caller, "queue")
         validate.choice(station, "station", queue.STATIONS)
         day = self._day(day)
         rows = [r for r in await self.store.queue_rows(self.queue_doc_id(day))

@@ -34,6 +34,7 @@ class Laboratory(Clinical):
 
     async def order_lab(self, patient_id: str, data: Mapping[str, Any], caller: Caller) -> str:
         """Order a lab test in today's visit."""
+        await self.allow(caller, "consult")
         return await self.visit_entry(patient_id, actions.ORDER_LAB, chart.order_lab,
                                       rules.lab_order_entry, data, caller)
 
@@ -41,6 +42,7 @@ class Laboratory(Clinical):
                                 ) -> str:
         """Record a result answering an order; a patient waiting at the lab goes back to
         consultation."""
+        await self.allow(caller, "lab")
         entry_id = await self.entry(patient_id, actions.LAB_RESULT, chart.record_lab_result,
                                     data, caller)
         await self.advance(patient_id, ("lab",), "consultation", caller)

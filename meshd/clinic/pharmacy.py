@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crdt_model import chart, facility, rules, worklists
+from crdt_model import chart, facility, rules, validate, worklists
 from crdt_model.adapter import Doc
 from crdt_model.allergies import allergy_clashes
 from crdt_model.context import Author
@@ -36,11 +36,16 @@ class Stock:
     reorder_level: int
 
 
+def _refuse_clash(doc: Doc, data: Any) -> None:
+    """AllergyConflict when the drug clashes with an allergy and no override reason is given."""
+    clashes = allergy_clashes(doc, str(data.get("drug") or ""))
+    if clashes and not data.get("override_reason"):
+        raise AllergyConflict(clashes)
+
+
 def _checked_prescribe(doc: Doc, data: Any, author: Author, entry_id: str) -> object:
     clean = rules.prescription_entry(data)
-    clashes = allergy_clashes(doc, clean["drug"])
-    if clashes and not clean.get("override_reason"):
-        raise AllergyConflict(clashes)
+    _refuse_clash(doc, clean)  # again under the chart's lock: an allergy may have just synced
     return chart.prescribe(doc, clean, author, entry_id)
 
 
@@ -56,12 +61,17 @@ class Pharmacy(Laboratory):
     async def prescribe(self, patient_id: str, data: Mapping[str, Any], caller: Caller) -> str:
         """Prescribe in today's visit; AllergyConflict when the drug clashes with a recorded
         allergy and `data` gives no `override_reason` (which is then kept on the entry)."""
+        await self.allow(caller, "consult")
+        # Checked before the visit too, so a refused prescription checks nobody in.
+        await self.docs.read(chart_id(check_uuid(patient_id, "id")),
+                             lambda doc: _refuse_clash(doc, dict(data)))
         return await self.visit_entry(patient_id, actions.PRESCRIBE, _checked_prescribe,
                                       rules.prescription_entry, data, caller)
 
     async def cancel_prescription(self, patient_id: str, prescription_id: str, reason: str,
                                   caller: Caller) -> str:
         """Cancel a prescription not (fully) dispensed; returns the cancel entry's id."""
+        await self.allow(caller, "consult")
         return await self.chart_op(
             patient_id, actions.CANCEL_PRESCRIPTION,
             lambda doc, author, eid: chart.cancel_prescription(
@@ -72,6 +82,7 @@ class Pharmacy(Laboratory):
     async def dispense(self, patient_id: str, data: Mapping[str, Any], caller: Caller) -> str:
         """Dispense against a prescription: one chart entry and one −quantity ledger line,
         together; when nothing is left to dispense the patient leaves the pharmacy."""
+        await self.allow(caller, "pharmacy")
         doc_id = chart_id(check_uuid(patient_id, "id"))
         entry_id, ledger_id = new_id(), new_id()
         author = self.author(caller)
@@ -115,6 +126,7 @@ class Pharmacy(Laboratory):
 
     async def add_drug(self, data: Mapping[str, Any], caller: Caller) -> str:
         """Add a drug to the catalogue (its id from `drug_id`, else from its name)."""
+        await self.allow(caller, "pharmacy")
         payload = fields(data)
         named = "drug_id" not in payload
         drug_id = (check_slug(drug_slug(str(payload.get("name") or "")), "name") if named
@@ -129,6 +141,7 @@ class Pharmacy(Laboratory):
 
     async def receive_stock(self, data: Mapping[str, Any], caller: Caller) -> str:
         """Add +quantity of a drug to the ledger {drug_id, quantity, ref?}; returns the line."""
+        await self.allow(caller, "pharmacy")
         payload = fields(data)
         return await self.facility_op(
             lambda doc, author, lid: facility.receive_stock(doc, payload, author, lid), caller
@@ -136,6 +149,7 @@ class Pharmacy(Laboratory):
 
     async def adjust_stock(self, data: Mapping[str, Any], caller: Caller) -> str:
         """Add a signed correction {drug_id, quantity, reason} to the ledger."""
+        await self.allow(caller, "pharmacy")
         payload = fields(data)
         return await self.facility_op(
             lambda doc, author, lid: facility.adjust_stock(doc, payload, author, lid), caller
@@ -143,6 +157,8 @@ class Pharmacy(Laboratory):
 
     async def count_stock(self, drug_id: str, counted: int, reason: str, caller: Caller) -> str:
         """Set a drug's level to what was counted on the shelf (reconciles a level below 0)."""
+        await self.allow(caller, "pharmacy")
+        counted = validate.integer(counted, "counted", 0, facility.MAX_STOCK_MOVE)
         levels = await self.stock()
         if drug_id not in levels:
             raise NotFound("choose a medicine of the catalogue", field="drug_id")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from crdt_model import chart
+from crdt_model import chart, validate
 from crdt_model.chart_doc import chart_root
 from crdt_model.errors import ValidationError
 from crdt_model.ids import chart_id, check_uuid
@@ -18,6 +18,7 @@ from meshd.clinic.base import Caller, ClinicBase, Names, fields, new_id
 from meshd.store.search import words
 
 MAX_SEARCH_RESULTS = 50
+MAX_DUPLICATES = 5
 # Spelling tolerance: other spellings tried per word, words considered, searches at most.
 SPELLINGS_PER_WORD = 3
 MAX_FUZZY_WORDS = 3
@@ -39,6 +40,7 @@ class Registration(ClinicBase):
         self, data: Mapping[str, Any], caller: Caller, today: date | str | None = None
     ) -> str:
         """Create a chart from registration `data` (ages counted to `today`); returns its id."""
+        await self.allow(caller, "register")
         patient_id = new_id()
         day = today if today is not None else self._today()
         doc = chart.register_patient(patient_id, fields(data), self.author(caller), day)
@@ -73,6 +75,22 @@ class Registration(ClinicBase):
                     found.append(row)
         return found
 
+    async def likely_duplicates(
+        self, data: Mapping[str, Any], caller: Caller, today: date | str | None = None,
+        limit: int = MAX_DUPLICATES,
+    ) -> list[dict[str, Any]]:
+        """Patients who may be the one about to be registered from `data` (same or similar
+        name, or the same phone), after checking `data` as registration would."""
+        clean = validate.registration(fields(data), today if today is not None else self._today())
+        queries = [f"{clean['given_name']} {clean['family_name']}"]
+        if clean.get("phone"):
+            queries.append(str(clean["phone"]))
+        found: dict[str, dict[str, Any]] = {}
+        for query in queries:
+            for row in await self.search_patients(query, caller, limit):
+                found.setdefault(str(row["id"]), row)
+        return list(found.values())[:limit]
+
     async def chart(self, patient_id: str, caller: Caller) -> dict[str, Any]:
         """The chart of `patient_id` as JSON-ready values (NotFound if unknown)."""
         doc_id = chart_id(check_uuid(patient_id, "id"))
@@ -102,6 +120,7 @@ class Registration(ClinicBase):
         self, patient_id: str, data: Mapping[str, Any], caller: Caller
     ) -> str:
         """Write the changed demographic fields; returns the write id."""
+        await self.allow(caller, "register")
         payload, today = fields(data), self._today()
         return await self.chart_op(
             patient_id, actions.DEMOGRAPHICS,
@@ -111,6 +130,7 @@ class Registration(ClinicBase):
 
     async def link_duplicate(self, patient_id: str, survivor_id: str, caller: Caller) -> str:
         """Record that chart `patient_id` is the same patient as `survivor_id` (both keep all)."""
+        await self.allow(caller, "register")
         duplicate = chart_id(check_uuid(patient_id, "id"))
         survivor = chart_id(check_uuid(survivor_id, "survivor"))
         if survivor == duplicate:

@@ -1,6 +1,7 @@
-"""The web UI's service on the node, split by concern:
+"""The web UI's service on the node: a thin door over the clinic core (`meshd.clinic`,
+docs/ARCHITECTURE.md §2.1), split by concern:
 
-    base.py      shared plumbing: Clinic, callers (who writes, who reads), names
+    base.py      the clinic core and who acts: callers of writes and of reads
     people.py    facility set-up and users (directory)
     charts.py    patients, charts, entries, review resolution
     flow.py      queue, worklists, stock, reports, sync status

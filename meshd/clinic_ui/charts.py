@@ -24,6 +24,17 @@ class Charts(ServiceBase):
         """A new chart from `validate.registration` input; returns the patient id."""
         return await self.clinic.register_patient(demographics, self.writer(by), today)
 
+    async def admit_patient(self, demographics: Mapping[str, Any], today: str, by: str) -> str:
+        """A walk-in: a new chart, checked in for triage today; returns the patient id."""
+        return await self.clinic.admit(demographics, self.writer(by), today)
+
+    async def likely_duplicates(
+        self, demographics: Mapping[str, Any], today: str
+    ) -> list[PatientSummary]:
+        """Patients who may be the one about to be registered (similar name, same phone)."""
+        rows = await self.clinic.likely_duplicates(demographics, self.reader(), today)
+        return [patient_summary(str(row["id"]), row) for row in rows]
+
     async def get_chart(self, patient_id: str, by: str = "") -> Chart:
         """The whole chart; NotFound when unknown here. The read is audit-logged for `by`."""
         found = await self.clinic.chart_record(patient_id, self.reader(by))

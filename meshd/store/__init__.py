@@ -1,4 +1,4 @@
-"""Durable, encrypted storage of documents and their projections.
+"""Durable, encrypted storage of documents and their projections (docs/ARCHITECTURE.md §4).
 
     base.py       the store's two faces: DocumentStore (read, write, heads) and ReadModel
                   (search, queue, worklists, stock, audit, as typed rows), Store = both;

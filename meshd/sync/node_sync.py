@@ -24,6 +24,7 @@ from crdt_model import directory
 from crdt_model.context import Author
 from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import directory_id
+from meshd.clinic import actions
 from meshd.docs import Documents
 from meshd.enrolment import forget_invite_key, invite_key
 from meshd.identity import DataDir
@@ -174,7 +175,7 @@ class Quarantine:
     def record(self, record: QuarantineRecord) -> None:
         """Keep `record` and write its audit row in the background."""
         self.records.append(record)
-        event = AuditEvent(record.at_ms, "sync", "quarantine", record.doc_id, record.peer_id,
+        event = AuditEvent(record.at_ms, "sync", actions.QUARANTINE, record.doc_id, record.peer_id,
                            f"{record.peer_name}: {record.reason}"[:500])
         task = asyncio.get_running_loop().create_task(self._documents.store.write([], [event]))
         self._writes.add(task)

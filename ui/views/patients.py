@@ -8,17 +8,14 @@ from typing import Any
 import segno
 from aiohttp import web
 
-from crdt_model import validate
 from crdt_model.errors import ClinicMeshError, NotFound
 from crdt_model.ids import check_uuid
 from ui.forms import Errors, error_message, number_value, posted_text, text_value
 from ui.i18n import gettext as _
-from ui.records import PatientSummary
 from ui.web import redirect, render, require, service, svg, today
 
 routes = web.RouteTableDef()
 SEARCH_LIMIT = 20
-DUPLICATE_LIMIT = 5
 FIELDS = ("given_name", "family_name", "sex", "birth_date", "age_years", "phone", "village",
           "national_id")
 
@@ -71,45 +68,23 @@ async def register(request: web.Request) -> web.StreamResponse:
     form = await posted_text(request)
     errors: Errors = {}
     data = _demographics(form, errors)
-    clean: dict[str, Any] = {}
-    if not errors:
-        try:
-            clean = validate.registration({k: v for k, v in data.items() if v is not None},
-                                          today(request))
-        except ClinicMeshError as exc:
-            field, message = error_message(exc)
-            errors["age_years" if field == "estimated_age_years" else field] = message
     if errors:
         return render(request, "register.html", status=400, form=form, errors=errors,
                       duplicates=[])
-    if not form.get("confirm_new"):
-        duplicates = await likely_duplicates(request, clean)
-        if duplicates:
-            return render(request, "register.html", form=form, errors={}, duplicates=duplicates)
+    demographics = {k: v for k, v in data.items() if v is not None}
     svc = service(request)
     try:
-        patient_id = await svc.register_patient(
-            {k: v for k, v in data.items() if v is not None}, today(request), by=who.id
-        )
-        await svc.check_in(patient_id, today(request), by=who.id)
+        if not form.get("confirm_new"):
+            duplicates = await svc.likely_duplicates(demographics, today(request))
+            if duplicates:
+                return render(request, "register.html", form=form, errors={},
+                              duplicates=duplicates)
+        patient_id = await svc.admit_patient(demographics, today(request), by=who.id)
     except ClinicMeshError as exc:
         field, message = error_message(exc)
-        return render(request, "register.html", status=400, form=form, errors={field: message},
-                      duplicates=[])
+        return render(request, "register.html", status=400, form=form, duplicates=[],
+                      errors={"age_years" if field == "estimated_age_years" else field: message})
     raise redirect(f"/patients/{patient_id}/card?new=1")
-
-
-async def likely_duplicates(request: web.Request, clean: dict[str, Any]) -> list[PatientSummary]:
-    """Patients with a similar name (or the same phone) who may be this same person."""
-    svc = service(request)
-    found: dict[str, PatientSummary] = {}
-    queries = [f"{clean['given_name']} {clean['family_name']}"]
-    if clean.get("phone"):
-        queries.append(clean["phone"])
-    for query in queries:
-        for match in await svc.search_patients(query, DUPLICATE_LIMIT):
-            found.setdefault(match.id, match)
-    return list(found.values())[:DUPLICATE_LIMIT]
 
 
 @routes.post("/patients/{patient_id}/check-in")
