@@ -15,10 +15,13 @@ import asyncio
 import contextlib
 import io
 import json
+import re
 import shutil
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,22 +38,32 @@ SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 BACKUP_PAGES_PER_STEP = 1024
 
 
+Progress = Callable[[int, int], None]
+
+
+def no_progress(copied: int, total: int) -> None:
+    """The default: nobody is watching."""
+
+
 class BackupError(ClinicMeshError):
     """A backup could not be written or restored; the message says why and what to do."""
 
     code = "backup_failed"
 
 
-def backup(data_dir: Path, out: Path, backup_passphrase: str,
-           passphrase: str | None = None) -> dict[str, Any]:
-    """Write an encrypted backup of `data_dir` to `out`; a summary of what it holds."""
+def backup(data_dir: Path, out: Path, backup_passphrase: str, passphrase: str | None = None,
+           progress: Progress = no_progress) -> dict[str, Any]:
+    """Write an encrypted backup of `data_dir` to `out`; a summary of what it holds.
+
+    `progress(copied, total)` hears how many store pages are copied, for long runs.
+    """
     data = identity.load_data_dir(data_dir, passphrase)
     key = identity.load_store_key(data, passphrase)
     header = {"device": data.identity.device_id, "device_name": data.identity.device_name,
               "mesh": data.identity.mesh_id, "created_ms": int(time.time() * 1000)}
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".backup-") as work:
         copy = Path(work) / identity.STORE_FILE
-        _copy_store(data.store_path, copy, key)
+        _copy_store(data.store_path, copy, key, progress)
         partial = Path(work) / "backup.part"
         with partial.open("wb") as raw, SealedWriter(raw, backup_passphrase, header) as sealed:
             with tarfile.open(fileobj=sealed, mode="w|") as tar:
@@ -90,6 +103,27 @@ def restore(backup_file: Path, data_dir: Path, backup_passphrase: str,
     return {**reader.header, "data_dir": str(data_dir)}
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceBackups:
+    """Backups of one running device into a folder (a USB stick), for the UI's admin."""
+
+    data_dir: Path
+    passphrase: str | None = None
+
+    def write(self, folder: Path, backup_passphrase: str) -> dict[str, Any]:
+        """A new backup file in `folder`, named after the device and the time."""
+        if not folder.is_dir():
+            raise BackupError(f"{folder} is not a folder on this device")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        name = re.sub(r"[^A-Za-z0-9]+", "-", identity.read_identity(self.data_dir).device_name)
+        out = folder / f"clinicmesh-{name.strip('-').lower()}-{stamp}.backup"
+        return backup(self.data_dir, out, backup_passphrase, self.passphrase)
+
+    def last(self) -> dict[str, Any] | None:
+        """The last backup of this device, or None."""
+        return last_backup(self.data_dir)
+
+
 def last_backup(data_dir: Path) -> dict[str, Any] | None:
     """When this device was last backed up, and to where (None if never)."""
     with contextlib.suppress(OSError, ValueError):
@@ -105,13 +139,14 @@ def _backed_up(path: Path) -> bool:
             and not name.startswith(identity.STORE_FILE))
 
 
-def _copy_store(source: Path, target: Path, key: bytes) -> None:
+def _copy_store(source: Path, target: Path, key: bytes, progress: Progress) -> None:
     """A consistent copy of the live store (SQLite's online backup, in steps)."""
     src = connect(source, key, create=False)
     try:
         dst = connect(target, key, create=True)
         try:
-            src.backup(dst, pages=BACKUP_PAGES_PER_STEP)
+            src.backup(dst, pages=BACKUP_PAGES_PER_STEP,
+                       progress=lambda _status, left, total: progress(total - left, total))
             dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
         finally:
             dst.close()

@@ -253,7 +253,7 @@ def backup_command(
     """Write an encrypted backup of this device (safe while the node runs)."""
     try:
         summary = backup(data_dir, out, _secret(backup_passphrase_file),
-                         _passphrase(passphrase_file))
+                         _passphrase(passphrase_file), progress=_show_pages)
     except ClinicMeshError as exc:
         raise _fail(exc) from None
     typer.echo(json.dumps(summary))
@@ -273,6 +273,10 @@ def restore_command(
     except ClinicMeshError as exc:
         raise _fail(exc) from None
     typer.echo(json.dumps(summary))
+
+
+def _show_pages(copied: int, total: int) -> None:
+    typer.echo(f"meshd: backup: {copied} of {total} store pages copied", err=True)
 
 
 def _secret(path: Path) -> str:

@@ -203,6 +203,15 @@ class RelayStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class BackupInfo:
+    """A backup of this device: the file written, its size, when."""
+
+    file: str
+    size_bytes: int
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class SyncStatus:
     """Everything the sync page shows."""
 

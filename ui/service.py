@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 from ui.records import (
+    BackupInfo,
     ChangeEvent,
     Chart,
     Facility,
@@ -196,4 +197,12 @@ class ClinicService(Protocol):
 
     async def visits(self, first_day: str, last_day: str) -> list[VisitFact]:
         """Every visit between two days (inclusive), for reports."""
+        ...
+
+    async def last_backup(self) -> BackupInfo | None:
+        """This device's last backup, or None (never, or backups are not made here)."""
+        ...
+
+    async def back_up(self, folder: str, passphrase: str, by: str) -> BackupInfo:
+        """Write an encrypted backup of this device into `folder` (a USB stick, say)."""
         ...

@@ -11,6 +11,7 @@ import contextvars
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from meshd.backup import DeviceBackups
 from meshd.clinic import Caller, Clinic
 
 UI_ORIGIN = "ui"
@@ -35,12 +36,13 @@ class ServiceBase:
 
     def __init__(
         self, clinic: Clinic, *, sync_report: EngineReport = no_sync,
-        relay_url: str | None = None,
+        relay_url: str | None = None, backups: DeviceBackups | None = None,
     ) -> None:
         self.clinic = clinic
         self.identity = clinic.identity
         self._sync_report = sync_report
         self._relay_url = relay_url
+        self.backups = backups  # None where no data dir backs the clinic (tests, tools)
         self._started_ms = clinic.now_ms()
 
     def writer(self, by: str) -> Caller:

@@ -13,6 +13,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from meshd.backup import DeviceBackups
 from meshd.clinic_ui.base import current_reader
 from meshd.clinic_ui.service import NodeClinicService
 from meshd.identity import DataDir
@@ -49,7 +50,9 @@ def service_for(node: Node) -> NodeClinicService:
     def sync_report() -> Mapping[str, Any] | None:
         return engine.status(recent_docs=0)
 
-    return NodeClinicService(node.clinic, sync_report=sync_report, relay_url=node.options.relay)
+    backups = DeviceBackups(node.data.path, node.options.passphrase) if node.data else None
+    return NodeClinicService(node.clinic, sync_report=sync_report, relay_url=node.options.relay,
+                             backups=backups)
 
 
 def pin_hash_key(data: DataDir) -> bytes:

@@ -9,12 +9,13 @@ from ui import i18n
 from ui.auth import async_hash_pin, pin_is_acceptable
 from ui.forms import Errors, error_message, posted_text, text_value
 from ui.i18n import gettext as _
-from ui.records import ROLES, SyncStatus
+from ui.records import ROLES, BackupInfo, SyncStatus
 from ui.web import now_ms, redirect, render, require, service, state
 
 routes = web.RouteTableDef()
 # A peer heard from within this long counts as "recent" on the sync page.
 RECENT_CONTACT_S = 120
+MIN_BACKUP_PASSPHRASE_CHARS = 10
 
 
 async def _users_page(request: web.Request, form: dict[str, object], errors: Errors,
@@ -112,9 +113,38 @@ def offline_seconds(status: SyncStatus, now: int) -> float | None:
 
 @routes.get("/sync")
 async def sync(request: web.Request) -> web.StreamResponse:
-    """Peers, last contact, pending changes, relay state, in plain words."""
+    """Peers, last contact, pending changes, relay state, in plain words; backups (admin)."""
     require(request, "sync")
+    return await _sync_page(request, {}, {})
+
+
+async def _sync_page(request: web.Request, form: dict[str, str], errors: Errors,
+                     status_code: int = 200, done: BackupInfo | None = None) -> web.Response:
     status = await service(request).sync_status()
     now = now_ms(request)
-    return render(request, "sync.html", sync_state=status, now=now,
-                  offline_s=offline_seconds(status, now), recent_s=RECENT_CONTACT_S)
+    return render(request, "sync.html", status=status_code, sync_state=status, now=now,
+                  offline_s=offline_seconds(status, now), recent_s=RECENT_CONTACT_S,
+                  last_backup=await service(request).last_backup(), backup_done=done,
+                  form=form, errors=errors)
+
+
+@routes.post("/backup")
+async def back_up(request: web.Request) -> web.StreamResponse:
+    """Write an encrypted backup of this device into a folder (a USB stick)."""
+    who = require(request, "users")
+    form = await posted_text(request)
+    folder, secret = text_value(form, "folder"), form.get("backup_passphrase", "")
+    errors: Errors = {}
+    if not folder:
+        errors["folder"] = _("Please write the folder to save the backup in.")
+    if len(secret) < MIN_BACKUP_PASSPHRASE_CHARS:
+        errors["backup_passphrase"] = _("The backup passphrase needs at least 10 characters.")
+    elif secret != form.get("backup_passphrase_again", ""):
+        errors["backup_passphrase_again"] = _("The two passphrases are not the same.")
+    if errors:
+        return await _sync_page(request, {"folder": folder}, errors, 400)
+    try:
+        done = await service(request).back_up(folder, secret, by=who.id)
+    except ClinicMeshError as exc:
+        return await _sync_page(request, {"folder": folder}, {"folder": str(exc.message)}, 400)
+    return await _sync_page(request, {}, {}, done=done)
