@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -60,6 +61,7 @@ class DocSync:
         self._peer_name = peer_name
         self._clock = clock
         self._docs: dict[str, _DocState] = {}
+        self._holding: OrderedDict[str, None] = OrderedDict()  # docs with an inbound copy
         self._logged: set[str] = set()
 
     def over_budget(self) -> list[str]:
@@ -72,6 +74,7 @@ class DocSync:
     def forget(self, doc_id: str) -> None:
         """Drop what is known of the peer's copy (a fresh exchange starts next time)."""
         self._docs.pop(doc_id, None)
+        self._holding.pop(doc_id, None)
 
     def receive(self, doc_id: str, live: Doc | None, message: bytes) -> Received:
         """Take a sync message into the inbound copy; CorruptDocument if it is bad."""
@@ -110,17 +113,20 @@ class DocSync:
         message = doc.generate_sync_message(entry.state)
         if message is None:
             entry.inbound = None  # in step with the peer: nothing waits on a dependency
+            self._holding.pop(doc_id, None)
             return None
         self._spend(entry, len(message))
         return message
 
     def _keep_inbound(self, doc_id: str, entry: _DocState, working: Doc) -> None:
         entry.inbound = working
-        holding = [s for s in self._docs.values() if s.inbound is not None]
-        if len(holding) > MAX_INBOUND_DOCS:
+        self._holding[doc_id] = None
+        self._holding.move_to_end(doc_id)
+        while len(self._holding) > max(MAX_INBOUND_DOCS, 0):
             # Memory stays bounded; if the oldest copy held a waiting change, its exchange
             # stalls and the guard sends that document whole.
-            holding[0].inbound = None
+            oldest, _ = self._holding.popitem(last=False)
+            self._docs[oldest].inbound = None
 
     def _spend(self, entry: _DocState, size: int) -> bool:
         now = self._clock()
