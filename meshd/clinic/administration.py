@@ -13,6 +13,7 @@ from crdt_model import directory, facility, validate
 from crdt_model.adapter import Doc
 from crdt_model.context import Author
 from crdt_model.errors import ConflictError
+from meshd.clinic import actions
 from meshd.clinic.base import Caller, new_id
 from meshd.clinic.pharmacy import Pharmacy
 
@@ -97,6 +98,11 @@ class Administration(Pharmacy):
     async def set_user_pin(self, user_id: str, pin_hash: str, caller: Caller) -> None:
         """Replace a user's PIN hash."""
         await self._set(directory.set_pin_hash, user_id, pin_hash, caller)
+
+    async def record_backup(self, file: str, caller: Caller) -> None:
+        """Audit a backup of this device written by `caller` (an admin) to `file`."""
+        await self.allow(caller, "users")
+        await self.docs.record([self.audit(caller, actions.BACKUP, "", file)])
 
     async def _set(self, setter: UserSetter, user_id: str, value: str, caller: Caller) -> None:
         if caller.user != user_id:  # everyone may change their own language and PIN

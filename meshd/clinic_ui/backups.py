@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from crdt_model.errors import ValidationError
-from meshd.clinic import actions
 from meshd.clinic_ui.base import ServiceBase
-from meshd.store.base import AuditEvent
 from ui.records import BackupInfo
 
 
@@ -27,8 +25,7 @@ class Backups(ServiceBase):
         if self.backups is None:
             raise ValidationError("backups are made on a device's own node", field="folder")
         done = _info(await asyncio.to_thread(self.backups.write, Path(folder), passphrase))
-        await self.clinic.docs.record([AuditEvent(
-            self.clinic.now_ms(), by, actions.BACKUP, "", self.writer(by).origin, done.file)])
+        await self.clinic.record_backup(done.file, self.writer(by))
         return done
 
 
