@@ -4,9 +4,10 @@ The node builds a `SyncEngine` from `Credentials`, its `Documents` (which satisf
 `ports.SyncedDocuments`) and a `WebSocketTransport`; tests use the fakes in `sync.fakes`.
 """
 
-from meshd.sync.engine import SyncEngine, SyncTiming
+from meshd.sync.engine import SyncEngine
 from meshd.sync.handshake import Credentials
 from meshd.sync.ports import LOCAL_ORIGIN, DocChange, QuarantineRecord, SyncedDocuments
+from meshd.sync.timing import SyncTiming
 from meshd.sync.websocket import DEFAULT_PEER_PORT, WebSocketTransport
 
 __all__ = [

@@ -13,14 +13,13 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from crdt_model.errors import ClinicMeshError
-from meshd import wire
 from meshd.lifecycle import Lifecycle
 from meshd.sync import handshake
 from meshd.sync.digest import HeadsDigest
+from meshd.sync.handover import hand_over
 from meshd.sync.handshake import Credentials, SecureChannel
 from meshd.sync.peer import BadData, PeerMisbehaving, PeerSession
 from meshd.sync.ports import (
@@ -32,21 +31,11 @@ from meshd.sync.ports import (
     Transport,
 )
 from meshd.sync.status import PeerRecord, engine_status
+from meshd.sync.timing import SyncTiming
 
 log = logging.getLogger(__name__)
 
 MAX_OLDER_KEYS = 3  # mesh key epochs a dialer falls back through (membership key rotation)
-
-
-@dataclass(frozen=True, slots=True)
-class SyncTiming:
-    """Every delay of the engine, shortened by test fixtures."""
-
-    anti_entropy_interval_s: float = 30.0
-    handshake_timeout_s: float = 10.0
-    reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 30.0
-    misbehaving_ban_s: float = 300.0
 
 
 class SyncEngine(Lifecycle):
@@ -193,27 +182,8 @@ class SyncEngine(Lifecycle):
         await self._run(channel, link.remote, dialed=False)
 
     async def _hand_over(self, channel: SecureChannel) -> None:
-        """Send a peer on an outdated mesh key only the hand-off documents, then close.
-
-        The directory carries the new key sealed to each rostered device: the peer adopts it and
-        dials again, and no chart ever travels under a key a revoked device also holds.
-        """
-        log.info("session with %s on mesh key epoch %d: handing over the directory only",
-                 channel.peer_name, channel.key_epoch)
-        try:
-            saved = await self._documents.saved(list(self.credentials.handoff_docs))
-            docs = tuple(wire.SavedDoc(doc_id, data) for doc_id, data in saved.items())
-            if docs:
-                await channel.send(wire.Snapshots(docs))
-            # The peer hangs up itself once it adopts the new key (end_outdated_sessions); until
-            # then (bounded) its frames are read and dropped, so the hand-over is not cut short.
-            async with asyncio.timeout(self._timing.handshake_timeout_s):
-                while True:
-                    await channel.link.receive()
-        except (ClinicMeshError, OSError, TimeoutError) as exc:
-            log.debug("hand-over to %s ended: %s", channel.peer_name, exc)
-        finally:
-            await channel.link.close()
+        await hand_over(channel, self._documents, self.credentials.handoff_docs,
+                        self._timing.handshake_timeout_s)
 
     async def _dial_loop(self, address: str) -> None:
         failures = 0
@@ -306,14 +276,10 @@ class SyncEngine(Lifecycle):
 
     def _quarantine(self, channel: SecureChannel, bad: BadData) -> None:
         log.warning("bad data from %s for %r: %s", channel.peer_name, bad.doc_id, bad.reason)
-        if not bad.doc_id:
-            return  # a malformed message, not a document: counted as a strike only
-        self.quarantined += 1
-        if self._on_quarantine is not None:
-            self._on_quarantine(QuarantineRecord(
-                bad.doc_id, channel.peer_id, channel.peer_name, bad.reason, bad.data,
-                int(self._clock() * 1000),
-            ))
+        if bad.doc_id:  # else a malformed message, not a document: counted as a strike only
+            self.quarantined += 1
+            if self._on_quarantine is not None:
+                self._on_quarantine(bad.record(channel, int(self._clock() * 1000)))
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)

@@ -31,10 +31,11 @@ from meshd.identity import DataDir
 from meshd.lifecycle import Lifecycle
 from meshd.store.base import AuditEvent
 from meshd.sync.documents import DocumentsPort
-from meshd.sync.engine import SyncEngine, SyncTiming
+from meshd.sync.engine import SyncEngine
 from meshd.sync.handshake import Credentials, Enrolment
 from meshd.sync.port_guard import quiet_engine_refusals
 from meshd.sync.ports import QuarantineRecord
+from meshd.sync.timing import SyncTiming
 from meshd.sync.websocket import WebSocketTransport
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from meshd.sync.digest import HeadsDigest
 from meshd.sync.doc_sync import DocSync
 from meshd.sync.handshake import SecureChannel
 from meshd.sync.outbox import Outbox
-from meshd.sync.ports import DocChange, SyncedDocuments
+from meshd.sync.ports import DocChange, QuarantineRecord, SyncedDocuments
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,11 @@ class BadData:
     doc_id: str
     reason: str
     data: bytes
+
+    def record(self, channel: SecureChannel, at_ms: int) -> QuarantineRecord:
+        """What is kept aside of it, with who sent it and when."""
+        return QuarantineRecord(self.doc_id, channel.peer_id, channel.peer_name, self.reason,
+                                self.data, at_ms)
 
 
 class PeerSession:

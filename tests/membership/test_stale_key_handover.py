@@ -17,9 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crdt_model.adapter import Tx
 from meshd.sync.crypto import public_bytes
-from meshd.sync.engine import SyncEngine, SyncTiming
+from meshd.sync.engine import SyncEngine
 from meshd.sync.fakes import MemoryDocuments, MemoryNetwork
 from meshd.sync.handshake import Credentials
+from meshd.sync.timing import SyncTiming
 
 DIRECTORY = "directory:5b8e6a52-8f7e-4d0c-9d49-0c7a2f3f9e01"
 CHART = "chart:6f1c2a4e-8a6b-4b7e-9a53-1f0f2d9b7c11"
