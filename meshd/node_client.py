@@ -43,11 +43,16 @@ class NodeApi:
     def call(self, method: str, path: str, body: dict[str, Any] | None = None,
              timeout_s: float = NODE_TIMEOUT_S) -> dict[str, Any]:
         """One request; the JSON answer, or the node's error as NodeRefused."""
+        data = None if body is None else json.dumps(body).encode()
+        return self.send(method, path, data, {"Content-Type": "application/json"}, timeout_s)
+
+    def send(self, method: str, path: str, data: Any, headers: dict[str, str],
+             timeout_s: float = NODE_TIMEOUT_S) -> dict[str, Any]:
+        """One request with a body of any kind (bytes or a file); the JSON answer, or the
+        node's error as NodeRefused."""
         request = urllib.request.Request(
-            self.base + path, method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self._token}",
-                     "Content-Type": "application/json"},
+            self.base + path, method=method, data=data,
+            headers={"Authorization": f"Bearer {self._token}", **headers},
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout_s) as response:

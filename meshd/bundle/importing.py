@@ -8,9 +8,6 @@ A running node gets the file as the body of POST /api/v1/bundles with this bundl
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +24,7 @@ from meshd.bundle.merge import (
 )
 from meshd.clinic import genesis_for, project
 from meshd.docs import Documents
-from meshd.identity import load_data_dir, read_api_token
+from meshd.identity import load_data_dir
 from meshd.node import SYSTEM_USER
 from meshd.node_client import NodeApi, NodeRefused, node_api
 from meshd.store import keys
@@ -36,30 +33,16 @@ from meshd.store.sqlcipher import SqlCipherStore
 UPLOAD_TIMEOUT_S = 600.0
 
 
-def _post(api: NodeApi, token: str, path: Path, key: bytes) -> dict[str, Any]:
+def _post(api: NodeApi, path: Path, key: bytes) -> dict[str, Any]:
     with path.open("rb") as body:
-        request = urllib.request.Request(
-            api.base + BUNDLES_ROUTE, method="POST", data=body,
-            headers={"Authorization": f"Bearer {token}", KEY_HEADER: key.hex(),
-                     "Content-Type": "application/octet-stream",
-                     "Content-Length": str(path.stat().st_size)},
-        )
         try:
-            with urllib.request.urlopen(request, timeout=UPLOAD_TIMEOUT_S) as response:
-                answer: dict[str, Any] = json.loads(response.read())
-                return answer
-        except urllib.error.HTTPError as exc:
-            try:
-                error = json.loads(exc.read())
-                message, code = str(error["message"]), str(error["error"])
-            except (ValueError, KeyError, TypeError):
-                message, code = f"the node answered {exc.code}", "node_error"
-            if code == BundleRefused.code:
-                raise BundleRefused(message) from None
-            raise NodeRefused(message, code) from None
-        except (OSError, ValueError) as exc:
-            raise NodeRefused(f"the node running on this data dir did not answer at {api.base} "
-                              f"({exc})", "node_unreachable") from None
+            return api.send("POST", BUNDLES_ROUTE, body, {
+                KEY_HEADER: key.hex(), "Content-Type": "application/octet-stream",
+                "Content-Length": str(path.stat().st_size)}, UPLOAD_TIMEOUT_S)
+        except NodeRefused as exc:
+            if exc.code == BundleRefused.code:
+                raise BundleRefused(exc.message) from None
+            raise
 
 
 async def import_bundle(
@@ -74,8 +57,7 @@ async def import_bundle(
     key = await asyncio.to_thread(bundle_key_for, data, path)
     api = node_api(data_dir)
     if api is not None:
-        token = read_api_token(data_dir)
-        return {**await asyncio.to_thread(_post, api, token, path, key), "via": "node"}
+        return {**await asyncio.to_thread(_post, api, path, key), "via": "node"}
     store_key = await asyncio.to_thread(keys.load_key, data_dir, passphrase)
     device = data.identity.device_id
     try:
