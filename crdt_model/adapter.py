@@ -113,14 +113,13 @@ def _scalar(value: Value) -> tuple[Any, Any]:
 class Doc:
     """An Automerge document; every call that reaches Rust is guarded."""
 
-    __slots__ = ("_doc", "_plain", "_poisoned")
+    __slots__ = ("_doc", "_plain", "_poisoned", "_shared")
 
     def __init__(self, doc: Any) -> None:
         self._doc = doc
         self._poisoned = False
-        # The last to_dict() result, dropped by every change: projections of one chart read
-        # it several times, and copying it is ~8x cheaper than walking the document again.
-        self._plain: bytes | None = None
+        self._plain: bytes | None = None  # the last to_dict(), pickled; dropped by a change
+        self._shared: dict[str, Any] | None = None  # see shared_reads
 
     @classmethod
     def new(cls, actor: bytes) -> Doc:
@@ -197,24 +196,17 @@ class Doc:
     def history(self) -> list[ChangeInfo]:
         """Every change of the document in causal order, for audit and attribution."""
         with _guard(self):
-            return [
-                ChangeInfo(
-                    bytes(c.hash), bytes(c.actor_id), int(c.seq),
-                    tuple(bytes(d) for d in c.deps), len(c.bytes),
-                )
-                for c in self._live().get_changes([])
-            ]
+            return [ChangeInfo(bytes(c.hash), bytes(c.actor_id), int(c.seq),
+                               tuple(bytes(d) for d in c.deps), len(c.bytes))
+                    for c in self._live().get_changes([])]
 
     def apply(self, chunks: bytes) -> bool:
-        """Add change chunks (or a whole saved document); returns whether anything was new.
-
-        The binding has no apply_changes, so the document is reloaded from its snapshot plus
-        the chunks. On failure the document is left as it was.
-        """
+        """Add change chunks (or a whole saved document); returns whether anything was new. The
+        binding has no apply_changes: the document is reloaded from its snapshot plus the chunks.
+        On failure the document is left as it was."""
         if not chunks:
             return False
-        before = self.heads()
-        actor = self.actor()
+        before, actor = self.heads(), self.actor()
         with _guard(self):
             merged = Document.load(bytes(self._live().save()) + bytes(chunks))
             merged.set_actor(actor)
@@ -245,12 +237,25 @@ class Doc:
 
     def to_dict(self) -> dict[str, Any]:
         """The whole document as plain Python values (a fresh copy the caller may change)."""
-        if self._plain is None:
+        if self._shared is not None:
+            return self._shared
+        if self._plain is None:  # materialize once; later calls copy its pickle (~8x cheaper)
             value = self.get(())
             assert isinstance(value, dict)
             self._plain = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            return value
         copy: dict[str, Any] = pickle.loads(self._plain)
         return copy
+
+    @contextmanager
+    def shared_reads(self) -> Iterator[None]:
+        """Within this block to_dict() returns one shared value, for readers that change nothing
+        (projections read a chart six times). The document must not change meanwhile."""
+        self._shared = self.to_dict()
+        try:
+            yield
+        finally:
+            self._shared = None
 
     def generate_sync_message(self, state: PeerSyncState) -> bytes | None:
         """The next Automerge sync message for a peer, or None when there is nothing to say."""
@@ -259,11 +264,8 @@ class Doc:
             return None if message is None else bytes(message.encode())
 
     def receive_sync_message(self, state: PeerSyncState, message: bytes) -> None:
-        """Apply a sync message from a peer; a bad one raises CorruptDocument and changes nothing.
-
-        The message is applied to a fork first, so a malformed or poisoned message can't leave
-        this document half-changed.
-        """
+        """Apply a sync message from a peer; a bad one raises CorruptDocument and changes nothing
+        (it is applied to a fork first, so it can't leave this document half-changed)."""
         from automerge.core import Message
 
         with _guard(self):

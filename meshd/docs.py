@@ -22,7 +22,7 @@ from crdt_model.adapter import Doc
 from crdt_model.errors import CorruptDocument, NotFound, SyncError, ValidationError
 from crdt_model.ids import CHART, parse_doc_id
 from meshd.doc_cache import DEFAULT_CACHE_DOCS, Cached, DocCache, poisoned
-from meshd.remote_changes import merge_remote
+from meshd.remote_changes import Trial, merge_items
 from meshd.reprojection import REPROJECT_BATCH, reproject, reproject_due
 from meshd.store.base import AuditEvent, DocumentStore, DocWrite, Projections
 from meshd.sync.ports import LOCAL_ORIGIN, ApplyResult, Heads
@@ -43,6 +43,16 @@ REMOTE_ORIGIN = "remote"
 def no_genesis(doc_id: str, actor: bytes) -> Doc | None:
     """The default: no document is derived, unknown ids are simply not found."""
     return None
+
+
+def _valid_id(doc_id: str, results: list[ApplyResult], index: int) -> bool:
+    """Whether `doc_id` is well formed; if not, its item's result says why."""
+    try:
+        parse_doc_id(doc_id)
+        return True
+    except ValidationError as exc:
+        results[index] = CorruptDocument(exc.message, field="doc_id")
+        return False
 
 
 def no_projections(doc_id: str, doc: Doc) -> Projections | None:
@@ -196,38 +206,21 @@ class Documents:
         if not origin or origin == LOCAL_ORIGIN:
             raise SyncError("remote data needs the peer it came from")
         results: list[ApplyResult] = [False] * len(items)
-        valid: list[int] = []
-        for index, (doc_id, _) in enumerate(items):
-            try:
-                parse_doc_id(doc_id)
-                valid.append(index)
-            except ValidationError as exc:
-                results[index] = CorruptDocument(exc.message, field="doc_id")
+        valid = [i for i, (doc_id, _) in enumerate(items) if _valid_id(doc_id, results, i)]
+        ids = {items[i][0] for i in valid}
         async with AsyncExitStack() as stack:
-            await self._cache.lock_all(stack, {items[i][0] for i in valid})
-            trials: dict[str, tuple[Doc | None, list[bytes], bool]] = {}
-            audit: list[AuditEvent] = []
-            for index in valid:
-                doc_id, data = items[index]
-                if doc_id not in trials:
-                    trials[doc_id] = await self._trial(doc_id)
-                doc, base, stored = trials[doc_id]
-                try:
-                    merged = merge_remote(doc_id, doc, data, self._actor)
-                except CorruptDocument as exc:
-                    results[index] = exc
-                    continue
-                results[index] = merged.doc is not doc
-                audit += merged.audit_rows(doc_id, origin, self._clock())
-                trials[doc_id] = (merged.doc, base, stored)
-            gained = [
-                (doc_id, doc, base, stored) for doc_id, (doc, base, stored) in trials.items()
-                if doc is not None and (doc.heads() != base or not stored)
-            ]
-            writes = [self._write_for(d, doc, base, stored) for d, doc, base, stored in gained]
+            await self._cache.lock_all(stack, ids)
+            found = await self.store.read_many([d for d in ids if self._cache.live(d) is None])
+            trials = {doc_id: await self._trial(doc_id, found) for doc_id in ids}
+            tried = [(i, *items[i]) for i in valid]
+            audit = merge_items(tried, trials, self._actor, results, origin, self._clock())
+            gained = [(doc_id, t.doc, t) for doc_id, t in trials.items()
+                      if t.doc is not None and (t.doc.heads() != t.base or not t.stored)]
+            writes = [self._write_for(d, doc, t.base, t.stored, t.received)
+                      for d, doc, t in gained]
             if writes:
                 await self.store.write(writes, audit)
-            for doc_id, doc, _, _ in gained:
+            for doc_id, doc, _ in gained:
                 self._cache.remember(doc_id, Cached(doc, stored=True))
         await self._notify([(write.doc_id, write.heads, origin) for write in writes])
         return results
@@ -243,12 +236,15 @@ class Documents:
 
     # -- internals -------------------------------------------------------------------------
 
-    async def _load(self, doc_id: str, *, create: bool) -> Cached:
-        """The cached doc, else the stored one, else (when `create`) its genesis; else NotFound."""
+    async def _load(
+        self, doc_id: str, *, create: bool, found: dict[str, bytes] | None = None
+    ) -> Cached:
+        """The cached doc, else the stored one (in `found` when the caller read it), else (when
+        `create`) its genesis; else NotFound."""
         entry = self._cache.live(doc_id)
         if entry is not None:
             return entry
-        data = await self.store.read(doc_id)
+        data = found.get(doc_id) if found is not None else await self.store.read(doc_id)
         if data is not None:
             entry = Cached(Doc.load(data, actor=self._actor), stored=True)
         else:
@@ -260,19 +256,22 @@ class Documents:
         self._cache.remember(doc_id, entry)
         return entry
 
-    async def _trial(self, doc_id: str) -> tuple[Doc | None, list[bytes], bool]:
-        """(a fork of the live doc or None when unknown, its heads, whether it is stored)."""
+    async def _trial(self, doc_id: str, found: dict[str, bytes]) -> Trial:
+        """A fork of the live doc (None when unknown) for a peer's changes to be tried on."""
         try:
-            entry = await self._load(doc_id, create=True)
+            entry = await self._load(doc_id, create=True, found=found)
         except NotFound:
-            return None, [], False
-        return entry.doc.fork(self._actor), entry.doc.heads(), entry.stored
+            return Trial(None, [], False)
+        return Trial(entry.doc.fork(self._actor), entry.doc.heads(), entry.stored)
 
-    def _write_for(self, doc_id: str, doc: Doc, old: Sequence[bytes], stored: bool) -> DocWrite:
+    def _write_for(
+        self, doc_id: str, doc: Doc, old: Sequence[bytes], stored: bool, data: bytes = b""
+    ) -> DocWrite:
+        """The write of `doc`; `data`, when given, is the whole of it as a peer sent it."""
         heads = tuple(doc.heads())
         projections = self._project(doc_id, doc)
         if not stored:
-            return DocWrite(doc_id, doc.save(), heads, projections, snapshot=True)
+            return DocWrite(doc_id, data or doc.save(), heads, projections, snapshot=True)
         return DocWrite(doc_id, doc.changes_since(old), heads, projections)
 
     async def _notify(self, changes: Sequence[tuple[str, Heads, str]]) -> None:

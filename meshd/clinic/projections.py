@@ -80,7 +80,8 @@ def project(doc_id: str, doc: Doc) -> Projections | None:
     """The Documents projection hook: search row and worklists, queue rows or stock levels."""
     kind, _ = parse_doc_id(doc_id)
     if kind == CHART:
-        return Projections(patient=chart.patient_row(doc), worklists=chart_worklists(doc))
+        with doc.shared_reads():
+            return Projections(patient=chart.patient_row(doc), worklists=chart_worklists(doc))
     if kind == FACILITY:
         return Projections(stock=facility.stock_levels(doc))
     if kind == QUEUE:

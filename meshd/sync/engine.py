@@ -36,6 +36,7 @@ from meshd.sync.timing import SyncTiming
 log = logging.getLogger(__name__)
 
 MAX_OLDER_KEYS = 3  # mesh key epochs a dialer falls back through (membership key rotation)
+RECENT_CHANGES_KEPT = 1000  # documents the status can list as recently changed
 
 
 class SyncEngine(Lifecycle):
@@ -150,7 +151,11 @@ class SyncEngine(Lifecycle):
 
     def _on_change(self, change: DocChange) -> None:
         self._index.update(change.doc_id, change.heads)
+        # Newest last and bounded: the status shows the most recent, and reads no further.
+        self._changed_ms.pop(change.doc_id, None)
         self._changed_ms[change.doc_id] = int(self._clock() * 1000)
+        if len(self._changed_ms) > RECENT_CHANGES_KEPT:
+            del self._changed_ms[next(iter(self._changed_ms))]
         for peer_id, session in self._sessions.items():
             if peer_id != change.origin:
                 session.push(change)

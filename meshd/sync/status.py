@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import heapq
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -65,7 +65,7 @@ def engine_status(
     doc_count: int, counters: dict[str, int], recent_docs: int, now_s: float,
 ) -> dict[str, Any]:
     """The engine's status: this device, its peers, its most recently changed documents."""
-    recent = heapq.nlargest(recent_docs, changed_ms.items(), key=lambda kv: kv[1])
+    recent = itertools.islice(reversed(changed_ms.items()), recent_docs)  # newest last
     return {
         "device": device,
         "peers": [r.as_dict(now_s) for r in records],

@@ -89,3 +89,16 @@ def test_genesis_is_identical_on_two_devices() -> None:
     two = Doc.genesis("queue:f1:2026-11-22", build, os.urandom(16))
     assert one.heads() == two.heads()
     assert one.actor() != two.actor()
+
+
+def test_shared_reads_give_one_value_and_leave_later_copies_untouched() -> None:
+    doc = Doc.new(b"\x01" * 16)
+    doc.change(lambda tx: tx.put((), "names", {"given": "Amina"}))
+    first = doc.to_dict()
+    first["names"]["given"] = "changed by a caller"
+    with doc.shared_reads():
+        shared = doc.to_dict()
+        assert doc.to_dict() is shared
+        assert shared["names"]["given"] == "Amina"  # a caller's copy never leaks back
+    assert doc.to_dict() is not shared
+    assert doc.to_dict() == {"names": {"given": "Amina"}}

@@ -79,3 +79,26 @@ async def test_every_remote_write_has_an_audit_row_naming_author_peer_and_change
         assert "+note7(note)" in row.detail
     finally:
         await store.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_batch_with_a_new_document_and_later_changes_to_it_stores_both() -> None:
+    store, documents, _, _ = await _node_with_chart()
+    try:
+        first = chart.register_patient(str(uuid.uuid4()), PATIENT, NURSE, "2026-11-29")
+        first_id = str(first.get(("id",)))
+        received = first.save()
+        second = chart.register_patient(str(uuid.uuid4()), PATIENT, NURSE, "2026-11-29")
+        second_id = str(second.get(("id",)))
+        base = second.heads()
+        sent_whole = second.save()
+        chart.add_note(second, {"text": "later"}, NURSE, "n1")
+        results = await documents.apply_remote_many(
+            [(first_id, received), (second_id, sent_whole),
+             (second_id, second.changes_since(base))], "peer:x")
+        assert results == [True, True, True]
+        assert Doc.load(await store.read(first_id) or b"").heads() == first.heads()
+        stored = Doc.load(await store.read(second_id) or b"")
+        assert stored.heads() == second.heads()  # both items of the batch, not the first alone
+    finally:
+        await store.stop()
