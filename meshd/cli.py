@@ -172,6 +172,8 @@ def status(
         "sync": _live_sync(data_dir),
         "last_backup": last_backup(data_dir),
     }
+    # What peers sent that was refused, and which device sent it (an admin may revoke it).
+    report["quarantine"] = (report["sync"] or {}).pop("quarantine", [])
     if as_json:
         typer.echo(json.dumps(report))
         return

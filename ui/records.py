@@ -220,6 +220,18 @@ class SyncStatus:
     relay: RelayStatus | None = None
     pending_changes: int = 0
     offline_since_ms: int | None = None
+    quarantine: tuple[QuarantineItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineItem:
+    """Data a device sent that this one refused: which device, when, what and why."""
+
+    at_ms: int
+    device_name: str
+    device_key: str
+    doc_id: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

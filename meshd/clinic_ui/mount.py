@@ -45,10 +45,10 @@ def service_for(node: Node) -> NodeClinicService:
     """The UI service of a node whose parts are built (extensions run then)."""
     if node.clinic is None or node.sync is None:
         raise RuntimeError("the node's clinic is not open yet")
-    engine = node.sync.engine
+    sync = node.sync
 
     def sync_report() -> Mapping[str, Any] | None:
-        return engine.status(recent_docs=0)
+        return sync.status(recent_docs=0)
 
     backups = DeviceBackups(node.data.path, node.options.passphrase) if node.data else None
     return NodeClinicService(node.clinic, sync_report=sync_report, relay_url=node.options.relay,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ui.records import PeerStatus, RelayStatus, SyncStatus
+from ui.records import PeerStatus, QuarantineItem, RelayStatus, SyncStatus
 
 
 def relay_status(url: str | None) -> RelayStatus | None:
@@ -36,6 +36,15 @@ def sync_status(
         peers=peers, relay=relay,
         pending_changes=sum(p.pending_changes for p in peers),
         offline_since_ms=None if connected else (last_contact or started_ms),
+        quarantine=tuple(_quarantined(q) for q in engine_report.get("quarantine", [])),
+    )
+
+
+def _quarantined(report: Mapping[str, Any]) -> QuarantineItem:
+    return QuarantineItem(
+        at_ms=int(report.get("at_ms") or 0), device_name=str(report.get("device_name") or "?"),
+        device_key=str(report.get("device_key") or ""), doc_id=str(report.get("doc_id") or ""),
+        reason=str(report.get("reason") or ""),
     )
 
 

@@ -182,6 +182,14 @@ class Quarantine:
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
+    def report(self) -> list[dict[str, Any]]:
+        """The kept records, newest first, without their data: which device sent what, why.
+
+        The device named is the one whose authenticated link delivered the data (the one an
+        admin would revoke); authors claimed inside the data are not proven and not shown."""
+        return [{"at_ms": r.at_ms, "doc_id": r.doc_id, "device_key": r.peer_id,
+                 "device_name": r.peer_name, "reason": r.reason} for r in reversed(self.records)]
+
     async def flush(self) -> None:
         """Wait for the audit rows being written."""
         await asyncio.gather(*self._writes, return_exceptions=True)
@@ -212,12 +220,15 @@ class NodeSync(Lifecycle):
         await self.quarantine.flush()
         await asyncio.gather(*self.roster.writes, return_exceptions=True)
 
+    def status(self, recent_docs: int = 100) -> dict[str, Any]:
+        """The engine's status with the quarantine list (`GET /api/v1/sync/status`)."""
+        return {**self.engine.status(recent_docs), "quarantine": self.quarantine.report()}
+
     def add_routes(self, app: web.Application) -> None:
         """Serve the engine's status at GET /api/v1/sync/status (behind the API's auth)."""
 
         async def status(request: web.Request) -> web.Response:
-            body: dict[str, Any] = self.engine.status()
-            return web.json_response(body)
+            return web.json_response(self.status())
 
         app.router.add_get(STATUS_PATH, status)
 

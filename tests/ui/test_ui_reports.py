@@ -12,7 +12,7 @@ from ui_helpers import START_S, add_user, log_in, set_up
 from crdt_model.rules import icd10 as check_icd10
 from meshd.clinic_ui.service import NodeClinicService
 from ui import icd10
-from ui.records import PeerStatus, RelayStatus, SyncStatus, VisitFact
+from ui.records import PeerStatus, QuarantineItem, RelayStatus, SyncStatus, VisitFact
 from ui.views.reports import age_band, summarise
 
 TODAY = "2026-03-10"
@@ -85,6 +85,7 @@ async def test_sync_page_says_how_long_the_device_has_been_offline(
         peers=(PeerStatus("laptop-1", "192.168.4.7:7701", False, hour_ago, 12, held_back=2),),
         relay=RelayStatus("https://relay.example.org", "unreachable", None),
         pending_changes=12, offline_since_ms=hour_ago,
+        quarantine=(QuarantineItem(hour_ago, "tablet-9", "ab" * 32, "chart:x", "a1 was deleted"),),
     )
 
     async def sync_status() -> SyncStatus:  # what the engine's report becomes: ui_service tests
@@ -98,6 +99,7 @@ async def test_sync_page_says_how_long_the_device_has_been_offline(
     assert "12 modifications pas encore partagées" in page and "laptop-1" in page
     assert "Injoignable" in page
     assert "2 dossiers retenus : ils ont été envoyés trop souvent." in page
+    assert "Données refusées" in page and "tablet-9" in page and "a1 was deleted" in page
 
 
 @pytest.mark.asyncio

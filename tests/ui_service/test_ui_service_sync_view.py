@@ -39,3 +39,11 @@ def test_documents_over_the_sync_budget_are_counted_per_peer() -> None:
     paused = {**peer("lab", True, 5_000, 0), "docs_over_budget": ["chart:a", "chart:b"]}
     status = sync_status("d", {"peers": [paused, peer("desk", True, 5_000, 0)]}, None, STARTED_MS)
     assert [p.held_back for p in status.peers] == [2, 0]
+
+
+def test_refused_data_is_listed_with_the_device_that_sent_it() -> None:
+    refused = {"at_ms": 7_000, "doc_id": "chart:a", "device_key": "cd" * 32,
+               "device_name": "tablet-9", "reason": "entries/a1 was deleted"}
+    status = sync_status("d", {"peers": [], "quarantine": [refused]}, None, STARTED_MS)
+    assert [(q.device_name, q.doc_id, q.reason) for q in status.quarantine] == [
+        ("tablet-9", "chart:a", "entries/a1 was deleted")]

@@ -1,0 +1,78 @@
+"""A rostered device that turns hostile, against a real `meshd` node: what it sends against a
+chart's rules is refused, nothing changes there, and the node names the device that sent it.
+
+The hostile device runs the production sync engine in this process (it speaks the real wire
+protocol and handshake, with a rostered device key) over in-memory documents it edits freely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+from meshd_procs import MESHD, eventually
+from sync_procs import AT_MS, MeshdProcess, make_mesh, store_docs
+
+from crdt_model import chart
+from crdt_model.context import Author
+from crdt_model.ids import chart_id
+from meshd.identity import DataDir
+from meshd.sync import Credentials, SyncEngine, SyncTiming, WebSocketTransport
+from meshd.sync.fakes import MemoryDocuments
+
+TIMING = SyncTiming(anti_entropy_interval_s=1.0, reconnect_min_s=0.05, reconnect_max_s=0.5)
+PATIENT = {"given_name": "Amina", "family_name": "Bello", "sex": "female",
+           "birth_date": "1990-02-03"}
+
+
+async def _attack(node: MeshdProcess, hostile_dir: DataDir, doc_id: str, allergy: str) -> None:
+    """Take the chart from the node, delete its allergy, push the change back."""
+    honest_key = node.data.device_public_key()
+    docs = MemoryDocuments(os.urandom(16))
+    engine = SyncEngine(
+        Credentials(hostile_dir.device_key, "stolen-tablet", hostile_dir.mesh_key,
+                    lambda: frozenset({honest_key})),
+        docs, WebSocketTransport("127.0.0.1", 0), peers=[node.peer_address], timing=TIMING,
+    )
+    arrived = asyncio.Event()
+    docs.subscribe(lambda change: arrived.set() if change.doc_id == doc_id else None)
+    await engine.start()
+    try:
+        await asyncio.wait_for(arrived.wait(), 20)  # the chart reached the hostile device
+        docs.edit(doc_id, lambda tx: tx.delete(("entries",), allergy))
+        await asyncio.sleep(2.0)  # let the push and a round of anti-entropy reach the node
+    finally:
+        await engine.stop()
+
+
+def test_a_member_deleting_an_allergy_is_refused_and_named(tmp_path: Path) -> None:
+    honest_dir, hostile_dir = make_mesh(tmp_path, 2)
+    nurse = Author(honest_dir.identity.device_id, "nurse", AT_MS)
+    patient = str(uuid.uuid4())
+    doc = chart.register_patient(patient, PATIENT, nurse, "2026-11-29")
+    chart.record_allergy(doc, {"substance": "Penicillin", "severity": "severe"}, nurse, "a1")
+    store_docs(honest_dir, {chart_id(patient): doc})
+    node = MeshdProcess(honest_dir).start([])
+    try:
+        asyncio.run(_attack(node, hostile_dir, chart_id(patient), "a1"))
+        eventually(lambda: node.sync_status()["quarantine"] != [], 15)
+        refused = node.sync_status()["quarantine"][0]
+        assert refused["device_name"] == "stolen-tablet"
+        assert refused["device_key"] == hostile_dir.device_public_key().hex()
+        assert refused["doc_id"] == chart_id(patient) and "deleted" in refused["reason"]
+        status, body = node.call("GET", f"/api/v1/patients/{patient}")
+        assert status == 200
+        assert [a["substance"] for a in body["allergies"]] == ["Penicillin"]
+        # `meshd status` shows the same list for the clinic's IT volunteer.
+        report = subprocess.run(
+            [str(MESHD), "status", "--data-dir", str(honest_dir.path), "--json"],
+            capture_output=True, text=True, timeout=60, check=True,
+        )
+        shown = json.loads(report.stdout)["quarantine"]
+        assert shown[0]["device_name"] == "stolen-tablet"
+    finally:
+        node.stop()
