@@ -193,12 +193,12 @@ class Doc:
         with _guard(self):
             return b"".join(bytes(c.bytes) for c in self._live().get_changes(list(heads)))
 
-    def history(self) -> list[ChangeInfo]:
-        """Every change of the document in causal order, for audit and attribution."""
+    def history(self, since: Sequence[bytes] = ()) -> list[ChangeInfo]:
+        """Every change (after `since`) of the document in causal order, for attribution."""
         with _guard(self):
             return [ChangeInfo(bytes(c.hash), bytes(c.actor_id), int(c.seq),
                                tuple(bytes(d) for d in c.deps), len(c.bytes))
-                    for c in self._live().get_changes([])]
+                    for c in self._live().get_changes(list(since))]
 
     def apply(self, chunks: bytes) -> bool:
         """Add change chunks (or a whole saved document); returns whether anything was new. The

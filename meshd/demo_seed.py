@@ -23,6 +23,7 @@ from crdt_model.dispense import dispense
 from crdt_model.ids import chart_id
 from crdt_model.sample import build_sample_chart
 from meshd import identity
+from meshd.attest import Attestor
 from meshd.clinic import Clinic, genesis_for, now_ms, project
 from meshd.clinic.laboratory import WORKLIST_DAYS
 from meshd.clinic_ui.mount import pin_hash_key
@@ -108,8 +109,9 @@ async def seed_clinic(
     store = SqlCipherStore(data.store_path, identity.load_store_key(data))
     await store.start()
     try:
-        docs = Documents(store, actor_for(device, SYSTEM_USER), genesis=genesis_for(device),
-                         project=project)
+        genesis = genesis_for(device)
+        docs = Documents(store, actor_for(device, SYSTEM_USER), genesis=genesis,
+                         project=project, attestor=Attestor(data.device_key, genesis))
         clinic = Clinic(docs, store, data.identity)
         service = NodeClinicService(clinic)
         made.users = await _staff(service, pin_hash_key(data))

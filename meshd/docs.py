@@ -1,12 +1,10 @@
 """Documents: the bounded cache of live Automerge documents in front of the document store.
 
-Every change to a document on this device goes through here: a domain operation runs on the
-cached Doc under that document's lock, the new change chunks and projections are written to the
-store in one durable transaction, and only then does the caller get its answer and do listeners
-(sync push, UI live updates) hear about it. If the write fails the cached Doc is dropped, so
-memory never holds what the disk does not. The sync engine sees it through
-`meshd.sync.documents.DocumentsPort`. Nothing clinical is known here: the node passes in what a
-derived document starts as and which rows a document projects.
+Every change to a document goes through here: an operation runs on the cached Doc under the
+document's lock, its new chunks, signatures (meshd.attest) and projections are written in one
+durable transaction, and only then does the caller get its answer and listeners (sync push, UI)
+hear of it. If the write fails the cached Doc is dropped: memory never holds what disk does not.
+Sync sees it through `meshd.sync.documents.DocumentsPort`. Nothing clinical is known here.
 """
 
 from __future__ import annotations
@@ -14,21 +12,21 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import TypeVar
 
 from crdt_model.adapter import Doc
 from crdt_model.errors import CorruptDocument, NotFound, SyncError, ValidationError
 from crdt_model.ids import CHART, parse_doc_id
+from meshd.attest import Attestor
 from meshd.doc_cache import DEFAULT_CACHE_DOCS, Cached, DocCache, poisoned
-from meshd.remote_changes import Trial, merge_items
+from meshd.remote_changes import Check, Trial, merge_items, valid_items
 from meshd.reprojection import REPROJECT_BATCH, reproject, reproject_due
-from meshd.store.base import AuditEvent, DocumentStore, DocWrite, Projections
+from meshd.store.base import Attestation, AuditEvent, DocumentStore, DocWrite, Projections
 from meshd.sync.ports import LOCAL_ORIGIN, ApplyResult, Heads
 
 log = logging.getLogger(__name__)
-
 T = TypeVar("T")
 
 Genesis = Callable[[str, bytes], "Doc | None"]
@@ -45,16 +43,6 @@ def no_genesis(doc_id: str, actor: bytes) -> Doc | None:
     return None
 
 
-def _valid_id(doc_id: str, results: list[ApplyResult], index: int) -> bool:
-    """Whether `doc_id` is well formed; if not, its item's result says why."""
-    try:
-        parse_doc_id(doc_id)
-        return True
-    except ValidationError as exc:
-        results[index] = CorruptDocument(exc.message, field="doc_id")
-        return False
-
-
 def no_projections(doc_id: str, doc: Doc) -> Projections | None:
     """The default: no projection rows."""
     return None
@@ -66,13 +54,14 @@ class Documents:
     def __init__(
         self, store: DocumentStore, actor: bytes, *, genesis: Genesis = no_genesis,
         project: Projector = no_projections, cache_docs: int = DEFAULT_CACHE_DOCS,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, attestor: Attestor | None = None,
     ) -> None:
         self.store = store
         self._actor = actor
         self._genesis = genesis
         self._project = project
         self._clock = clock
+        self._attestor = attestor  # signs changes made here, proves a peer's (meshd.attest)
         self._cache = DocCache(cache_docs)
         self._listeners: list[Listener] = []
 
@@ -182,41 +171,48 @@ class Documents:
         await self._notify([(write.doc_id, write.heads, LOCAL_ORIGIN) for write in writes])
         return result
 
-    async def apply_remote(self, doc_id: str, chunks: bytes, origin: str = REMOTE_ORIGIN) -> bool:
+    async def apply_remote(
+        self, doc_id: str, chunks: bytes, origin: str = REMOTE_ORIGIN,
+        attestations: Sequence[Attestation] = (),
+    ) -> bool:
         """Merge change chunks (or a saved document) from a peer durably; whether any were new.
 
         A malformed doc id raises ValidationError and bad bytes CorruptDocument; either way
         nothing changes, in memory or on disk.
         """
         parse_doc_id(doc_id)
-        result = (await self.apply_remote_many([(doc_id, chunks)], origin))[0]
+        result = (await self.apply_remote_many([(doc_id, chunks)], origin,
+                                               {doc_id: attestations}))[0]
         if isinstance(result, CorruptDocument):
             raise result
         return result
 
     async def apply_remote_many(
-        self, items: Sequence[tuple[str, bytes]], origin: str
+        self, items: Sequence[tuple[str, bytes]], origin: str,
+        offered: Mapping[str, Sequence[Attestation]] | None = None,
     ) -> list[ApplyResult]:
         """Merge each (doc id, chunks or saved bytes) from peer `origin`, durably, in one write.
 
         Per item: True if the document gained changes, False if nothing was new, or the
         CorruptDocument it raised (a malformed doc id included); a bad item changes nothing and
-        never stops the others. Unknown documents are created from their bytes.
+        never stops the others. Unknown documents are created from their bytes. `offered` are the
+        peer's attestations by document, which must prove every new change (meshd.attest).
         """
         if not origin or origin == LOCAL_ORIGIN:
             raise SyncError("remote data needs the peer it came from")
         results: list[ApplyResult] = [False] * len(items)
-        valid = [i for i, (doc_id, _) in enumerate(items) if _valid_id(doc_id, results, i)]
+        valid = valid_items(items, results)
         ids = {items[i][0] for i in valid}
         async with AsyncExitStack() as stack:
             await self._cache.lock_all(stack, ids)
             found = await self.store.read_many([d for d in ids if self._cache.live(d) is None])
             trials = {doc_id: await self._trial(doc_id, found) for doc_id in ids}
             tried = [(i, *items[i]) for i in valid]
-            audit = merge_items(tried, trials, self._actor, results, origin, self._clock())
+            check = Check(self._actor, self._attestor, offered or {})
+            audit = merge_items(tried, trials, check, results, origin, self._clock())
             gained = [(doc_id, t.doc, t) for doc_id, t in trials.items()
                       if t.doc is not None and (t.doc.heads() != t.base or not t.stored)]
-            writes = [self._write_for(d, doc, t.base, t.stored, t.received)
+            writes = [self._write_for(d, doc, t.base, t.stored, t.received, t.attestations)
                       for d, doc, t in gained]
             if writes:
                 await self.store.write(writes, audit)
@@ -265,14 +261,19 @@ class Documents:
         return Trial(entry.doc.fork(self._actor), entry.doc.heads(), entry.stored)
 
     def _write_for(
-        self, doc_id: str, doc: Doc, old: Sequence[bytes], stored: bool, data: bytes = b""
+        self, doc_id: str, doc: Doc, old: Sequence[bytes], stored: bool, data: bytes = b"",
+        proven: Sequence[Attestation] | None = None,
     ) -> DocWrite:
-        """The write of `doc`; `data`, when given, is the whole of it as a peer sent it."""
+        """The write of `doc`: `data` and `proven` come with a peer's changes (the whole doc as
+        sent, the attestations that proved them); changes made here are signed here."""
         heads = tuple(doc.heads())
         projections = self._project(doc_id, doc)
+        if proven is None and self._attestor is not None:
+            proven = self._attestor.sign(doc_id, doc, old if stored else ())
+        signed = tuple(proven or ())
         if not stored:
-            return DocWrite(doc_id, data or doc.save(), heads, projections, snapshot=True)
-        return DocWrite(doc_id, doc.changes_since(old), heads, projections)
+            return DocWrite(doc_id, data or doc.save(), heads, projections, True, signed)
+        return DocWrite(doc_id, doc.changes_since(old), heads, projections, False, signed)
 
     async def _notify(self, changes: Sequence[tuple[str, Heads, str]]) -> None:
         for doc_id, heads, origin in changes:

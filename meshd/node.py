@@ -29,6 +29,7 @@ from crdt_model.errors import ClinicMeshError
 from meshd.access_log import RouteAccessLogger
 from meshd.api import create_api_app
 from meshd.api.middleware import bearer_token_auth
+from meshd.attest import Attestor
 from meshd.clinic import Clinic, genesis_for, now_ms, project
 from meshd.docs import Documents
 from meshd.identity import RUN_FILE, DataDir, load_data_dir, load_store_key
@@ -102,9 +103,11 @@ class Node(Lifecycle):
         store = self.store = await parts.enter_async_context(
             SqlCipherStore(data.store_path, key))
         device_id = data.identity.device_id
+        genesis = genesis_for(device_id)
+        attestor = Attestor(data.device_key, genesis)  # proves changes once the roster is read
         documents = self.documents = Documents(
-            store, actor_for(device_id, SYSTEM_USER), genesis=genesis_for(device_id),
-            project=project,
+            store, actor_for(device_id, SYSTEM_USER), genesis=genesis, project=project,
+            attestor=attestor,
         )
         clinic = self.clinic = Clinic(documents, store, data.identity)
         # Charts stored by an older schema get their new projection rows in the background.
@@ -117,6 +120,7 @@ class Node(Lifecycle):
             documents, data, options.peer_port, options.peers, keyring=keyring.entries,
             peer_routes=(lambda app: membership.add_peer_route(app),),
         )
+        attestor.keys_for = sync.roster.signers
         membership = self.membership = Membership(
             data, documents, clinic, keyring, sync.engine, mdns=options.mdns
         )

@@ -6,14 +6,15 @@ and nothing is stored; what the changes did and who they claim as authors go to 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from crdt_model.adapter import Doc, attribution
+from crdt_model.adapter import ChangeInfo, Doc, attribution
 from crdt_model.arrival import RefusedChange, check_arrival
-from crdt_model.errors import CorruptDocument
+from crdt_model.errors import CorruptDocument, ValidationError
 from crdt_model.ids import CHART, DIRECTORY, FACILITY, QUEUE, parse_doc_id
-from meshd.store.base import AuditEvent
+from meshd.attest import Attestor, NotYetProven
+from meshd.store.base import Attestation, AuditEvent
 from meshd.sync.ports import ApplyResult
 
 # The largest document a peer may hand us, by kind (attachments never live in documents).
@@ -29,8 +30,9 @@ MAX_AUDIT_AUTHORS = 8
 @dataclass(frozen=True, slots=True)
 class Merged:
     doc: Doc | None  # the merged copy, or the document given when nothing was new
-    authors: str = ""  # device/user prefixes of the new changes, as their actors claim
+    authors: str = ""  # device/user prefixes of the new changes (proven when signed)
     summary: str = ""  # what they did (crdt_model.arrival)
+    attestations: tuple[Attestation, ...] = ()  # the signatures that proved them
 
     def audit_rows(self, doc_id: str, origin: str, now_s: float) -> list[AuditEvent]:
         """The `remote_write` audit row of these changes from peer `origin` (none if none)."""
@@ -48,10 +50,23 @@ class Trial:
     base: list[bytes]  # its heads before the batch
     stored: bool  # whether the store holds it (else it is a genesis made here)
     received: bytes = b""  # when it was new here, the whole of it as the peer sent it
+    attestations: list[Attestation] = field(default_factory=list)  # proving what it gained
+
+
+def valid_items(items: Sequence[tuple[str, bytes]], results: list[ApplyResult]) -> list[int]:
+    """Indexes of the items with a well-formed doc id; the others' results say why not."""
+    valid = []
+    for index, (doc_id, _) in enumerate(items):
+        try:
+            parse_doc_id(doc_id)
+            valid.append(index)
+        except ValidationError as exc:
+            results[index] = CorruptDocument(exc.message, field="doc_id")
+    return valid
 
 
 def merge_items(
-    items: Sequence[tuple[int, str, bytes]], trials: dict[str, Trial], actor: bytes,
+    items: Sequence[tuple[int, str, bytes]], trials: dict[str, Trial], check: Check,
     results: list[ApplyResult], origin: str, now_s: float,
 ) -> list[AuditEvent]:
     """Merge each (result index, doc id, data) into its trial; returns the audit rows.
@@ -63,23 +78,27 @@ def merge_items(
     for index, doc_id, data in items:
         trial = trials[doc_id]
         try:
-            merged = merge_remote(doc_id, trial.doc, data, actor)
+            merged = merge_remote(doc_id, trial.doc, data, check)
         except CorruptDocument as exc:
             results[index] = exc
             continue
+        except NotYetProven:
+            continue  # nothing new for now, as for chunks whose parents are missing
         results[index] = merged.doc is not trial.doc
         audit += merged.audit_rows(doc_id, origin, now_s)
         # Stored as received (not saved again) only when one item made the whole document.
         trial.received = data if trial.doc is None and merged.doc is not None else b""
         trial.doc = merged.doc
+        trial.attestations += merged.attestations
     return audit
 
 
-def merge_remote(doc_id: str, doc: Doc | None, data: bytes, actor: bytes) -> Merged:
+def merge_remote(doc_id: str, doc: Doc | None, data: bytes, check: Check) -> Merged:
     """`doc` plus `data`, checked; `doc` itself is never changed.
 
-    The merged document must keep its kind's rules (crdt_model.arrival) and size limit, else
-    RefusedChange: a peer's changes are checked before anything is stored.
+    The merged document must keep its kind's rules (crdt_model.arrival) and size limit, and
+    `check` must prove who wrote the new changes (meshd.attest), else RefusedChange: a peer's
+    changes are checked before anything is stored.
     """
     if not data:
         return Merged(doc)
@@ -88,21 +107,33 @@ def merge_remote(doc_id: str, doc: Doc | None, data: bytes, actor: bytes) -> Mer
     if len(data) > limit:
         raise RefusedChange(f"{doc_id} is over the {limit // 1024} KiB limit for a {kind}")
     if doc is None:
-        merged = Doc.load(data, actor=actor)
+        merged = Doc.load(data, actor=check.actor)
     else:
-        merged = doc.fork(actor)  # a panic poisons only this copy
+        merged = doc.fork(check.actor)  # a panic poisons only this copy
         if not merged.apply(data):
             return Merged(doc)
     with merged.shared_reads():
         summary = check_arrival(doc_id, doc, merged)
     if len(data) > SIZE_CHECK_BYTES and len(merged.save()) > limit:
         raise RefusedChange(f"{doc_id} would grow over the {limit // 1024} KiB limit")
-    # A whole new document (initial sync, a bundle) is audited without walking its history
-    # for authors: that walk doubled the cost of taking in a chart.
-    return Merged(merged, "" if doc is None else _authors(doc, merged), summary)
+    new = merged.history(doc.heads() if doc is not None else ())
+    proven = check.prove(doc_id, new)
+    authors = sorted({"/".join(attribution(c.actor)) for c in new})[:MAX_AUDIT_AUTHORS]
+    return Merged(merged, ",".join(authors), summary, proven)
 
 
-def _authors(before: Doc | None, after: Doc) -> str:
-    known = {c.hash for c in before.history()} if before is not None else set()
-    found = {"/".join(attribution(c.actor)) for c in after.history() if c.hash not in known}
-    return ",".join(sorted(found)[:MAX_AUDIT_AUTHORS])
+@dataclass(frozen=True, slots=True)
+class Check:
+    """How a batch of a peer's changes is proven: the Attestor (None where no roster is known
+    yet: a data dir provisioned from an invite or pairing, before its node runs) and the
+    attestations the peer offered, by document."""
+
+    actor: bytes  # the actor this device merges with
+    attestor: Attestor | None = None
+    offered: Mapping[str, Sequence[Attestation]] = field(default_factory=dict)
+
+    def prove(self, doc_id: str, new: Sequence[ChangeInfo]) -> tuple[Attestation, ...]:
+        """The attestations proving `new`, or RefusedChange."""
+        if self.attestor is None:
+            return tuple(self.offered.get(doc_id, ()))
+        return self.attestor.check(doc_id, new, self.offered.get(doc_id, ()))

@@ -1,10 +1,8 @@
 """The peer protocol's messages and their one encoding (msgpack), with validation on decode.
 
 Every message is a slotted dataclass; `encode` turns one into bytes and `decode` turns bytes
-back into one, checking types and sizes first. Anything malformed raises SyncError: decoding
-never trusts a peer. This module does no I/O and no cryptography (see meshd.sync.crypto).
-
-Encoded form: a msgpack array `[WIRE_VERSION, kind, *fields]`.
+back into one (a msgpack array `[WIRE_VERSION, kind, *fields]`), checking types and sizes
+first: anything malformed raises SyncError. No I/O and no cryptography here.
 """
 
 from __future__ import annotations
@@ -15,21 +13,29 @@ from typing import Any, ClassVar, TypeAlias
 import msgpack
 
 from crdt_model.errors import SyncError
+from meshd.wire_fields import HASH_BYTES as HASH_BYTES
+from meshd.wire_fields import MAX_DOC_ID_CHARS as MAX_DOC_ID_CHARS
+from meshd.wire_fields import MAX_FRAME_BYTES as MAX_FRAME_BYTES
+from meshd.wire_fields import (
+    MAX_HEADS,
+    MAX_ITEMS,
+    bytes_of,
+    doc_id_of,
+    fields_of,
+    heads_of,
+    list_of,
+    text_of,
+)
+from meshd.wire_fields import Heads as Heads
 
-WIRE_VERSION = 1
-MAX_FRAME_BYTES = 16 * 1024 * 1024
-MAX_DOC_ID_CHARS = 200
+WIRE_VERSION = 2  # 2: Attestations (signed changes)
 MAX_NAME_CHARS = 100
-MAX_HEADS = 256
-MAX_ITEMS = 100_000
-HASH_BYTES = 32
 KEY_BYTES = 32
 NONCE_BYTES = 32
 SIGNATURE_BYTES = 64
 DIGEST_BUCKETS = 256
 BUCKET_DIGEST_BYTES = 8
 
-Heads: TypeAlias = tuple[bytes, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,15 +154,24 @@ class SyncMessages:
     items: tuple[SyncItem, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Attestations:
+    """Signatures proving the changes the next messages carry (meshd.attest): per document,
+    (actor, seq, change hash, Ed25519 signature) of each actor's latest change."""
+
+    KIND: ClassVar[int] = 10
+    items: tuple[tuple[str, tuple[tuple[bytes, int, bytes, bytes], ...]], ...]
+
+
 Message: TypeAlias = (
     ClientHello | ServerHello | Auth | Digest | BucketHeads | Want | Snapshots | Changes
-    | SyncMessages
+    | SyncMessages | Attestations
 )
 _KINDS: dict[int, type[Any]] = {
     cls.KIND: cls
     for cls in (
         ClientHello, ServerHello, Auth, Digest, BucketHeads, Want, Snapshots, Changes,
-        SyncMessages,
+        SyncMessages, Attestations,
     )
 }
 
@@ -196,93 +211,75 @@ def decode(data: bytes) -> Message:
     cls = _KINDS.get(kind) if isinstance(kind, int) else None
     if cls is None:
         raise SyncError(f"unknown message kind {kind!r}")
-    message: Message = _DECODERS[cls](_fields(body, len(fields(cls))))
+    message: Message = _DECODERS[cls](fields_of(body, len(fields(cls))))
     return message
 
 
-def _fields(value: Any, count: int) -> list[Any]:
-    if not isinstance(value, list) or len(value) != count:
-        raise SyncError("message has the wrong shape")
-    return value
-
-
-def _bytes(value: Any, size: int | None = None, limit: int = MAX_FRAME_BYTES) -> bytes:
-    if not isinstance(value, bytes) or len(value) > limit:
-        raise SyncError("expected bytes")
-    if size is not None and len(value) != size:
-        raise SyncError(f"expected {size} bytes, got {len(value)}")
-    return value
-
-
-def _text(value: Any, limit: int) -> str:
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise SyncError("expected a short non-empty string")
-    return value
-
-
-def _list(value: Any, limit: int = MAX_ITEMS) -> list[Any]:
-    if not isinstance(value, list) or len(value) > limit:
-        raise SyncError("expected a list")
-    return value
-
-
-def _heads(value: Any) -> Heads:
-    return tuple(_bytes(h, HASH_BYTES) for h in _list(value, MAX_HEADS))
-
-
-def _doc_id(value: Any) -> str:
-    return _text(value, MAX_DOC_ID_CHARS)
-
-
 def _hello(cls: type[Any]) -> Any:
-    return lambda b: cls(_bytes(b[0], KEY_BYTES), _bytes(b[1], NONCE_BYTES))
+    return lambda b: cls(bytes_of(b[0], KEY_BYTES), bytes_of(b[1], NONCE_BYTES))
 
 
 def _auth(b: list[Any]) -> Auth:
     enrols = b[3] != b""
-    return Auth(_bytes(b[0], KEY_BYTES), _text(b[1], MAX_NAME_CHARS), _bytes(b[2], SIGNATURE_BYTES),
-                _bytes(b[3], KEY_BYTES) if enrols else _bytes(b[3], 0),
-                _bytes(b[4], SIGNATURE_BYTES) if enrols else _bytes(b[4], 0))
+    return Auth(bytes_of(b[0], KEY_BYTES), text_of(b[1], MAX_NAME_CHARS),
+                bytes_of(b[2], SIGNATURE_BYTES),
+                bytes_of(b[3], KEY_BYTES) if enrols else bytes_of(b[3], 0),
+                bytes_of(b[4], SIGNATURE_BYTES) if enrols else bytes_of(b[4], 0))
 
 
 def _digest(b: list[Any]) -> Digest:
-    return Digest(_bytes(b[0], DIGEST_BUCKETS * BUCKET_DIGEST_BYTES))
+    return Digest(bytes_of(b[0], DIGEST_BUCKETS * BUCKET_DIGEST_BYTES))
 
 
 def _bucket_heads(b: list[Any]) -> BucketHeads:
     entries = []
-    for raw in _list(b[0]):
-        doc_id, heads = _fields(raw, 2)
-        entries.append(DocHeads(_doc_id(doc_id), _heads(heads)))
+    for raw in list_of(b[0]):
+        doc_id, heads = fields_of(raw, 2)
+        entries.append(DocHeads(doc_id_of(doc_id), heads_of(heads)))
     return BucketHeads(tuple(entries))
 
 
 def _want(b: list[Any]) -> Want:
-    return Want(tuple(_doc_id(d) for d in _list(b[0])))
+    return Want(tuple(doc_id_of(d) for d in list_of(b[0])))
 
 
 def _snapshots(b: list[Any]) -> Snapshots:
     docs = []
-    for raw in _list(b[0]):
-        doc_id, data = _fields(raw, 2)
-        docs.append(SavedDoc(_doc_id(doc_id), _bytes(data)))
+    for raw in list_of(b[0]):
+        doc_id, data = fields_of(raw, 2)
+        docs.append(SavedDoc(doc_id_of(doc_id), bytes_of(data)))
     return Snapshots(tuple(docs))
 
 
 def _changes(b: list[Any]) -> Changes:
     items = []
-    for raw in _list(b[0]):
-        doc_id, base, heads, data = _fields(raw, 4)
-        items.append(ChangeItem(_doc_id(doc_id), _heads(base), _heads(heads), _bytes(data)))
+    for raw in list_of(b[0]):
+        doc_id, base, heads, data = fields_of(raw, 4)
+        items.append(ChangeItem(doc_id_of(doc_id), heads_of(base), heads_of(heads), bytes_of(data)))
     return Changes(tuple(items))
 
 
 def _sync_messages(b: list[Any]) -> SyncMessages:
     items = []
-    for raw in _list(b[0]):
-        doc_id, data = _fields(raw, 2)
-        items.append(SyncItem(_doc_id(doc_id), _bytes(data)))
+    for raw in list_of(b[0]):
+        doc_id, data = fields_of(raw, 2)
+        items.append(SyncItem(doc_id_of(doc_id), bytes_of(data)))
     return SyncMessages(tuple(items))
+
+
+def _attestations(b: list[Any]) -> Attestations:
+    items = []
+    for raw in list_of(b[0]):
+        doc_id, entries = fields_of(raw, 2)
+        signed = tuple(_attestation(fields_of(e, 4)) for e in list_of(entries, MAX_HEADS))
+        items.append((doc_id_of(doc_id), signed))
+    return Attestations(tuple(items))
+
+
+def _attestation(e: list[Any]) -> tuple[bytes, int, bytes, bytes]:
+    if not isinstance(e[1], int) or not 0 < e[1] < 2**53:
+        raise SyncError("expected a change sequence number")
+    return bytes_of(e[0], 16), e[1], bytes_of(e[2], HASH_BYTES), bytes_of(e[3], SIGNATURE_BYTES)
 
 
 _DECODERS: dict[type[Any], Any] = {
@@ -295,4 +292,5 @@ _DECODERS: dict[type[Any], Any] = {
     Snapshots: _snapshots,
     Changes: _changes,
     SyncMessages: _sync_messages,
+    Attestations: _attestations,
 }

@@ -23,6 +23,8 @@ from typing import Any
 
 from crdt_model.errors import ValidationError
 from crdt_model.ids import check_day
+from meshd import attest
+from meshd.attest import SIGNATURES
 from meshd.bundle.format import (
     MAX_DOC_BYTES,
     BundleHeader,
@@ -106,20 +108,24 @@ async def export_bundle(
             writer = BundleWriter(file, header, bundle_key(data.mesh_key, header),
                                   data.device_key)
             async with SqlCipherStore(data.store_path, store_key, create=False) as store:
-                after = ""
+                after, exported = "", 0
                 while page := await store.changed_since(since_ms, after, PAGE_DOCS):
                     found = await store.read_many(page)
+                    signed = await store.attestations(page)
                     for doc_id in page:
                         if doc_id not in found:
                             continue
                         if len(found[doc_id]) > MAX_DOC_BYTES:  # no device would take it
                             skipped.append(doc_id)
                             continue
+                        if doc_id in signed:  # the signatures go just before their document
+                            writer.add(SIGNATURES + doc_id, attest.pack(signed[doc_id]))
                         writer.add(doc_id, found[doc_id])
+                        exported += 1
                     after = page[-1]
                     del found
                     if progress is not None:
-                        progress(writer.documents)
+                        progress(exported)
             writer.finish()
             size = file.tell()
             file.flush()
@@ -133,6 +139,6 @@ async def export_bundle(
         raise
     if to is not None:
         _save_mark(data_dir, to, started_ms)
-    return {"bundle": str(out), "documents": writer.documents, "bytes": size,
+    return {"bundle": str(out), "documents": exported, "bytes": size,
             "mesh": header.mesh, "device": header.device, "epoch": header.epoch,
             "since_ms": since_ms, "to": to, "skipped_too_large": skipped}

@@ -11,8 +11,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from crdt_model import directory
 from crdt_model.adapter import actor_for
 from crdt_model.errors import ClinicMeshError
+from crdt_model.ids import directory_id
+from meshd.attest import Attestor, keys_by_device
 from meshd.bundle.format import BundleRefused
 from meshd.bundle.merge import (
     BATCH_DOCS,
@@ -63,8 +66,13 @@ async def import_bundle(
     try:
         async with SqlCipherStore(data.store_path, store_key, create=False) as store:
             # A batch at a time passes through: no use keeping thousands of charts cached.
-            docs = Documents(store, actor_for(device, SYSTEM_USER), genesis=genesis_for(device),
-                             project=project, cache_docs=2 * BATCH_DOCS)
+            genesis = genesis_for(device)
+            attestor = Attestor(data.device_key, genesis)
+            docs = Documents(store, actor_for(device, SYSTEM_USER), genesis=genesis,
+                             project=project, cache_docs=2 * BATCH_DOCS, attestor=attestor)
+            signers = keys_by_device(await docs.read(directory_id(data.identity.mesh_id),
+                                                     directory.devices))
+            attestor.keys_for = lambda device_prefix: signers.get(device_prefix, set())
             merged = await import_into(docs, data.identity.mesh_id, path, key, progress)
             return {**merged, "via": "store"}
     except BundleRefused:

@@ -18,6 +18,8 @@ from typing import Any
 from crdt_model import directory
 from crdt_model.errors import CorruptDocument, NotFound
 from crdt_model.ids import directory_id
+from meshd import attest
+from meshd.attest import SIGNATURES
 from meshd.bundle.format import (
     BundleHeader,
     BundleRefused,
@@ -28,6 +30,7 @@ from meshd.bundle.format import (
 )
 from meshd.docs import Documents
 from meshd.identity import DataDir
+from meshd.store.base import Attestation
 
 BUNDLES_ROUTE = "/api/v1/bundles"
 KEY_HEADER = "X-Clinicmesh-Bundle-Key"
@@ -89,7 +92,21 @@ def _verify(path: Path, public_key: bytes, key: bytes) -> int:
     with path.open("rb") as stream:
         check_signature(stream, public_key)
     with path.open("rb") as stream:
-        return sum(1 for _ in documents(stream, key))
+        return sum(1 for doc_id, _ in documents(stream, key) if not doc_id.startswith(SIGNATURES))
+
+
+def _signed(
+    items: Iterator[tuple[str, bytes]], offered: dict[str, list[Attestation]]
+) -> Iterator[tuple[str, bytes]]:
+    """The bundle's documents; the signature records before them go into `offered`."""
+    for doc_id, data in items:
+        if not doc_id.startswith(SIGNATURES):
+            yield doc_id, data
+            continue
+        try:
+            offered[doc_id.removeprefix(SIGNATURES)] = attest.unpack(data)
+        except CorruptDocument:
+            continue  # the document then arrives unproven and is refused with a reason
 
 
 def _take(items: Iterator[tuple[str, bytes]], count: int) -> list[tuple[str, bytes]]:
@@ -110,10 +127,11 @@ async def import_into(
     origin = f"bundle:{header.device}"
     changed = unchanged = 0
     refused: list[dict[str, str]] = []
+    offered: dict[str, list[Attestation]] = {}
     with path.open("rb") as stream:
-        items = documents(stream, key)
+        items = _signed(documents(stream, key), offered)
         while batch := await asyncio.to_thread(_take, items, BATCH_DOCS):
-            results = await docs.apply_remote_many(batch, origin)
+            results = await docs.apply_remote_many(batch, origin, offered)
             for (doc_id, _), result in zip(batch, results, strict=True):
                 if isinstance(result, CorruptDocument):
                     refused.append({"doc_id": doc_id, "reason": result.message})

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from crdt_model.adapter import actor_for
+from meshd.attest import Attestor
 from meshd.clinic import genesis_for, project
 from meshd.docs import Documents
 from meshd.identity import DataDir, load_store_key
@@ -25,7 +26,8 @@ async def open_documents(
     await store.start()
     device = data.identity.device_id
     try:
-        yield Documents(store, actor_for(device, user), genesis=genesis_for(device),
-                        project=project)
+        genesis = genesis_for(device)
+        yield Documents(store, actor_for(device, user), genesis=genesis, project=project,
+                        attestor=Attestor(data.device_key, genesis))
     finally:
         await store.stop()

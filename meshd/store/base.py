@@ -42,6 +42,17 @@ class Projections:
 
 
 @dataclass(frozen=True, slots=True)
+class Attestation:
+    """A device's Ed25519 signature over one change of a document: its actor's latest (`seq`),
+    which vouches for that actor's earlier changes too (meshd.attest)."""
+
+    actor: bytes
+    seq: int
+    hash: bytes
+    sig: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class DocWrite:
     """Bytes to append to one document: change chunks, or a whole snapshot when `snapshot`."""
 
@@ -50,6 +61,7 @@ class DocWrite:
     heads: tuple[bytes, ...]
     projections: Projections | None = None
     snapshot: bool = False
+    attestations: tuple[Attestation, ...] = ()  # each kept while its actor has no newer one
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +136,10 @@ class DocumentStore(Protocol):
 
     async def read_many(self, doc_ids: Sequence[str]) -> dict[str, bytes]:
         """Stored bytes of each known document of `doc_ids`, in one query (bulk initial sync)."""
+        ...
+
+    async def attestations(self, doc_ids: Sequence[str]) -> dict[str, list[Attestation]]:
+        """The stored attestations (one per actor) of each of `doc_ids` that has any."""
         ...
 
     async def doc_ids(self, prefix: str = "") -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError, StoreError
 from meshd.lifecycle import Lifecycle
-from meshd.store.base import AuditEvent, DocWrite, QueueRow, StockRow, WorklistEntry
+from meshd.store.base import Attestation, AuditEvent, DocWrite, QueueRow, StockRow, WorklistEntry
 from meshd.store.search import compact, matches, patient_row, search_columns, similar
 
 AUDIT_PAGE = 100
@@ -36,6 +36,7 @@ class MemoryStore(Lifecycle):
         self._stock: dict[str, dict[str, dict[str, Any]]] = {}
         self._worklists: dict[str, list[dict[str, Any]]] = {}
         self._audit: list[AuditEvent] = []
+        self._attestations: dict[str, dict[bytes, Attestation]] = {}
         self.started = asyncio.Event()
 
     async def start(self) -> None:
@@ -76,6 +77,10 @@ class MemoryStore(Lifecycle):
                      "sort_key": w.sort_key, "row": _plain(w.row)}
                     for w in proj.worklists
                 ]
+            kept = self._attestations.setdefault(write.doc_id, {})
+            for a in write.attestations:
+                if a.actor not in kept or kept[a.actor].seq < a.seq:
+                    kept[a.actor] = a
         self._audit.extend(audit)
 
     async def compact(self, doc_id: str) -> bool:
@@ -99,6 +104,12 @@ class MemoryStore(Lifecycle):
         """Stored bytes of each known document of `doc_ids`."""
         found = {d: await self.read(d) for d in doc_ids}
         return {d: data for d, data in found.items() if data is not None}
+
+    async def attestations(self, doc_ids: Sequence[str]) -> dict[str, list[Attestation]]:
+        """The stored attestations (one per actor) of each of `doc_ids` that has any."""
+        self._check_open()
+        return {d: list(self._attestations[d].values()) for d in doc_ids
+                if self._attestations.get(d)}
 
     async def heads(self, prefix: str = "") -> dict[str, tuple[bytes, ...]]:
         """The stored heads of every document whose id starts with `prefix`."""

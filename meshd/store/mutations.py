@@ -65,6 +65,12 @@ def _append(conn: Any, write: DocWrite, now_ms: int) -> tuple[str, int]:
         )
     if write.projections is not None:
         replace_projections(conn, write.doc_id, write.projections)
+    conn.executemany(
+        "INSERT INTO attestations (doc_id, actor, seq, hash, sig) VALUES (?,?,?,?,?)"
+        " ON CONFLICT (doc_id, actor) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
+        " sig = excluded.sig WHERE excluded.seq > attestations.seq",
+        [(write.doc_id, a.actor, a.seq, a.hash, a.sig) for a in write.attestations],
+    )
     return write.doc_id, chunk_count
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError
-from meshd.store.base import AuditEvent, QueueRow, StockRow, WorklistEntry
+from meshd.store.base import Attestation, AuditEvent, QueueRow, StockRow, WorklistEntry
 from meshd.store.mutations import decode_heads
 from meshd.store.schema import SQLiteError
 from meshd.store.search import (
@@ -64,6 +64,20 @@ def read_many(conn: Any, doc_ids: Sequence[str]) -> dict[str, bytes]:
                 found[doc_id].append(bytes(data))
     conn.execute("COMMIT")
     return {doc_id: b"".join(parts) for doc_id, parts in found.items()}
+
+
+def attestations(conn: Any, doc_ids: Sequence[str]) -> dict[str, list[Attestation]]:
+    """The attestations of each of `doc_ids` that has any."""
+    found: dict[str, list[Attestation]] = {}
+    for start in range(0, len(doc_ids), IN_LIST_MAX):
+        part = list(doc_ids[start : start + IN_LIST_MAX])
+        for doc_id, actor, seq, hash_, sig in conn.execute(
+            "SELECT doc_id, actor, seq, hash, sig FROM attestations WHERE doc_id IN"
+            f" ({','.join('?' * len(part))})", part,
+        ):
+            found.setdefault(doc_id, []).append(
+                Attestation(bytes(actor), int(seq), bytes(hash_), bytes(sig)))
+    return found
 
 
 def _prefix_range(prefix: str) -> tuple[str, str]:

@@ -96,8 +96,22 @@ INSERT OR IGNORE INTO reproject (doc_id)
     SELECT doc_id FROM documents WHERE doc_id LIKE 'chart:%';
 """
 
+# v4: each device signs its changes (docs/ARCHITECTURE.md §6). Per document and actor, the
+# signature of that actor's latest change is kept: Automerge hashes chain every change to its
+# parents, so it vouches for all the actor's earlier changes too.
+_V4 = """
+CREATE TABLE attestations (
+    doc_id TEXT NOT NULL,
+    actor BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    sig BLOB NOT NULL,
+    PRIMARY KEY (doc_id, actor)
+) WITHOUT ROWID;
+"""
+
 # MIGRATIONS[i] takes the schema from version i to i + 1. Append only; never edit a shipped one.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from crdt_model.errors import ClinicMeshError, StoreError
 from meshd.lifecycle import Lifecycle
 from meshd.store import mutations, queries
-from meshd.store.base import AuditEvent, DocWrite, QueueRow, StockRow, WorklistEntry
+from meshd.store.base import Attestation, AuditEvent, DocWrite, QueueRow, StockRow, WorklistEntry
 from meshd.store.schema import SQLiteError, connect, migrate, secure_file_mode
 from meshd.store.writer import ReaderPool, WriterThread
 
@@ -142,6 +142,11 @@ class SqlCipherStore(Lifecycle):
         """Stored bytes of each known document of `doc_ids` (bulk initial sync)."""
         ids = list(doc_ids)
         return await self._read(lambda conn: queries.read_many(conn, ids))
+
+    async def attestations(self, doc_ids: Sequence[str]) -> dict[str, list[Attestation]]:
+        """The stored attestations (one per actor) of each of `doc_ids` that has any."""
+        ids = list(doc_ids)
+        return await self._read(lambda conn: queries.attestations(conn, ids))
 
     async def heads(self, prefix: str = "") -> dict[str, tuple[bytes, ...]]:
         """The stored heads of every document whose id starts with `prefix`."""

@@ -9,11 +9,12 @@ It adds no writes of its own: every write still goes through Documents.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError, CorruptDocument, NotFound, ValidationError
+from meshd.store.base import Attestation
 from meshd.sync.ports import LOCAL_ORIGIN, ApplyResult, DocChange, Heads
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ class DocumentsLike(Protocol):
         """`view(doc)` of the live document; NotFound when unknown."""
         ...
 
-    async def apply_remote(self, doc_id: str, chunks: bytes, origin: str = ...) -> bool:
+    async def apply_remote(self, doc_id: str, chunks: bytes, origin: str = ...,
+                           attestations: Sequence[Attestation] = ...) -> bool:
         """Merge chunks or a saved document from a peer, durably."""
         ...
 
@@ -68,18 +70,26 @@ class DocumentsPort:
         found: dict[str, bytes] = await self._documents.store.read_many(list(doc_ids))
         return found
 
+    async def attestations(self, doc_ids: Sequence[str]) -> dict[str, list[Attestation]]:
+        """The stored signatures of each document's changes, in one store query."""
+        found: dict[str, list[Attestation]] = await self._documents.store.attestations(
+            list(doc_ids))
+        return found
+
     async def apply_remote(
-        self, items: Sequence[tuple[str, bytes]], origin: str
+        self, items: Sequence[tuple[str, bytes]], origin: str,
+        offered: Mapping[str, Sequence[Attestation]] | None = None,
     ) -> list[ApplyResult]:
         """Merge each item through Documents; corrupt items (or bad doc ids) change nothing."""
         batch = getattr(self._documents, "apply_remote_many", None)
         if batch is not None:  # one durable write for a whole batch, when Documents offers it
-            results: list[ApplyResult] = await batch(items, origin)
+            results: list[ApplyResult] = await batch(items, origin, offered)
             return results
         outcome: list[ApplyResult] = []
         for doc_id, data in items:
             try:
-                outcome.append(await self._documents.apply_remote(doc_id, data, origin))
+                outcome.append(await self._documents.apply_remote(
+                    doc_id, data, origin, (offered or {}).get(doc_id, ())))
             except CorruptDocument as exc:
                 outcome.append(exc)
             except ClinicMeshError as exc:  # e.g. a doc id this device would never accept

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from crdt_model.adapter import Doc, Tx
 from crdt_model.errors import CorruptDocument, SyncError
+from meshd.store.base import Attestation
 from meshd.sync.ports import (
     LOCAL_ORIGIN,
     ApplyResult,
@@ -189,10 +190,15 @@ class MemoryDocuments:
         """Saved bytes of each known document."""
         return {d: self.docs[d].save() for d in doc_ids if d in self.docs}
 
+    async def attestations(self, doc_ids: Sequence[str]) -> dict[str, list[Attestation]]:
+        """None: these documents are not signed (engine tests run without an Attestor)."""
+        return {}
+
     async def apply_remote(
-        self, items: Sequence[tuple[str, bytes]], origin: str
+        self, items: Sequence[tuple[str, bytes]], origin: str,
+        offered: Mapping[str, Sequence[Attestation]] | None = None,
     ) -> list[ApplyResult]:
-        """Merge each item; corrupt ones change nothing."""
+        """Merge each item; corrupt ones change nothing (signatures are not checked here)."""
         if not origin or origin == LOCAL_ORIGIN:
             raise SyncError("remote data needs the peer it came from")
         results: list[ApplyResult] = []

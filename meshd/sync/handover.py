@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from crdt_model.errors import ClinicMeshError
 from meshd import wire
 from meshd.sync.handshake import SecureChannel
+from meshd.sync.outbox import attestations_message
 from meshd.sync.ports import SyncedDocuments
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,9 @@ async def hand_over(channel: SecureChannel, documents: SyncedDocuments,
     try:
         saved = await documents.saved(list(handoff_docs))
         docs = tuple(wire.SavedDoc(doc_id, data) for doc_id, data in saved.items())
+        signed = await documents.attestations(list(saved))
+        if signed:  # what proves the documents' changes goes first (meshd.attest)
+            await channel.send(attestations_message(signed))
         if docs:
             await channel.send(wire.Snapshots(docs))
         # The peer hangs up itself once it adopts the new key (end_outdated_sessions); until

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from crdt_model.errors import CorruptDocument
 from meshd import wire
+from meshd.store.base import Attestation
 from meshd.sync.digest import HeadsDigest
 from meshd.sync.doc_sync import DocSync
 from meshd.sync.ports import LOCAL_ORIGIN, DocChange, SyncedDocuments
@@ -108,25 +109,38 @@ class Outbox:
             self._digest_due = False
             return wire.Digest(self._index.encoded())
         if self._pushes:
-            return wire.Changes(tuple(_take(self._pushes, lambda i: len(i.data))))
+            changes = wire.Changes(tuple(_take(self._pushes, lambda i: len(i.data))))
+            return await self._proven(changes, [i.doc_id for i in changes.items])
         if self._announce:
             ids = list(self._announce)[:MAX_ENTRIES_PER_MESSAGE]
             return wire.BucketHeads(tuple(wire.DocHeads(d, self._announce.pop(d)) for d in ids))
         while self._sync_docs:
             items = await self._sync_batch()
             if items:
-                return wire.SyncMessages(tuple(items))
+                return await self._proven(wire.SyncMessages(tuple(items)),
+                                          [i.doc_id for i in items])
         while self._snapshot_docs:
             ids = list(self._snapshot_docs)[:SNAPSHOT_BATCH_DOCS]
             for doc_id in ids:
                 del self._snapshot_docs[doc_id]
             found = await self._documents.saved(ids)
+            signed = await self._documents.attestations(list(found))
+            if signed:
+                self._control.append(attestations_message(signed))
             saved = deque(wire.SavedDoc(d, b) for d, b in found.items())
             while saved:
                 self._control.append(wire.Snapshots(tuple(_take(saved, lambda d: len(d.data)))))
             if self._control:
                 return self._control.popleft()
         return None
+
+    async def _proven(self, message: wire.Message, doc_ids: list[str]) -> wire.Message:
+        """`message`, preceded by the signatures of its documents' changes (meshd.attest)."""
+        signed = await self._documents.attestations(doc_ids)
+        if not signed:
+            return message
+        self._control.appendleft(message)
+        return attestations_message(signed)
 
     async def _sync_batch(self) -> list[wire.SyncItem]:
         items: list[wire.SyncItem] = []
@@ -145,6 +159,13 @@ class Outbox:
                 items.append(wire.SyncItem(doc_id, data))
                 size += len(data)
         return items
+
+
+def attestations_message(signed: dict[str, list[Attestation]]) -> wire.Attestations:
+    """The message carrying these documents' signatures, sent before their data."""
+    return wire.Attestations(tuple(
+        (doc_id, tuple((a.actor, a.seq, a.hash, a.sig) for a in found))
+        for doc_id, found in signed.items()))
 
 
 def _take(items: deque[_T], size: Callable[[_T], int]) -> list[_T]:

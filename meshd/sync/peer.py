@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from crdt_model.errors import ClinicMeshError, CorruptDocument, SyncError
 from meshd import wire
+from meshd.store.base import Attestation
 from meshd.sync.digest import HeadsDigest
 from meshd.sync.doc_sync import DocSync
 from meshd.sync.handshake import SecureChannel
@@ -25,6 +26,7 @@ from meshd.sync.ports import DocChange, QuarantineRecord, SyncedDocuments
 log = logging.getLogger(__name__)
 
 MAX_STRIKES = 5
+OFFERED_KEPT = 8192  # documents whose offered signatures are kept for the data that follows
 
 
 class PeerMisbehaving(SyncError):
@@ -66,6 +68,7 @@ class PeerSession:
         self._wanted: set[str] = set()
         self._peer_heads: dict[str, wire.Heads] = {}
         self.sync_received: Counter[str] = Counter()
+        self._offered: OrderedDict[str, list[Attestation]] = OrderedDict()  # newest last
         self.doc_sync = DocSync(channel.peer_name)
         self.outbox = Outbox(documents, index, self.doc_sync)
 
@@ -158,8 +161,18 @@ class PeerSession:
             await self._on_changes(message)
         elif isinstance(message, wire.SyncMessages):
             await self._on_sync(message)
+        elif isinstance(message, wire.Attestations):
+            self._on_attestations(message)
         else:
             self._strike(BadData("", f"unexpected {type(message).__name__}", b""))
+
+    def _on_attestations(self, message: wire.Attestations) -> None:
+        """Keep the signatures that prove the changes the next messages bring (bounded)."""
+        for doc_id, signed in message.items:
+            self._offered.pop(doc_id, None)
+            self._offered[doc_id] = [Attestation(*entry) for entry in signed]
+        while len(self._offered) > OFFERED_KEPT:
+            self._offered.popitem(last=False)
 
     def _on_digest(self, message: wire.Digest) -> None:
         exchange: list[int] = []
@@ -231,7 +244,8 @@ class PeerSession:
     async def _apply(self, items: list[tuple[str, bytes]]) -> list[bool]:
         if not items:
             return []
-        results = await self._documents.apply_remote(items, self.peer_id)
+        offered = {d: self._offered[d] for d, _ in items if d in self._offered}
+        results = await self._documents.apply_remote(items, self.peer_id, offered)
         outcome: list[bool] = []
         for (doc_id, data), result in zip(items, results, strict=True):
             if isinstance(result, CorruptDocument):

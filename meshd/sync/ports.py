@@ -7,12 +7,13 @@ over aiohttp (the fake is `meshd.sync.fakes.MemoryNetwork`). Nothing here does I
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError, CorruptDocument
+from meshd.store.base import Attestation
 
 Heads = tuple[bytes, ...]
 LOCAL_ORIGIN = "local"
@@ -64,10 +65,16 @@ class SyncedDocuments(Protocol):
         """The stored bytes (snapshot + chunks) of each known id in `doc_ids`, for bulk sync."""
         ...
 
+    async def attestations(self, doc_ids: Sequence[str]) -> dict[str, list[Attestation]]:
+        """The signatures proving each document's changes (meshd.attest), sent with them."""
+        ...
+
     async def apply_remote(
-        self, items: Sequence[tuple[str, bytes]], origin: str
+        self, items: Sequence[tuple[str, bytes]], origin: str,
+        offered: Mapping[str, Sequence[Attestation]] | None = None,
     ) -> list[ApplyResult]:
-        """Merge each (doc id, chunks or saved bytes) from peer `origin`, durably, in one write.
+        """Merge each (doc id, chunks or saved bytes) from peer `origin`, durably, in one write;
+        `offered` are the peer's signatures, which must prove every new change.
 
         Per item: True if the document gained changes, False if nothing was new (or the chunks'
         dependencies are missing), or the CorruptDocument that loading raised; a corrupt item

@@ -7,6 +7,7 @@ same mesh key and id, and every device written into each store's `directory:<mes
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
 import shutil
@@ -16,19 +17,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from meshd_procs import MESHD, STOP_TIMEOUT_S, call_api, free_port, stop_process, wait_until_healthy
 
 from crdt_model import chart, directory
+from crdt_model.adapter import actor_for
 from crdt_model.context import Author
 from crdt_model.ids import chart_id, directory_id
 from crdt_model.sample import build_sample_chart
 from meshd import identity
+from meshd.attest import Attestor, latest_by_actor
 from meshd.clinic import genesis_for, project
 from meshd.docs import Documents
-from meshd.store.base import DocWrite
+from meshd.store.base import Attestation, DocWrite
 from meshd.store.sqlcipher import SqlCipherStore
+from meshd.sync.crypto import public_bytes
 
 START_TIMEOUT_S = 20.0
+# The devices that generated test charts name as authors (tests/sync/chart_pairs.py): every
+# mesh made here rosters them, and their changes are signed with these keys.
+AUTHOR_DEVICES = {
+    device_id: Ed25519PrivateKey.from_private_bytes(hashlib.sha256(device_id.encode()).digest())
+    for device_id in ("aa" * 8, "bb" * 8, "cc" * 8)
+}
 AT_MS = 1_763_800_000_000
 
 
@@ -57,7 +68,9 @@ async def _open(data: identity.DataDir) -> tuple[SqlCipherStore, Documents]:
     await store.start()
     device = data.identity.device_id
     author = Author(device, "system", AT_MS)
-    return store, Documents(store, author.actor, genesis=genesis_for(device), project=project)
+    genesis = genesis_for(device)
+    return store, Documents(store, author.actor, genesis=genesis, project=project,
+                            attestor=Attestor(data.device_key, genesis))
 
 
 async def _write_roster(data: identity.DataDir, members: list[identity.DataDir]) -> None:
@@ -69,6 +82,10 @@ async def _write_roster(data: identity.DataDir, members: list[identity.DataDir])
             directory.add_device(doc, member.identity.device_id, {
                 "name": member.identity.device_name,
                 "public_key": member.device_public_key().hex(),
+            }, author)
+        for device_id, key in AUTHOR_DEVICES.items():
+            directory.add_device(doc, device_id, {
+                "name": f"author-{device_id[:4]}", "public_key": public_bytes(key).hex(),
             }, author)
 
     try:
@@ -84,11 +101,22 @@ def store_docs(data: identity.DataDir, docs: dict[str, Any]) -> None:
         store, _ = await _open(data)
         try:
             await store.write([DocWrite(d, doc.save(), tuple(doc.heads()), project(d, doc),
-                                        snapshot=True) for d, doc in docs.items()])
+                                        True, _signed(data, d, doc)) for d, doc in docs.items()])
         finally:
             await store.stop()
 
     asyncio.run(write())
+
+
+def _signed(data: identity.DataDir, doc_id: str, doc: Any) -> tuple[Attestation, ...]:
+    """Signatures over the changes of `doc`, each by the device its actor names: one of
+    AUTHOR_DEVICES, else the data dir's own device."""
+    signed = []
+    for actor, change in latest_by_actor(doc.history()).items():
+        key = next((k for d, k in AUTHOR_DEVICES.items() if actor_for(d, "")[:8] == actor[:8]),
+                   data.device_key)
+        signed.append(Attestor(key, genesis_for(data.identity.device_id)).attest(doc_id, change))
+    return tuple(signed)
 
 
 def seed_charts(data: identity.DataDir, count: int, seed: int = 5) -> int:
@@ -109,7 +137,7 @@ def seed_charts(data: identity.DataDir, count: int, seed: int = 5) -> int:
             chart.update_demographics(doc, {"phone": f"+254700{i:06d}"}, author, f"seed{i}",
                                       "2025-11-22")
             writes.append(DocWrite(doc_id, doc.save(), tuple(doc.heads()),
-                                   project(doc_id, doc), snapshot=True))
+                                   project(doc_id, doc), True, _signed(data, doc_id, doc)))
         try:
             await store.write(writes)
         finally:

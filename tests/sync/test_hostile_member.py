@@ -12,15 +12,20 @@ import json
 import os
 import subprocess
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from meshd_procs import MESHD, eventually
 from sync_procs import AT_MS, MeshdProcess, make_mesh, store_docs
 
 from crdt_model import chart
+from crdt_model.adapter import Tx
 from crdt_model.context import Author
 from crdt_model.ids import chart_id
+from meshd.attest import Attestor
+from meshd.clinic import genesis_for
 from meshd.identity import DataDir
+from meshd.store.base import Attestation
 from meshd.sync import Credentials, SyncEngine, SyncTiming, WebSocketTransport
 from meshd.sync.fakes import MemoryDocuments
 
@@ -29,10 +34,24 @@ PATIENT = {"given_name": "Amina", "family_name": "Bello", "sex": "female",
            "birth_date": "1990-02-03"}
 
 
-async def _attack(node: MeshdProcess, hostile_dir: DataDir, doc_id: str, allergy: str) -> None:
-    """Take the chart from the node, delete its allergy, push the change back."""
+class SigningDocuments(MemoryDocuments):
+    """The hostile device's documents: it signs every change with its own (rostered) key."""
+
+    def __init__(self, attestor: Attestor) -> None:
+        super().__init__(os.urandom(16))
+        self.attestor = attestor
+
+    async def attestations(self, doc_ids: Sequence[str]) -> dict[str, list[Attestation]]:
+        return {d: list(self.attestor.sign(d, self.docs[d], ())) for d in doc_ids
+                if d in self.docs}
+
+
+async def _attack(node: MeshdProcess, hostile_dir: DataDir, doc_id: str,
+                  edit: Callable[[Tx], None], actor: bytes | None = None) -> None:
+    """Take the chart from the node, make `edit` to it (as `actor` when given: a forgery),
+    push the change back."""
     honest_key = node.data.device_public_key()
-    docs = MemoryDocuments(os.urandom(16))
+    docs = SigningDocuments(Attestor(hostile_dir.device_key, genesis_for("x")))
     engine = SyncEngine(
         Credentials(hostile_dir.device_key, "stolen-tablet", hostile_dir.mesh_key,
                     lambda: frozenset({honest_key})),
@@ -43,7 +62,9 @@ async def _attack(node: MeshdProcess, hostile_dir: DataDir, doc_id: str, allergy
     await engine.start()
     try:
         await asyncio.wait_for(arrived.wait(), 20)  # the chart reached the hostile device
-        docs.edit(doc_id, lambda tx: tx.delete(("entries",), allergy))
+        if actor is not None:
+            docs.docs[doc_id].set_actor(actor)
+        docs.edit(doc_id, edit)
         await asyncio.sleep(2.0)  # let the push and a round of anti-entropy reach the node
     finally:
         await engine.stop()
@@ -58,7 +79,8 @@ def test_a_member_deleting_an_allergy_is_refused_and_named(tmp_path: Path) -> No
     store_docs(honest_dir, {chart_id(patient): doc})
     node = MeshdProcess(honest_dir).start([])
     try:
-        asyncio.run(_attack(node, hostile_dir, chart_id(patient), "a1"))
+        asyncio.run(_attack(node, hostile_dir, chart_id(patient),
+                            lambda tx: tx.delete(("entries",), "a1")))
         eventually(lambda: node.sync_status()["quarantine"] != [], 15)
         refused = node.sync_status()["quarantine"][0]
         assert refused["device_name"] == "stolen-tablet"
@@ -76,3 +98,30 @@ def test_a_member_deleting_an_allergy_is_refused_and_named(tmp_path: Path) -> No
         assert shown[0]["device_name"] == "stolen-tablet"
     finally:
         node.stop()
+
+
+def test_a_member_writing_as_another_devices_doctor_is_refused_and_named(
+    tmp_path: Path,
+) -> None:
+    honest_dir, hostile_dir = make_mesh(tmp_path, 2)
+    doctor = Author(honest_dir.identity.device_id, "dr-ali", AT_MS)
+    patient = str(uuid.uuid4())
+    doc = chart.register_patient(patient, PATIENT, doctor, "2026-11-29")
+    store_docs(honest_dir, {chart_id(patient): doc})
+    node = MeshdProcess(honest_dir).start([])
+    try:
+        note = {"kind": "note", "at": AT_MS, "text": "tolerates penicillin", "by": "dr-ali"}
+
+        def as_the_doctor(tx: Tx) -> None:
+            tx.put(("entries",), "n1", note)
+
+        asyncio.run(_attack(node, hostile_dir, chart_id(patient), as_the_doctor, doctor.actor))
+        eventually(lambda: node.sync_status()["quarantine"] != [], 15)
+        refused = node.sync_status()["quarantine"][0]
+        assert refused["device_name"] == "stolen-tablet"
+        assert "not signed by it" in refused["reason"]
+        status, body = node.call("GET", f"/api/v1/patients/{patient}")
+        assert status == 200 and "tolerates" not in json.dumps(body)
+    finally:
+        node.stop()
+

@@ -38,7 +38,7 @@ def _packed(*items: object) -> bytes:
 @pytest.mark.parametrize("data", [
     b"",
     b"\xc1",
-    _packed(2, 4, bytes(2048)),  # a future protocol version
+    _packed(wire.WIRE_VERSION + 1, 4, bytes(2048)),  # a future protocol version
     _packed(1, 99),  # unknown kind
     _packed(1, 4),  # missing field
     _packed(1, 4, bytes(10)),  # digest of the wrong size

@@ -1,0 +1,154 @@
+"""Signed changes: every change a device writes is vouched for by its Ed25519 device key.
+
+An Automerge actor id names (device, user) (`crdt_model.actors`), and a change's hash covers
+its parents, so one signature over an actor's latest change vouches for every earlier change of
+that actor in the document. A device keeps, per document and actor, the signature of the
+actor's latest change (an Attestation) and hands them on with the document. A receiver checks
+the new changes a peer brings: for each actor among them, its latest new change must carry a
+signature by the key of a rostered device whose id the actor names. The deterministic first
+change of a derived document (same bytes on every device) is accepted when it is exactly ours.
+Anything else is refused (RefusedChange) and quarantined like any other bad data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import msgpack
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from crdt_model.adapter import ChangeInfo, Doc, actor_for, attribution, genesis_actor
+from crdt_model.arrival import RefusedChange
+from crdt_model.errors import CorruptDocument
+from meshd.store.base import Attestation
+
+CONTEXT = b"clinicmesh change v1\0"
+MAX_PACKED = 256  # attestations of one document (one per actor that wrote it)
+SIGNATURES = "signatures:"  # a bundle record of the attestations of the document that follows
+KeysFor = Callable[[bytes], Iterable[bytes]]
+"""(8-byte device id prefix of an actor) -> public keys of the rostered devices it may be."""
+Genesis = Callable[[str, bytes], "Doc | None"]
+
+
+def signed_message(doc_id: str, change_hash: bytes) -> bytes:
+    """What a device signs for one change of one document."""
+    return CONTEXT + doc_id.encode() + b"\0" + change_hash
+
+
+def pack(found: Sequence[Attestation]) -> bytes:
+    """Attestations as bytes, for a bundle (`unpack` reads them back)."""
+    packed: bytes = msgpack.packb([[a.actor, a.seq, a.hash, a.sig] for a in found])
+    return packed
+
+
+def unpack(data: bytes) -> list[Attestation]:
+    """Attestations packed by `pack`; CorruptDocument if they are not well formed."""
+    try:
+        raw = msgpack.unpackb(data, max_bin_len=64, max_array_len=MAX_PACKED)
+        found = [Attestation(bytes(a), s, bytes(h), bytes(g)) for a, s, h, g in raw]
+    except Exception as exc:  # msgpack and unpacking raise many types on bad input
+        raise CorruptDocument(f"signatures are not well formed: {type(exc).__name__}") from exc
+    if any(len(a.actor) != 16 or len(a.hash) != 32 or len(a.sig) != 64
+           or not isinstance(a.seq, int) for a in found):
+        raise CorruptDocument("signatures are not well formed")
+    return found
+
+
+def latest_by_actor(changes: Iterable[ChangeInfo]) -> dict[bytes, ChangeInfo]:
+    """Each actor's change with the highest sequence number among `changes`."""
+    latest: dict[bytes, ChangeInfo] = {}
+    for change in changes:
+        if change.actor not in latest or change.seq > latest[change.actor].seq:
+            latest[change.actor] = change
+    return latest
+
+
+def keys_by_device(devices: Mapping[str, Mapping[str, Any]]) -> dict[bytes, set[bytes]]:
+    """(8-byte device id prefix) -> public keys, from the directory's device records.
+
+    Revoked devices keep their keys here: the changes they made before their revocation must
+    still reach devices that lack them (a revoked device itself can no longer connect)."""
+    found: dict[bytes, set[bytes]] = {}
+    for device_id, record in devices.items():
+        for field in ("public_key", "invite_key"):
+            try:
+                key = bytes.fromhex(str(record.get(field) or ""))
+            except ValueError:
+                continue
+            if len(key) == 32:
+                found.setdefault(actor_for(device_id, "")[:8], set()).add(key)
+    return found
+
+
+class NotYetProven(Exception):
+    """The peer vouched only for a later change of an actor: what it sent is stored once the
+    rest arrives (as with a change whose parents are missing), not refused."""
+
+
+class Attestor:
+    """Signs this device's new changes and checks the ones peers bring."""
+
+    def __init__(self, key: Ed25519PrivateKey, genesis: Genesis,
+                 keys_for: KeysFor | None = None) -> None:
+        self._key = key
+        self._genesis = genesis
+        # Set by the node once its roster exists. None: a CLI verb on a data dir that knows no
+        # roster yet takes what pairing or an invite (channels it trusts) handed it unchecked.
+        self.keys_for = keys_for
+        self._genesis_hashes: dict[str, frozenset[bytes]] = {}
+
+    def sign(self, doc_id: str, doc: Doc, since: Sequence[bytes]) -> tuple[Attestation, ...]:
+        """Attestations of the changes written here after `since` (one per actor)."""
+        return tuple(self.attest(doc_id, change)
+                     for change in latest_by_actor(doc.history(since)).values()
+                     if change.actor != genesis_actor(doc_id))
+
+    def attest(self, doc_id: str, change: ChangeInfo) -> Attestation:
+        """This device's signature over `change`."""
+        sig = self._key.sign(signed_message(doc_id, change.hash))
+        return Attestation(change.actor, change.seq, change.hash, sig)
+
+    def check(
+        self, doc_id: str, new: Sequence[ChangeInfo], offered: Iterable[Attestation]
+    ) -> tuple[Attestation, ...]:
+        """The attestations that prove `new` (a peer's changes new here); else RefusedChange."""
+        offered = list(offered)
+        by_hash = {a.hash: a for a in offered}
+        if self.keys_for is None:
+            return tuple(by_hash[c.hash] for c in new if c.hash in by_hash)
+        proven = []
+        for actor, change in latest_by_actor(new).items():
+            if actor == genesis_actor(doc_id):
+                self._check_genesis(doc_id, [c for c in new if c.actor == actor])
+                continue
+            device = attribution(actor)[0]
+            found = by_hash.get(change.hash)
+            if found is None and any(a.actor == actor and a.seq > change.seq for a in offered):
+                raise NotYetProven(f"{doc_id}: the signed change of {device} is still to come")
+            if found is None or found.actor != actor or found.seq != change.seq:
+                raise RefusedChange(f"a change of {doc_id} by device {device} is not signed")
+            if not self._signed_by_device(doc_id, found, actor[:8]):
+                raise RefusedChange(
+                    f"a change of {doc_id} claims device {device} but is not signed by it")
+            proven.append(found)
+        return tuple(proven)
+
+    def _signed_by_device(self, doc_id: str, attestation: Attestation, device: bytes) -> bool:
+        message = signed_message(doc_id, attestation.hash)
+        for key in self.keys_for(device) if self.keys_for is not None else ():
+            try:
+                Ed25519PublicKey.from_public_bytes(key).verify(attestation.sig, message)
+                return True
+            except (InvalidSignature, ValueError):
+                continue
+        return False
+
+    def _check_genesis(self, doc_id: str, changes: Sequence[ChangeInfo]) -> None:
+        if doc_id not in self._genesis_hashes:
+            first = self._genesis(doc_id, b"\0" * 16)
+            self._genesis_hashes[doc_id] = frozenset(
+                c.hash for c in (first.history() if first is not None else []))
+        if any(c.hash not in self._genesis_hashes[doc_id] for c in changes):
+            raise RefusedChange(f"a change of {doc_id} claims to be its shared first change")
