@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from crdt_model import validate
+from crdt_model import patient_number, validate
 from crdt_model.adapter import Doc, Tx
 from crdt_model.chart_doc import (
     MERGE_LINK,
@@ -57,17 +57,21 @@ ROW_FIELDS = (
 
 
 def register_patient(
-    patient_id: str, data: object, author: Author, today: date | str
+    patient_id: str, data: object, author: Author, today: date | str, number: str | None = None
 ) -> Doc:
-    """A new chart for `patient_id`; its first change creates every container it will need."""
+    """A new chart for `patient_id` (with its short `number`, written once: see
+    `crdt_model.patient_number`); its first change creates every container it will need."""
     pid = check_uuid(patient_id)
     clean = validate.registration(data, today)
+    if number is not None and patient_number.parse(number) is None:
+        raise ValidationError("not a patient number with a right check character", field="number")
     doc = Doc.new(author.actor)
 
     def build(tx: Tx) -> None:
         tx.update((), {
             "schema": SCHEMA_VERSION, "type": CHART, "id": chart_id(pid), "patient_id": pid,
             "demographics": {}, "demographic_writes": {}, "entries": {},
+            **({"number": number} if number is not None else {}),
         })
         for name, value in clean.items():
             put_demographic(tx, {}, name, value, f"registration.{name}", author)
@@ -152,7 +156,7 @@ def merged_into(root: dict[str, Any]) -> str | None:
 
 
 def patient_row(doc: Doc) -> dict[str, Any]:
-    """The search projection of a chart: id, names, sex, birth date, ids, merged_into.
+    """The search projection of a chart: id, number, names, sex, birth date, ids, merged_into.
 
     Tolerant of any stored document (a peer's may lack fields or hold odd values): a field is
     text or None, the birth date a valid ISO day or None, never an error.
@@ -166,6 +170,7 @@ def patient_row(doc: Doc) -> dict[str, Any]:
     row["birth_date"] = _day(row["birth_date"])
     row["birth_date_estimated"] = shown.get("birth_date_estimated") is True
     row["merged_into"] = merged_into(root)
+    row["number"] = _text(root.get("number"))
     return row
 
 

@@ -47,6 +47,9 @@ class PatientSummary:
     phone: str | None = None
     village: str | None = None
     national_id: str | None = None
+    number: str | None = None
+    clinic_id: str | None = None
+    next_of_kin: Mapping[str, str] | None = None  # name, relation, phone
 
     @property
     def full_name(self) -> str:

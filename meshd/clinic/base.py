@@ -19,6 +19,7 @@ from crdt_model.adapter import Doc
 from crdt_model.context import Author
 from crdt_model.errors import Forbidden
 from crdt_model.ids import chart_id, check_uuid, directory_id, facility_id, queue_id
+from meshd.clinic.numbering import NumberSeries
 from meshd.docs import Documents
 from meshd.docs import Listener as Listener  # what `subscribe` takes, for the doors
 from meshd.identity import Identity
@@ -77,6 +78,7 @@ class ClinicBase:
         self.identity = identity
         self._clock = clock
         self._today = today
+        self._numbers = NumberSeries()
 
     def today(self) -> date:
         """Today's date on this device (for registration ages and the queue of the day)."""

@@ -96,8 +96,16 @@ INSERT OR IGNORE INTO reproject (doc_id)
     SELECT doc_id FROM documents WHERE doc_id LIKE 'chart:%';
 """
 
+# v4: search rows carry the short patient number (crdt_model.patient_number), found by search.
+_V4 = """
+ALTER TABLE patients ADD COLUMN number TEXT;
+CREATE INDEX patients_by_number ON patients (number);
+INSERT OR IGNORE INTO reproject (doc_id)
+    SELECT doc_id FROM documents WHERE doc_id LIKE 'chart:%';
+"""
+
 # MIGRATIONS[i] takes the schema from version i to i + 1. Append only; never edit a shipped one.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
