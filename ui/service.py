@@ -65,6 +65,11 @@ class ClinicService(Protocol):
         """Replace a user's PIN hash."""
         ...
 
+    async def change_user(self, user_id: str, changes: Mapping[str, Any], by: str) -> None:
+        """Change a user's roles, language or `disabled` flag (admin); a disabled user can log
+        in on no device. ConflictError when it would leave no enabled admin."""
+        ...
+
     # --- patients and charts (chart:<uuid>) ----------------------------------------------
     async def search_patients(self, query: str, limit: int = 20) -> list[PatientSummary]:
         """Patients matching name, phone, id or village, tolerant of spelling, best first."""
