@@ -18,9 +18,8 @@ from crdt_model.chart_doc import (
     chart_root,
     entries_of,
     field_heads,
-    order_key,
+    merged_into,
     put_demographic,
-    status_of,
 )
 from crdt_model.chart_view import chart_view
 from crdt_model.context import Author
@@ -136,23 +135,6 @@ def link_duplicate(
         survivor, entry_id, MERGE_LINK, {"relation": "merged_from", "other": dup_id}, author
     )
     return dup_heads, surv_heads
-
-
-def merge_links(root: dict[str, Any], relation: str) -> list[str]:
-    """Doc ids this chart is linked to by live `relation` links, oldest first."""
-    entries = entries_of(root)
-    status = status_of(entries)
-    links = [
-        (order_key(k, e), e.get("other")) for k, e in entries.items()
-        if e.get("kind") == MERGE_LINK and e.get("relation") == relation and status.live(k)
-    ]
-    return [str(other) for _, other in sorted(links) if isinstance(other, str)]
-
-
-def merged_into(root: dict[str, Any]) -> str | None:
-    """The survivor this chart was merged into (the latest link wins if two were made apart)."""
-    links = merge_links(root, "merged_into")
-    return links[-1] if links else None
 
 
 def patient_row(doc: Doc) -> dict[str, Any]:

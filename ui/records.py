@@ -50,6 +50,7 @@ class PatientSummary:
     number: str | None = None
     clinic_id: str | None = None
     next_of_kin: Mapping[str, str] | None = None  # name, relation, phone
+    merged_into: str | None = None  # the surviving chart, when this one is a duplicate
 
     @property
     def full_name(self) -> str:

@@ -90,6 +90,18 @@ class ClinicService(Protocol):
         ValidationError for registration input that would be refused."""
         ...
 
+    async def update_demographics(
+        self, patient_id: str, changes: Mapping[str, Any], by: str
+    ) -> None:
+        """Write the changed demographic fields (concurrent writes of a critical field from
+        devices apart reach the review queue); ValidationError for a bad value."""
+        ...
+
+    async def link_duplicate(self, patient_id: str, survivor_id: str, by: str) -> None:
+        """Merge the chart `patient_id` into `survivor_id` (both keep every entry, linked);
+        ConflictError when either is merged away already."""
+        ...
+
     async def get_chart(self, patient_id: str, by: str) -> Chart:
         """The whole chart; NotFound when unknown here. The read is audit-logged for `by`."""
         ...
