@@ -24,6 +24,7 @@ from ui.records import (
     PatientSummary,
     PendingLabOrder,
     PendingPrescription,
+    PeriodReport,
     QueueEntry,
     ReviewItem,
     StockLevel,
@@ -214,6 +215,10 @@ class ClinicService(Protocol):
 
     async def visits(self, first_day: str, last_day: str) -> list[VisitFact]:
         """Every visit between two days (inclusive), for reports."""
+        ...
+
+    async def period_report(self, first_day: str, last_day: str, by: str) -> PeriodReport:
+        """The clinic's report of the days first..last inclusive (what DHIS2 is sent)."""
         ...
 
     async def last_backup(self) -> BackupInfo | None:
