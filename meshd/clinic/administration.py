@@ -119,6 +119,8 @@ class Administration(Pharmacy):
         if set(changes) != {"language"} or caller.user != user_id:
             await self.allow(caller, "users")
         roles, disabled = changes.get("roles"), changes.get("disabled")
+        if roles is not None and not isinstance(roles, list | tuple):
+            raise ValidationError("roles must be a list", field="roles")
         if disabled is True and user_id == caller.user:
             raise ValidationError("you can't disable yourself", field="disabled")
         author = self.author(caller)

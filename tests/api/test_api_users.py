@@ -53,6 +53,8 @@ async def test_bad_changes_are_refused_and_change_nothing(api: Api) -> None:
     before = await api.get("/api/v1/users")
     cases = [
         (f"/api/v1/users/{nurse}", {"roles": ["janitor"]}, 400, "roles"),
+        (f"/api/v1/users/{admin}", {"roles": 7}, 400, "roles"),
+        (f"/api/v1/users/{admin}", {"roles": "nurse"}, 400, "roles"),
         (f"/api/v1/users/{nurse}", {"colour": "red"}, 400, "colour"),
         (f"/api/v1/users/{nurse}", {"disabled": "yes"}, 400, "disabled"),
         (f"/api/v1/users/{nurse}", {}, 400, "body"),
