@@ -7,6 +7,7 @@ the document's schema or its merge rules:
 - the root has its kind's `type`, `id` and containers, as maps;
 - chart entries, demographic writes, stock ledger lines and queue moves are never deleted or
   changed in place (an encounter may gain its `closed` stamp once);
+- a chart's short patient number, once written, never changes;
 - every demographic value is the value of one of its recorded writes (each write carries the
   heads its writer saw, so concurrent writes reach the review queue);
 - a device's public key never changes (but once, when an invited device enrols its own key in
@@ -66,6 +67,8 @@ def check_arrival(doc_id: str, before: Doc | None, after: Doc) -> str:
         _check_append_only(section, old.get(section), new[section])
     if kind == CHART:
         _check_demographics(new)
+        if old.get("number") is not None and new.get("number") != old["number"]:
+            raise RefusedChange(f"the patient number of {doc_id} was changed")
     if kind == DIRECTORY:
         _check_devices(old.get("devices"), new["devices"])
     return _summary(old, new)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from crdt_model import validate
+from crdt_model import patient_number, validate
 from crdt_model.adapter import Doc, Tx
 from crdt_model.chart_doc import (
     MERGE_LINK,
@@ -18,9 +18,8 @@ from crdt_model.chart_doc import (
     chart_root,
     entries_of,
     field_heads,
-    order_key,
+    merged_into,
     put_demographic,
-    status_of,
 )
 from crdt_model.chart_view import chart_view
 from crdt_model.context import Author
@@ -57,17 +56,21 @@ ROW_FIELDS = (
 
 
 def register_patient(
-    patient_id: str, data: object, author: Author, today: date | str
+    patient_id: str, data: object, author: Author, today: date | str, number: str | None = None
 ) -> Doc:
-    """A new chart for `patient_id`; its first change creates every container it will need."""
+    """A new chart for `patient_id` (with its short `number`, written once: see
+    `crdt_model.patient_number`); its first change creates every container it will need."""
     pid = check_uuid(patient_id)
     clean = validate.registration(data, today)
+    if number is not None and patient_number.parse(number) is None:
+        raise ValidationError("not a patient number with a right check character", field="number")
     doc = Doc.new(author.actor)
 
     def build(tx: Tx) -> None:
         tx.update((), {
             "schema": SCHEMA_VERSION, "type": CHART, "id": chart_id(pid), "patient_id": pid,
             "demographics": {}, "demographic_writes": {}, "entries": {},
+            **({"number": number} if number is not None else {}),
         })
         for name, value in clean.items():
             put_demographic(tx, {}, name, value, f"registration.{name}", author)
@@ -134,25 +137,8 @@ def link_duplicate(
     return dup_heads, surv_heads
 
 
-def merge_links(root: dict[str, Any], relation: str) -> list[str]:
-    """Doc ids this chart is linked to by live `relation` links, oldest first."""
-    entries = entries_of(root)
-    status = status_of(entries)
-    links = [
-        (order_key(k, e), e.get("other")) for k, e in entries.items()
-        if e.get("kind") == MERGE_LINK and e.get("relation") == relation and status.live(k)
-    ]
-    return [str(other) for _, other in sorted(links) if isinstance(other, str)]
-
-
-def merged_into(root: dict[str, Any]) -> str | None:
-    """The survivor this chart was merged into (the latest link wins if two were made apart)."""
-    links = merge_links(root, "merged_into")
-    return links[-1] if links else None
-
-
 def patient_row(doc: Doc) -> dict[str, Any]:
-    """The search projection of a chart: id, names, sex, birth date, ids, merged_into.
+    """The search projection of a chart: id, number, names, sex, birth date, ids, merged_into.
 
     Tolerant of any stored document (a peer's may lack fields or hold odd values): a field is
     text or None, the birth date a valid ISO day or None, never an error.
@@ -166,6 +152,7 @@ def patient_row(doc: Doc) -> dict[str, Any]:
     row["birth_date"] = _day(row["birth_date"])
     row["birth_date_estimated"] = shown.get("birth_date_estimated") is True
     row["merged_into"] = merged_into(root)
+    row["number"] = _text(root.get("number"))
     return row
 
 

@@ -184,3 +184,20 @@ def put_demographic(
         **(extra or {}), **author.stamp(),
     }
     tx.put(WRITES, write_id, record)
+
+
+def merge_links(root: dict[str, Any], relation: str) -> list[str]:
+    """Doc ids this chart is linked to by live `relation` links, oldest first."""
+    entries = entries_of(root)
+    status = status_of(entries)
+    links = [
+        (order_key(k, e), e.get("other")) for k, e in entries.items()
+        if e.get("kind") == MERGE_LINK and e.get("relation") == relation and status.live(k)
+    ]
+    return [str(other) for _, other in sorted(links) if isinstance(other, str)]
+
+
+def merged_into(root: dict[str, Any]) -> str | None:
+    """The survivor this chart was merged into (the latest link wins if two were made apart)."""
+    links = merge_links(root, "merged_into")
+    return links[-1] if links else None

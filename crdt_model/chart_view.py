@@ -68,7 +68,7 @@ def _written_by(root: Mapping[str, Any], shown: Mapping[str, Any]) -> dict[str, 
 
 
 def chart_view(doc: Doc) -> dict[str, Any]:
-    """The JSON-ready chart: id, schema, demographics, grouped entries, review items."""
+    """The JSON-ready chart: id, number, schema, demographics, grouped entries, review items."""
     root = chart_root(doc)
     entries = entries_of(root)
     status = status_of(entries)
@@ -108,6 +108,7 @@ def chart_view(doc: Doc) -> dict[str, Any]:
     return {
         "id": root.get("patient_id") or str(root.get("id")).split(":")[-1],
         "doc_id": root.get("id"),
+        "number": root.get("number") if isinstance(root.get("number"), str) else None,
         "schema": root.get("schema"),
         "demographics": demographics,
         "demographics_written": _written_by(root, demographics),

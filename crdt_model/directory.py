@@ -102,6 +102,14 @@ def set_user_language(doc: Doc, user_id: str, language: str, author: Author) -> 
     return _change(doc, author, lambda tx: tx.put((*USERS, user_id), "language", clean))
 
 
+def set_user_disabled(doc: Doc, user_id: str, disabled: bool, author: Author) -> list[bytes]:
+    """Disable a user (they can log in nowhere: every device reads this flag) or enable them."""
+    if not isinstance(disabled, bool):
+        raise ValidationError("disabled must be true or false", field="disabled")
+    _require(_root(doc), "users", check_slug(user_id, "user_id"), "user_id")
+    return _change(doc, author, lambda tx: tx.put((*USERS, user_id), "disabled", disabled))
+
+
 def add_device(doc: Doc, device_id: str, data: object, author: Author) -> list[bytes]:
     """Add a device {name, public_key (hex), invite_expires_at?} to the roster; ConflictError if
     present. With `invite_expires_at` (ms) the key is an invite's, pending until enrolled."""

@@ -27,6 +27,7 @@ from ui.views import (
     account,
     clinic_admin,
     consult,
+    demographics,
     lab,
     patients,
     pharmacy,
@@ -110,8 +111,8 @@ def setup_ui(
                  clock=clock, tz=tz, pin_key=pin_key)
     app[UI_KEY] = ui
     before = set(app.router.resources())
-    for module in (account, queue, patients, triage, consult, lab, pharmacy, clinic_admin,
-                   reports):
+    for module in (account, queue, patients, demographics, triage, consult, lab, pharmacy,
+                   clinic_admin, reports):
         app.router.add_routes(module.routes)
     app.router.add_static("/static/", STATIC_DIR, name="ui_static")
     ui.resources = set(app.router.resources()) - before

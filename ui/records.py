@@ -47,6 +47,10 @@ class PatientSummary:
     phone: str | None = None
     village: str | None = None
     national_id: str | None = None
+    number: str | None = None
+    clinic_id: str | None = None
+    next_of_kin: Mapping[str, str] | None = None  # name, relation, phone
+    merged_into: str | None = None  # the surviving chart, when this one is a duplicate
 
     @property
     def full_name(self) -> str:
@@ -244,3 +248,21 @@ class VisitFact:
     age_years: int | None
     stations: tuple[str, ...] = ()
     diagnosis_codes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodReport:
+    """The clinic's figures of the days `first_day`..`last_day` (the DHIS2 export's numbers):
+    `diagnoses` is ICD-10 code -> age group -> sex -> visits; `age_groups` in their order;
+    `stock_consumed` is drug id -> {name, unit, quantity}."""
+
+    first_day: str
+    last_day: str
+    visits: int
+    visits_per_day: Mapping[str, int]
+    by_station: Mapping[str, int]
+    by_age_sex: Mapping[str, Mapping[str, int]]
+    diagnoses: Mapping[str, Mapping[str, Mapping[str, int]]]
+    top_diagnoses: tuple[tuple[str, int], ...]
+    stock_consumed: Mapping[str, Mapping[str, Any]]
+    age_groups: tuple[str, ...]

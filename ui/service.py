@@ -24,6 +24,7 @@ from ui.records import (
     PatientSummary,
     PendingLabOrder,
     PendingPrescription,
+    PeriodReport,
     QueueEntry,
     ReviewItem,
     StockLevel,
@@ -65,6 +66,11 @@ class ClinicService(Protocol):
         """Replace a user's PIN hash."""
         ...
 
+    async def change_user(self, user_id: str, changes: Mapping[str, Any], by: str) -> None:
+        """Change a user's roles, language or `disabled` flag (admin); a disabled user can log
+        in on no device. ConflictError when it would leave no enabled admin."""
+        ...
+
     # --- patients and charts (chart:<uuid>) ----------------------------------------------
     async def search_patients(self, query: str, limit: int = 20) -> list[PatientSummary]:
         """Patients matching name, phone, id or village, tolerant of spelling, best first."""
@@ -83,6 +89,18 @@ class ClinicService(Protocol):
     ) -> list[PatientSummary]:
         """Patients who may be the one about to be registered (similar name, same phone);
         ValidationError for registration input that would be refused."""
+        ...
+
+    async def update_demographics(
+        self, patient_id: str, changes: Mapping[str, Any], by: str
+    ) -> None:
+        """Write the changed demographic fields (concurrent writes of a critical field from
+        devices apart reach the review queue); ValidationError for a bad value."""
+        ...
+
+    async def link_duplicate(self, patient_id: str, survivor_id: str, by: str) -> None:
+        """Merge the chart `patient_id` into `survivor_id` (both keep every entry, linked);
+        ConflictError when either is merged away already."""
         ...
 
     async def get_chart(self, patient_id: str, by: str) -> Chart:
@@ -197,6 +215,10 @@ class ClinicService(Protocol):
 
     async def visits(self, first_day: str, last_day: str) -> list[VisitFact]:
         """Every visit between two days (inclusive), for reports."""
+        ...
+
+    async def period_report(self, first_day: str, last_day: str, by: str) -> PeriodReport:
+        """The clinic's report of the days first..last inclusive (what DHIS2 is sent)."""
         ...
 
     async def last_backup(self) -> BackupInfo | None:

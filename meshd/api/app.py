@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from meshd.api import bundles, chart_ops, documents, facility, health, patients, queue
+from meshd.api import (
+    bundles,
+    chart_ops,
+    documents,
+    facility,
+    health,
+    patients,
+    queue,
+    reports,
+    users,
+)
 from meshd.api.host_check import allowed_host_names, host_check_middleware
 from meshd.api.keys import SERVICE
 from meshd.api.middleware import Authenticate, auth_middleware, error_middleware
@@ -25,6 +35,7 @@ def create_api_app(
                      auth_middleware(authenticate)],
     )
     app[SERVICE] = clinic
-    for module in (health, patients, chart_ops, facility, queue, documents, bundles):
+    for module in (health, patients, chart_ops, facility, queue, documents, bundles, users,
+                   reports):
         module.add_routes(app)
     return app

@@ -14,7 +14,9 @@ the table of who may do what (`crdt_model.access`). Split by what a clinic does:
     laboratory.py    lab orders, results and the lab worklist
     pharmacy.py      prescriptions, dispensing, the drug catalogue and the stock ledger
     flow.py          the day's queue: check-in, moves, the station a patient goes to next
-    administration.py facility set-up and users of the mesh directory
+    administration.py facility set-up and users of the mesh directory (roles, language, disabled)
+    numbering.py     this device's series of short patient numbers
+    reports.py       the report of a period: the numbers the DHIS2 export sends
     clinic.py        Clinic, all of the above
 """
 

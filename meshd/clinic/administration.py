@@ -6,13 +6,13 @@ mesh receives the directory by sync and skips set-up.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from crdt_model import directory, facility, validate
 from crdt_model.adapter import Doc
 from crdt_model.context import Author
-from crdt_model.errors import ConflictError
+from crdt_model.errors import ConflictError, ValidationError
 from meshd.clinic import actions
 from meshd.clinic.base import Caller, new_id
 from meshd.clinic.pharmacy import Pharmacy
@@ -26,6 +26,14 @@ def _name_taken(doc: Doc, name: str) -> bool:
         str(u.get("name", "")).casefold() == name.casefold()
         for u in directory.users(doc).values()
     )
+
+
+def _keep_an_admin(doc: Doc, user_id: str, field: str) -> None:
+    """ConflictError when `user_id` is the only enabled admin (nobody could manage users)."""
+    admins = [k for k, u in directory.users(doc).items()
+              if "admin" in (u.get("roles") or ()) and u.get("disabled") is not True]
+    if admins == [user_id]:
+        raise ConflictError("the clinic needs another enabled administrator first", field=field)
 
 
 class Administration(Pharmacy):
@@ -98,6 +106,44 @@ class Administration(Pharmacy):
     async def set_user_pin(self, user_id: str, pin_hash: str, caller: Caller) -> None:
         """Replace a user's PIN hash."""
         await self._set(directory.set_pin_hash, user_id, pin_hash, caller)
+
+    async def change_user(self, user_id: str, changes: Mapping[str, Any], caller: Caller) -> None:
+        """Change a user's `roles`, `language` or `disabled` flag in one write (admin only, but
+        anyone may change their own language). Nobody disables themselves, and the last
+        enabled admin stays an enabled admin, so someone can always manage the users."""
+        unknown = sorted(set(changes) - {"roles", "language", "disabled"})
+        if unknown or not changes:
+            raise ValidationError(
+                "give roles, language or disabled" + (f" (not {unknown[0]})" if unknown else ""),
+                field=unknown[0] if unknown else "body")
+        if set(changes) != {"language"} or caller.user != user_id:
+            await self.allow(caller, "users")
+        roles, disabled = changes.get("roles"), changes.get("disabled")
+        if roles is not None and not isinstance(roles, list | tuple):
+            raise ValidationError("roles must be a list", field="roles")
+        if disabled is True and user_id == caller.user:
+            raise ValidationError("you can't disable yourself", field="disabled")
+        author = self.author(caller)
+
+        def change(doc: Doc) -> None:
+            if roles is not None and "admin" not in roles:
+                _keep_an_admin(doc, user_id, "roles")
+            if disabled is True:
+                _keep_an_admin(doc, user_id, "disabled")
+            if roles is not None:
+                directory.set_user_roles(doc, user_id, roles, author)
+            if "language" in changes:
+                directory.set_user_language(doc, user_id, changes["language"], author)
+            if disabled is not None:
+                directory.set_user_disabled(doc, user_id, disabled, author)
+
+        detail = ", ".join(f"{k}={changes[k]}" for k in sorted(changes))
+        await self.docs.update(
+            self.directory_doc_id, change,
+            [self.audit(caller, actions.CHANGE_USER, self.directory_doc_id,
+                        f"{user_id}: {detail}"[:200])],
+            actor=author.actor,
+        )
 
     async def record_backup(self, file: str, caller: Caller) -> None:
         """Audit a backup of this device written by `caller` (an admin) to `file`."""

@@ -19,6 +19,7 @@ from crdt_model.adapter import Doc
 from crdt_model.context import Author
 from crdt_model.errors import Forbidden
 from crdt_model.ids import chart_id, check_uuid, directory_id, facility_id, queue_id
+from meshd.clinic.numbering import NumberSeries
 from meshd.docs import Documents
 from meshd.docs import Listener as Listener  # what `subscribe` takes, for the doors
 from meshd.identity import Identity
@@ -77,6 +78,7 @@ class ClinicBase:
         self.identity = identity
         self._clock = clock
         self._today = today
+        self._numbers = NumberSeries()
 
     def today(self) -> date:
         """Today's date on this device (for registration ages and the queue of the day)."""
@@ -144,12 +146,16 @@ class ClinicBase:
     async def allow(self, caller: Caller, act: str) -> None:
         """Refuse (Forbidden) an act that the caller's roles do not allow (`crdt_model.access`).
 
-        A caller who is a user of the mesh directory is held to their roles; any other caller
+        A caller who is a user of the mesh directory is held to their roles (a disabled user
+        may do nothing); any other caller
         is a credential of this device itself (the API's bearer token, the CLI, the system)
         and acts for the device.
         """
         users = await self.docs.read(self.directory_doc_id, directory.users)
         record = users.get(caller.user)
+        if record is not None and record.get("disabled") is True:
+            raise Forbidden(f"{record.get('name') or caller.user} is disabled"
+                            " (ask an administrator to enable them)")
         if record is not None and not may(record.get("roles") or (), act):
             raise Forbidden(f"{record.get('name') or caller.user} may not {act.replace('_', ' ')}"
                             " (ask an administrator for the role)")

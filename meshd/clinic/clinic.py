@@ -6,14 +6,14 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from meshd.clinic.administration import Administration
 from meshd.clinic.base import Caller
 from meshd.clinic.registration import Registration
+from meshd.clinic.reports import Reporting
 
 
-class Clinic(Administration, Registration):
+class Clinic(Reporting, Registration):
     """Registration, clinical care, laboratory, pharmacy and stock, patient flow and
-    administration of this device's clinic, on its documents and read model, audited."""
+    administration and reports of this device's clinic, on its documents and read model, audited."""
 
     async def admit(self, data: Mapping[str, Any], caller: Caller,
                     today: date | str | None = None) -> str:

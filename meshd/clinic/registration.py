@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from crdt_model import chart, validate
+from crdt_model import chart, directory, patient_number, validate
 from crdt_model.chart_doc import chart_root
 from crdt_model.errors import ValidationError
 from crdt_model.ids import chart_id, check_uuid
@@ -43,10 +43,17 @@ class Registration(ClinicBase):
         await self.allow(caller, "register")
         patient_id = new_id()
         day = today if today is not None else self._today()
-        doc = chart.register_patient(patient_id, fields(data), self.author(caller), day)
+        validate.registration(fields(data), day)  # bad input uses up no number
+        number = await self._numbers.take(await self.device_code(), self.store.patient_numbers)
+        doc = chart.register_patient(patient_id, fields(data), self.author(caller), day, number)
         doc_id = chart_id(patient_id)
         await self.docs.create(doc_id, doc, [self.audit(caller, actions.REGISTER, doc_id)])
         return patient_id
+
+    async def device_code(self) -> str:
+        """This device's code in patient numbers: unique among the devices of the roster."""
+        roster = await self.docs.read(self.directory_doc_id, directory.devices)
+        return patient_number.device_code(self.identity.device_id, roster)
 
     async def search_patients(
         self, query: str, caller: Caller, limit: int = MAX_SEARCH_RESULTS

@@ -35,6 +35,16 @@ class Charts(ServiceBase):
         rows = await self.clinic.likely_duplicates(demographics, self.reader(), today)
         return [patient_summary(str(row["id"]), row) for row in rows]
 
+    async def update_demographics(
+        self, patient_id: str, changes: Mapping[str, Any], by: str
+    ) -> None:
+        """Write the changed demographic fields (conflicts reach the review queue)."""
+        await self.clinic.update_demographics(patient_id, changes, self.writer(by))
+
+    async def link_duplicate(self, patient_id: str, survivor_id: str, by: str) -> None:
+        """Merge the chart `patient_id` into `survivor_id` (both keep every entry, linked)."""
+        await self.clinic.link_duplicate(patient_id, survivor_id, self.writer(by))
+
     async def get_chart(self, patient_id: str, by: str = "") -> Chart:
         """The whole chart; NotFound when unknown here. The read is audit-logged for `by`."""
         found = await self.clinic.chart_record(patient_id, self.reader(by))

@@ -16,6 +16,7 @@ from meshd.clinic_ui.sync_view import sync_status
 from ui.records import (
     PendingLabOrder,
     PendingPrescription,
+    PeriodReport,
     QueueEntry,
     ReviewItem,
     StockLevel,
@@ -89,3 +90,12 @@ class Flow(ServiceBase):
     async def visits(self, first_day: str, last_day: str) -> list[VisitFact]:
         """Every visit between two days (inclusive), for reports."""
         return [visit_fact(r) for r in await self.clinic.visits(first_day, last_day)]
+
+    async def period_report(self, first_day: str, last_day: str, by: str) -> PeriodReport:
+        """The clinic's report of the days first..last inclusive (what DHIS2 is sent)."""
+        found = await self.clinic.period_report(first_day, last_day, self.reader(by))
+        return PeriodReport(
+            found.first_day, found.last_day, found.visits, found.visits_per_day,
+            found.by_station, found.by_age_sex, found.diagnoses, tuple(found.top_diagnoses),
+            found.stock_consumed, tuple(found.by_age_sex),
+        )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from meshd.clinic_ui.base import UI_ORIGIN, ServiceBase
 from meshd.clinic_ui.records import user_record
 from ui.records import Facility, User
@@ -51,3 +54,7 @@ class People(ServiceBase):
     async def set_user_pin(self, user_id: str, pin_hash: str, by: str) -> None:
         """Replace a user's PIN hash."""
         await self.clinic.set_user_pin(user_id, pin_hash, self.writer(by))
+
+    async def change_user(self, user_id: str, changes: Mapping[str, Any], by: str) -> None:
+        """Change a user's roles, language or `disabled` flag (admin)."""
+        await self.clinic.change_user(user_id, changes, self.writer(by))

@@ -16,6 +16,7 @@ from crdt_model.chart_doc import (
     RESOLUTION,
     VOID,
     entries_of,
+    merged_into,
     order_key,
     status_of,
 )
@@ -50,12 +51,17 @@ def patient_summary(patient_id: str, shown: Mapping[str, Any]) -> PatientSummary
         value = shown.get(key)
         return None if value is None else str(value)
 
+    found = shown.get("next_of_kin")
+    kin = {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else None
+
     return PatientSummary(
         id=patient_id, given_name=str(shown.get("given_name") or ""),
         family_name=str(shown.get("family_name") or ""), sex=str(shown.get("sex") or "unknown"),
         birth_date=str(shown.get("birth_date") or ""),
         birth_date_estimated=bool(shown.get("birth_date_estimated")),
         phone=opt("phone"), village=opt("village"), national_id=opt("national_id"),
+        number=opt("number"), clinic_id=opt("clinic_id"), next_of_kin=kin,
+        merged_into=(opt("merged_into") or "").split(":")[-1] or None,  # a chart doc id
     )
 
 
@@ -86,7 +92,8 @@ def to_chart(root: Mapping[str, Any], names: Names) -> Chart:
             supersedes=entry.get("supersedes") if isinstance(entry.get("supersedes"), str)
             else None,
         ))
-    return Chart(patient_summary(patient_id, demographics), tuple(records))
+    found = {**demographics, "number": root.get("number"), "merged_into": merged_into(dict(root))}
+    return Chart(patient_summary(patient_id, found), tuple(records))
 
 
 def history(root: Mapping[str, Any], names: Names) -> list[HistoryEntry]:

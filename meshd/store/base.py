@@ -179,6 +179,10 @@ class ReadModel(Protocol):
         """Indexed name/village words within a typo or two of `word`, for tolerant search."""
         ...
 
+    async def patient_numbers(self, prefix: str) -> list[str]:
+        """The short patient numbers of search rows that start with `prefix`."""
+        ...
+
     async def queue_rows(self, queue_doc_id: str) -> list[QueueRow]:
         """The projected rows of a queue document, oldest arrival first."""
         ...

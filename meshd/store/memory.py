@@ -136,6 +136,12 @@ class MemoryStore(Lifecycle):
         found.sort(key=lambda row: row["merged_into"] is not None)
         return found[: max(limit, 0)]
 
+    async def patient_numbers(self, prefix: str) -> list[str]:
+        """The patient numbers of search rows that start with `prefix`."""
+        self._check_open()
+        numbers = (row.get("number") for row in self._patients.values())
+        return [n for n in numbers if isinstance(n, str) and n.startswith(prefix)]
+
     async def queue_rows(self, queue_doc_id: str) -> list[QueueRow]:
         """The projected rows of a queue document."""
         self._check_open()

@@ -136,6 +136,14 @@ def search_patients(conn: Any, query: str, limit: int) -> list[dict[str, Any]]:
     return found
 
 
+def patient_numbers(conn: Any, prefix: str) -> list[str]:
+    """The patient numbers of search rows that start with `prefix`."""
+    rows = conn.execute(
+        "SELECT number FROM patients WHERE number >= ? AND number < ?", (prefix, prefix + "\uffff")
+    )
+    return [str(r[0]) for r in rows]
+
+
 def queue_rows(conn: Any, doc_id: str) -> list[QueueRow]:
     """The projected rows of a queue document, in their stored order."""
     rows = conn.execute(

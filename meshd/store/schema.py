@@ -96,10 +96,18 @@ INSERT OR IGNORE INTO reproject (doc_id)
     SELECT doc_id FROM documents WHERE doc_id LIKE 'chart:%';
 """
 
-# v4: each device signs its changes (docs/ARCHITECTURE.md §6). Per document and actor, the
+# v4: search rows carry the short patient number (crdt_model.patient_number), found by search.
+_V4 = """
+ALTER TABLE patients ADD COLUMN number TEXT;
+CREATE INDEX patients_by_number ON patients (number);
+INSERT OR IGNORE INTO reproject (doc_id)
+    SELECT doc_id FROM documents WHERE doc_id LIKE 'chart:%';
+"""
+
+# v5: each device signs its changes (docs/ARCHITECTURE.md §6). Per document and actor, the
 # signature of that actor's latest change is kept: Automerge hashes chain every change to its
 # parents, so it vouches for all the actor's earlier changes too.
-_V4 = """
+_V5 = """
 CREATE TABLE attestations (
     doc_id TEXT NOT NULL,
     actor BLOB NOT NULL,
@@ -111,7 +119,7 @@ CREATE TABLE attestations (
 """
 
 # MIGRATIONS[i] takes the schema from version i to i + 1. Append only; never edit a shipped one.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

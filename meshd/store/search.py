@@ -15,7 +15,7 @@ from crdt_model.spelling import close, fold
 
 PATIENT_FIELDS = (
     "id", "given_name", "family_name", "sex", "birth_date", "birth_date_estimated", "phone",
-    "village", "national_id", "clinic_id", "merged_into",
+    "village", "national_id", "clinic_id", "merged_into", "number",
 )
 # Local part of a phone number: "+254 712 345 678" and "0712345678" share their last 9 digits.
 PHONE_LOCAL_DIGITS = 9
@@ -66,7 +66,7 @@ def search_columns(row: Mapping[str, Any]) -> tuple[str, str, str]:
     names = " ".join(words(f"{row.get('given_name') or ''} {row.get('family_name') or ''}"))
     village = " ".join(words(str(row.get("village") or "")))
     ids: list[str] = []
-    for key in ("id", "national_id", "clinic_id"):
+    for key in ("id", "number", "national_id", "clinic_id"):
         value = str(row.get(key) or "")
         ids.extend(words(value))
         if compact(value) and len(words(value)) > 1:

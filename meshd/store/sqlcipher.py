@@ -164,6 +164,10 @@ class SqlCipherStore(Lifecycle):
         """Patient rows matching `query` (name prefixes, phone digits, ids, village), best first."""
         return await self._read(lambda conn: queries.search_patients(conn, query, limit))
 
+    async def patient_numbers(self, prefix: str) -> list[str]:
+        """The patient numbers of search rows that start with `prefix`."""
+        return await self._read(lambda conn: queries.patient_numbers(conn, prefix))
+
     async def queue_rows(self, queue_doc_id: str) -> list[QueueRow]:
         """The projected rows of a queue document."""
         return await self._read(lambda conn: queries.queue_rows(conn, queue_doc_id))

@@ -70,3 +70,16 @@ async def test_a_chart_survives_the_document_cache_being_cleared(api: Api) -> No
     api.clinic.docs._cache.clear()  # as after an eviction: the next read loads from the store
     _, chart = await api.get(f"/api/v1/patients/{patient_id}")
     assert [a["substance"] for a in chart["allergies"]] == ["Penicillin"]
+
+
+@pytest.mark.asyncio
+async def test_the_short_patient_number_is_in_the_chart_and_finds_the_patient(api: Api) -> None:
+    first, second = await api.register(), await api.register()
+    _, chart = await api.get(f"/api/v1/patients/{second}")
+    number = chart["number"]
+    assert number and number.split("-")[1] == "0002"
+    status, found = await api.get("/api/v1/patients", q=number)
+    assert status == 200
+    assert found["results"][0]["id"] == second and found["results"][0]["number"] == number
+    _, chart = await api.get(f"/api/v1/patients/{first}")
+    assert chart["number"] != number

@@ -77,11 +77,11 @@ async def log_in(page: object, name: str, pin: str = PIN) -> None:
 async def add_user(page: object, name: str, role: str, language: str = "en") -> None:
     await page.goto("/users")  # type: ignore[attr-defined]
     await page.fill("#f-name", name)  # type: ignore[attr-defined]
-    await page.check(f"input[name=roles][value={role}]")  # type: ignore[attr-defined]
+    await page.check(f"form[action='/users'] input[name=roles][value={role}]")  # type: ignore[attr-defined]
     await page.fill("#f-pin", PIN)  # type: ignore[attr-defined]
     await page.select_option("#f-language", language)  # type: ignore[attr-defined]
     await page.click("text=Add this person")  # type: ignore[attr-defined]
-    await page.wait_for_selector(f"td:text-is('{name}')")  # type: ignore[attr-defined]
+    await page.wait_for_selector(f".users strong:text-is('{name}')")  # type: ignore[attr-defined]
 
 
 @pytest.mark.asyncio
@@ -220,6 +220,7 @@ async def test_a_clinic_day_from_set_up_to_dispensing(
     await swahili.goto("/login")  # type: ignore[attr-defined]
     assert await swahili.get_attribute("html", "lang") == "sw"  # type: ignore[attr-defined]
     await log_in(swahili, "Zawadi")
+    await swahili.click(".who-menu summary")  # type: ignore[attr-defined]
     await swahili.select_option("#language", "sw")  # type: ignore[attr-defined]
     await swahili.wait_for_selector("text=Foleni ya leo")  # type: ignore[attr-defined]
     await shot(swahili, "13-queue-swahili")

@@ -120,7 +120,8 @@ async def busy_clinic(clinic: NodeClinicService, clock: Clock) -> str:
 PAGES = ["/queue", "/patients", "/patients?q=baraka", "/patients/new", "/patients/{pid}",
          "/patients/{pid}?dx=malaria", "/patients/{pid}/triage", "/patients/{pid}/card",
          "/patients/{pid}/history", "/lab", "/pharmacy", "/review", "/sync", "/reports",
-         "/users", "/lock"]
+         "/users", "/patients/{pid}/edit", "/patients/{pid}/merge?q=otieno",
+         "/patients/{pid}/merge/{pid}", "/lock"]
 
 
 @pytest.mark.asyncio

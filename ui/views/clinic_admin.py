@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from crdt_model.errors import ClinicMeshError, NotFound
+from crdt_model.errors import ClinicMeshError, ConflictError, NotFound
 from ui import i18n
 from ui.auth import async_hash_pin, pin_is_acceptable
 from ui.forms import Errors, error_message, posted_text, text_value
@@ -75,6 +75,39 @@ async def reset_pin(request: web.Request) -> web.StreamResponse:
             f"pin:{user_id}": _("The PIN must be 6 to 8 digits.")}, 400)
     pin_hash = await async_hash_pin(pin, state(request).pin_key)
     await service(request).set_user_pin(user_id, pin_hash, by=who.id)
+    raise redirect("/users")
+
+
+@routes.post("/users/{user_id}/change")
+async def change_user(request: web.Request) -> web.StreamResponse:
+    """Change a user's roles and language, or disable or enable them."""
+    who = require(request, "users")
+    user_id = request.match_info["user_id"]
+    if not any(u.id == user_id for u in await service(request).users()):
+        raise web.HTTPNotFound()
+    posted = await request.post()
+    action = posted.get("action")
+    changes: dict[str, object]
+    if action in ("disable", "enable"):
+        changes = {"disabled": action == "disable"}
+    else:
+        roles = [r for r in posted.getall("roles", []) if isinstance(r, str) and r in ROLES]
+        if not roles:
+            return await _users_page(request, {}, {
+                f"change:{user_id}": _("Choose at least one role.")}, 400)
+        changes = {"roles": roles}
+        language = posted.get("language")
+        if isinstance(language, str) and language in i18n.LANGUAGES:
+            changes["language"] = language
+    try:
+        await service(request).change_user(user_id, changes, by=who.id)
+    except ConflictError:
+        message = _("The clinic needs another administrator who can log in first.")
+        return await _users_page(request, {}, {f"change:{user_id}": message}, 400)
+    except ClinicMeshError as exc:
+        message = (_("You can't disable yourself.") if exc.field == "disabled"
+                   else error_message(exc)[1])
+        return await _users_page(request, {}, {f"change:{user_id}": message}, 400)
     raise redirect("/users")
 
 

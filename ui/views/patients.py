@@ -20,10 +20,10 @@ FIELDS = ("given_name", "family_name", "sex", "birth_date", "age_years", "phone"
           "national_id")
 
 
-def patient_id_of(request: web.Request) -> str:
-    """The patient id of the URL, or 404."""
+def patient_id_of(request: web.Request, name: str = "patient_id") -> str:
+    """The patient id of the URL (its part `name`), or 404."""
     try:
-        return check_uuid(request.match_info["patient_id"])
+        return check_uuid(request.match_info[name])
     except ClinicMeshError:
         raise web.HTTPNotFound() from None
 
