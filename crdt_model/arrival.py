@@ -42,7 +42,7 @@ APPEND_ONLY = {
 }
 MAX_SUMMARY_KEYS = 20
 MAX_SUMMARY_CHARS = 500
-# Fields a record may gain once after it is written (never change or lose).
+# Fields a record may gain after it is written (and never lose).
 STAMPED_ONCE = ("closed",)
 
 
@@ -112,7 +112,9 @@ def _check_append_only(section: str, old: object, new: Mapping[str, Any]) -> Non
             raise RefusedChange(f"{section}/{key} was deleted")
         if not isinstance(record, dict) or not isinstance(now, dict):
             continue  # shapes were checked on the new side; an old damaged value may stay
-        stamped = {k: v for k, v in now.items() if k in STAMPED_ONCE and record.get(k) is None}
+        # A stamp is set once and never removed; two devices stamping at once merge to one of
+        # their stamps, so a stamp may be replaced by another (never by nothing).
+        stamped = {k: v for k, v in now.items() if k in STAMPED_ONCE and v is not None}
         if {**record, **stamped} != now:
             raise RefusedChange(f"{section}/{key} was changed in place")
 
