@@ -15,6 +15,7 @@ from typing import Any
 from crdt_model.errors import ValidationError
 from crdt_model.ids import check_entry_id, check_slug
 from crdt_model.validate import (
+    atc_code,
     choice,
     integer,
     name,
@@ -97,10 +98,11 @@ def _encounter_link(data: Mapping[str, Any], clean: dict[str, Any], required: bo
 
 
 def allergy_entry(data: object) -> dict[str, Any]:
-    """{substance, reaction?, severity?, note?}."""
+    """{substance, atc? (of the substance or its class), reaction?, severity?, note?}."""
     raw = require_mapping(data)
-    reject_unknown(raw, ("substance", "reaction", "severity", "note"))
+    reject_unknown(raw, ("substance", "atc", "reaction", "severity", "note"))
     clean: dict[str, Any] = {"substance": name(raw.get("substance"), "substance")}
+    _optional(raw, clean, "atc", atc_code)
     _optional(raw, clean, "reaction", name)
     _optional(raw, clean, "severity", lambda v, f: choice(v, f, ALLERGY_SEVERITIES))
     _optional(raw, clean, "note", text)

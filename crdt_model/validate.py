@@ -65,6 +65,16 @@ def name(value: object, field: str) -> str:
     return text(value, field, max_chars=MAX_NAME_CHARS)
 
 
+_ATC = re.compile(r"[A-Z](?:[0-9]{2}(?:[A-Z](?:[A-Z](?:[0-9]{2})?)?)?)?")
+
+
+def atc_code(value: object, field: str = "atc") -> str:
+    """A WHO ATC code of a class or substance ("J01C", "J01CA04")."""
+    if not isinstance(value, str) or not _ATC.fullmatch(value):
+        raise ValidationError("an ATC code looks like J01C or J01CA04", field=field)
+    return value
+
+
 def choice(value: object, field: str, options: Collection[str]) -> str:
     """`value` if it is one of `options`."""
     if not isinstance(value, str) or value not in options:

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from crdt_model.adapter import Doc
+from crdt_model.allergies import live_allergies
 from crdt_model.chart_doc import DISPENSATION, Status, chart_root, entries_of, order_key, status_of
 
 DayOf = Callable[[int], str]
@@ -63,6 +64,7 @@ def pending_prescriptions(doc: Doc) -> list[dict[str, Any]]:
     """
     entries = entries_of(chart_root(doc))
     status = status_of(entries)
+    allergies = [str(a.get("substance")) for a in live_allergies(doc)]
     rows = []
     for k in _live(entries, status, "prescription"):
         if k in status.cancelled_by:
@@ -75,8 +77,9 @@ def pending_prescriptions(doc: Doc) -> list[dict[str, Any]]:
         rows.append({
             **{f: entry.get(f) for f in (
                 "drug", "drug_id", "dose", "dose_unit", "route", "frequency", "duration_days",
-                "quantity", "encounter_id",
+                "quantity", "encounter_id", "instructions", "override_reason",
             )},
+            "allergies": allergies,
             "prescription_id": k, "dispensed": given, "at_ms": _at(entry),
             "prescribed_by": entry.get("user"),
         })

@@ -96,8 +96,15 @@ INSERT OR IGNORE INTO reproject (doc_id)
     SELECT doc_id FROM documents WHERE doc_id LIKE 'chart:%';
 """
 
+# v4: the pharmacy's worklist rows carry the patient's allergies, the prescriber's instructions
+# and any allergy override, so the charts are reprojected.
+_V4 = """
+INSERT OR IGNORE INTO reproject (doc_id)
+    SELECT doc_id FROM documents WHERE doc_id LIKE 'chart:%';
+"""
+
 # MIGRATIONS[i] takes the schema from version i to i + 1. Append only; never edit a shipped one.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
