@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crdt_model.allergies import ALLERGY_CLASSES
 from crdt_model.rules import DANGER_SIGNS, DOSE_UNITS, ROUTES, VITAL_RANGES
-from ui.i18n import N_
+from ui.i18n import N_, gettext
 
 STATION_LABELS = {
     "registration": N_("Registration"),
@@ -157,6 +158,29 @@ INTERPRETATION_LABELS = {
     "positive": N_("Positive"),
     "negative": N_("Negative"),
 }
+
+# Drug classes an allergy is recorded against (ATC code -> name), as the clinic core names them.
+ALLERGY_CLASS_LABELS = {
+    "J01C": N_("Penicillins"),
+    "J01D": N_("Cephalosporins"),
+    "J01E": N_("Sulfonamides (sulfa drugs)"),
+    "M01A": N_("NSAIDs (anti-inflammatory painkillers)"),
+    "J01FA": N_("Macrolides"),
+    "J01MA": N_("Fluoroquinolones"),
+    "J01AA": N_("Tetracyclines"),
+    "J01GB": N_("Aminoglycosides"),
+    "N02A": N_("Opioids"),
+    "P01B": N_("Antimalarials"),
+}
+assert ALLERGY_CLASS_LABELS == {code: name for code, (name, _) in ALLERGY_CLASSES.items()}
+_CLASS_NAMES = set(ALLERGY_CLASS_LABELS.values())
+
+
+def allergen(substance: object) -> str:
+    """What a patient is allergic to, in the current language when it is a drug class."""
+    text = str(substance)
+    return gettext(text) if text in _CLASS_NAMES else text
+
 
 # What a chart history line records (HistoryEntry.action).
 ACTION_LABELS = {

@@ -89,7 +89,7 @@ def _field_messages() -> dict[str, str]:
         "drug_id": _("Please choose a medicine of the catalogue."),
         "code": _("Please choose a diagnosis from the list."),
         "label": _("Please choose a diagnosis from the list."),
-        "substance": _("Please write what the patient is allergic to."),
+        "substance": _("Please choose or write what the patient is allergic to."),
         "text": _("Please write the note."),
         "test": _("Please choose a test."),
         "value": _("Please write the result."),

@@ -146,6 +146,10 @@ class PendingPrescription:
     quantity: int | None
     dispensed: int
     at_ms: int
+    prescribed_by: str = ""
+    instructions: str = ""
+    override_reason: str = ""
+    allergies: tuple[str, ...] | None = None  # None: not known yet (an old worklist row)
 
 
 @dataclass(frozen=True, slots=True)

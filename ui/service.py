@@ -103,6 +103,10 @@ class ClinicService(Protocol):
         """Add a `rules.allergy_entry`."""
         ...
 
+    async def allergens(self) -> list[tuple[str, str]]:
+        """(name, ATC code) of the medicines an allergy can be recorded against, by name."""
+        ...
+
     async def add_note(self, patient_id: str, note: Mapping[str, Any], by: str) -> str:
         """Add a `rules.note_entry`."""
         ...

@@ -53,6 +53,10 @@ class Charts(ServiceBase):
         """Add an allergy entry."""
         return await self.clinic.add_allergy(patient_id, allergy, self.writer(by))
 
+    async def allergens(self) -> list[tuple[str, str]]:
+        """(name, ATC code) of the medicines an allergy can be recorded against."""
+        return await self.clinic.allergens()
+
     async def add_note(self, patient_id: str, note: Mapping[str, Any], by: str) -> str:
         """Add a note entry."""
         return await self.clinic.add_note(patient_id, note, self.writer(by))

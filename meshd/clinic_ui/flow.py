@@ -46,7 +46,8 @@ class Flow(ServiceBase):
 
     async def pending_prescriptions(self) -> list[PendingPrescription]:
         """Prescriptions not yet fully dispensed, oldest first."""
-        return [prescription(r) for r in await self.clinic.pending_prescriptions()]
+        names = await self.clinic.names()
+        return [prescription(r, names) for r in await self.clinic.pending_prescriptions()]
 
     async def review_items(self) -> list[ReviewItem]:
         """Unresolved concurrent edits of critical fields (and rival corrections)."""

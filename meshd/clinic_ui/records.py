@@ -177,8 +177,9 @@ def lab_order(row: Mapping[str, Any], names: Names) -> PendingLabOrder:
     )
 
 
-def prescription(row: Mapping[str, Any]) -> PendingPrescription:
+def prescription(row: Mapping[str, Any], names: Names) -> PendingPrescription:
     """A PendingPrescription from its worklist row."""
+    allergies = row.get("allergies")
     return PendingPrescription(
         patient_id=str(row["patient_id"]), patient_name=_name(row),
         prescription_id=str(row["prescription_id"]), drug=str(row["drug"]),
@@ -186,6 +187,10 @@ def prescription(row: Mapping[str, Any]) -> PendingPrescription:
         route=str(row["route"]), frequency=str(row["frequency"]),
         duration_days=int(row["duration_days"]), quantity=row.get("quantity"),
         dispensed=int(row.get("dispensed") or 0), at_ms=int(row["at_ms"]),
+        prescribed_by=names.user(row.get("prescribed_by")),
+        instructions=str(row.get("instructions") or ""),
+        override_reason=str(row.get("override_reason") or ""),
+        allergies=tuple(map(str, allergies)) if isinstance(allergies, list) else None,
     )
 
 
