@@ -9,7 +9,8 @@ pulse and respiratory rate per minute, SpO2 %, weight kg, height cm, MUAC **mm**
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from crdt_model.errors import ValidationError
@@ -17,6 +18,7 @@ from crdt_model.ids import check_entry_id, check_slug
 from crdt_model.validate import (
     atc_code,
     choice,
+    each,
     integer,
     name,
     number,
@@ -75,13 +77,14 @@ def vitals(value: object) -> dict[str, float | int]:
     """Measured vitals within their plausible ranges; at least one is required."""
     data = require_mapping(value, "vitals")
     reject_unknown(data, VITAL_RANGES, "vitals.")
-    clean = {
-        key: number(v, f"vitals.{key}", *VITAL_RANGES[key])
+    clean = each({
+        key: partial(number, v, f"vitals.{key}", *VITAL_RANGES[key])
         for key, v in data.items()
         if v is not None
-    }
+    })
     if not clean:
-        raise ValidationError("at least one vital sign is required", field="vitals")
+        raise ValidationError("at least one vital sign is required", field="vitals",
+                              problem="missing")
     if clean.get("diastolic_mmhg", 0) >= clean.get("systolic_mmhg", float("inf")):
         raise ValidationError("diastolic must be below systolic", field="vitals.diastolic_mmhg")
     return clean
@@ -125,18 +128,24 @@ def triage_entry(data: object) -> dict[str, Any]:
     reject_unknown(raw, ("encounter_id", "category", "vitals", "danger_signs", "note"))
     clean: dict[str, Any] = {}
     _encounter_link(raw, clean, required=True)
-    clean["category"] = choice(raw.get("category"), "category", TRIAGE_CATEGORIES)
-    clean["vitals"] = vitals(raw.get("vitals"))
-    signs = raw.get("danger_signs", [])
-    if not isinstance(signs, list | tuple):
-        raise ValidationError("danger_signs must be a list", field="danger_signs")
-    clean["danger_signs"] = sorted({choice(s, "danger_signs", DANGER_SIGNS) for s in signs})
+    checks: dict[str, Callable[[], Any]] = {
+        "category": partial(choice, raw.get("category"), "category", TRIAGE_CATEGORIES),
+        "vitals": partial(vitals, raw.get("vitals")),
+        "danger_signs": partial(_danger_signs, raw.get("danger_signs", [])),
+    }
+    clean.update(each(checks))
     if clean["danger_signs"] and clean["category"] == "queue":
         raise ValidationError(
             "a patient with danger signs can't be triaged 'queue'", field="category"
         )
     _optional(raw, clean, "note", text)
     return clean
+
+
+def _danger_signs(signs: object) -> list[str]:
+    if not isinstance(signs, list | tuple):
+        raise ValidationError("danger_signs must be a list", field="danger_signs")
+    return sorted({choice(s, "danger_signs", DANGER_SIGNS) for s in signs})
 
 
 def note_entry(data: object) -> dict[str, Any]:

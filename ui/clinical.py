@@ -71,6 +71,14 @@ def out_of_normal(key: str, value: float) -> bool:
     return sign is not None and not sign.normal_low <= value <= sign.normal_high
 
 
+def typed_out_of_normal(key: str, typed: object) -> bool:
+    """True when a form's typed value of vital `key` is a number outside its normal range."""
+    try:
+        return out_of_normal(key, float(str(typed).replace(",", ".")))
+    except ValueError:
+        return False
+
+
 TRIAGE_LABELS = {
     "emergency": N_("Emergency (red): see now"),
     "priority": N_("Priority (yellow): see soon"),
