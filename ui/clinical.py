@@ -205,7 +205,11 @@ ACTION_LABELS = {
     "void": N_("Voided"),
     "correction": N_("Correction"),
     "review": N_("Review resolved"),
+    "review_resolution": N_("Review resolved"),
     "demographics": N_("Details changed"),
+    "encounter_closed": N_("Visit closed"),
+    "prescription_cancel": N_("Prescription cancelled"),
+    "merge_link": N_("Linked to a duplicate chart"),
 }
 
 FIELD_LABELS = {
@@ -216,4 +220,7 @@ FIELD_LABELS = {
     "phone": N_("Phone"),
     "village": N_("Village"),
     "national_id": N_("National ID number"),
+    "clinic_id": N_("Clinic number"),
+    "address": N_("Address"),
+    "next_of_kin": N_("Next of kin"),
 }

@@ -94,6 +94,8 @@ class HistoryEntry:
     device_name: str
     action: str
     summary: str
+    data: Mapping[str, Any] | None = None  # the fields it wrote, as stored
+    replaced: tuple[str, Mapping[str, Any]] | None = None  # (kind, fields) it voided or corrected
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ from typing import Any
 
 from meshd.clinic import actions
 from meshd.clinic_ui.base import ServiceBase
-from meshd.clinic_ui.records import history, patient_summary, to_chart
+from meshd.clinic_ui.history import history
+from meshd.clinic_ui.records import patient_summary, to_chart
 from ui.records import Chart, HistoryEntry, PatientSummary
 
 

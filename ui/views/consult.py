@@ -13,6 +13,7 @@ from ui import icd10
 from ui.charts import trend
 from ui.clinical import LAB_TESTS, VITALS, allergen
 from ui.forms import Errors, error_message, int_value, number_value, posted_text, text_value
+from ui.history import sentence
 from ui.i18n import gettext as _
 from ui.records import Chart, ChartEntry
 from ui.views.patients import patient_id_of
@@ -29,6 +30,16 @@ def vital_series(chart: Chart) -> dict[str, list[tuple[int, float]]]:
         for key, value in dict(entry.data.get("vitals", {})).items():
             series.setdefault(key, []).append((entry.at_ms, float(value)))
     return series
+
+
+def latest_vitals(chart: Chart) -> dict[str, tuple[ChartEntry, float]]:
+    """Each vital sign's latest measure with the triage that took it (a later triage that did
+    not measure it does not hide it)."""
+    latest: dict[str, tuple[ChartEntry, float]] = {}
+    for entry in chart.of_kind("triage"):
+        for key, value in dict(entry.data.get("vitals", {})).items():
+            latest[key] = (entry, float(value))
+    return latest
 
 
 def results_by_order(chart: Chart) -> dict[str, ChartEntry]:
@@ -49,7 +60,8 @@ async def chart_page(request: web.Request, patient_id: str, errors: Errors | Non
     queued = [q for q in await svc.queue_today(today(request)) if q.patient_id == patient_id]
     return render(
         request, "chart.html", status=status, chart=chart, errors=errors or {}, form=form or {},
-        series=series, vitals=VITALS,
+        series=series, vitals=VITALS, latest=latest_vitals(chart),
+        triage_notes=[t for t in reversed(chart.of_kind("triage")) if t.data.get("note")],
         trends={k: trend([v for _, v in points[-TREND_POINTS:]]) for k, points in series.items()},
         dx_query=dx_query, dx_results=icd10.search(dx_query) if dx_query else [],
         stock=await svc.stock(), results=results_by_order(chart), lab_tests=LAB_TESTS,
@@ -200,7 +212,7 @@ async def history(request: web.Request) -> web.StreamResponse:
         changes = await service(request).chart_history(patient_id, by=who.id)
     except NotFound:
         raise web.HTTPNotFound() from None
-    return render(request, "history.html", chart=chart, changes=changes)
+    return render(request, "history.html", chart=chart, changes=changes, sentence=sentence)
 
 
 @routes.get("/icd10")
