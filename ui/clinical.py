@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crdt_model.allergies import ALLERGY_CLASSES
+from crdt_model.queue import next_station as next_station  # the queue's menus offer it first
 from crdt_model.rules import DANGER_SIGNS, DOSE_UNITS, ROUTES, VITAL_RANGES
 from ui.i18n import N_, gettext
 
