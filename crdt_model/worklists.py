@@ -123,7 +123,8 @@ def _station(kind: object) -> str | None:
 
 def visit_facts(doc: Doc, day_of: DayOf) -> list[dict[str, Any]]:
     """One fact per day with a live encounter: day, encounter_id (the day's latest), open,
-    sex, age_years, stations reached, diagnosis codes, latest triage category."""
+    sex, age_years, stations reached, diagnosis codes, latest triage category, the tests with
+    a critical result."""
     return visits_of(chart_root(doc), day_of)
 
 
@@ -140,6 +141,7 @@ def visits_of(root: Mapping[str, Any], day_of: DayOf) -> list[dict[str, Any]]:
             "day": day, "sex": demographics.get("sex") or "unknown",
             "age_years": age_on(demographics.get("birth_date"), day),
             "stations": {"registration"}, "diagnosis_codes": [], "triage_category": None,
+            "critical_results": [],
         })
         visit["encounter_id"] = encounter_id
         visit["open"] = entries[encounter_id].get("closed") is None
@@ -159,6 +161,9 @@ def visits_of(root: Mapping[str, Any], day_of: DayOf) -> list[dict[str, Any]]:
         code = entry.get("code")
         if entry.get("kind") == "diagnosis" and code not in visit["diagnosis_codes"]:
             visit["diagnosis_codes"].append(code)
+        if entry.get("kind") == "lab_result" and entry.get("interpretation") == "critical":
+            order = entries.get(str(entry.get("order_id"))) or {}
+            visit["critical_results"].append(str(order.get("test") or "?"))
     for visit in visits.values():
         visit["stations"] = [s for s in VISIT_STATIONS if s in visit["stations"]]
     return [visits[day] for day in sorted(visits)]

@@ -83,7 +83,7 @@ def make_environment() -> jinja2.Environment:
     env.filters.update(
         date=i18n.fmt_date, datetime=i18n.fmt_datetime, time=i18n.fmt_time,
         number=i18n.fmt_number, date_of=i18n.fmt_day_of, ago=i18n.fmt_ago,
-        duration=i18n.fmt_duration, allergen=clinical.allergen,
+        duration=i18n.fmt_duration, allergen=clinical.allergen, lab_test=i18n.gettext,
     )
     return env
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crdt_model.allergies import ALLERGY_CLASSES
+from crdt_model.lab_tests import LAB_TESTS as CATALOGUE_TESTS
 from crdt_model.queue import next_station as next_station  # the queue's menus offer it first
 from crdt_model.rules import DANGER_SIGNS, DOSE_UNITS, ROUTES, VITAL_RANGES
 from ui.i18n import N_, gettext
@@ -151,6 +152,12 @@ LAB_TESTS = {
     "pregnancy": (N_("Pregnancy test"), ""),
     "sputum_afb": (N_("Sputum smear (TB)"), ""),
     "stool": (N_("Stool microscopy"), ""),
+}
+assert {k: t[0] for k, t in LAB_TESTS.items()} == {k: t.name for k, t in CATALOGUE_TESTS.items()}
+# The words a test's result may be (crdt_model.lab_tests), as a lab worker reads them.
+RESULT_LABELS = {
+    "positive": N_("Positive"), "negative": N_("Negative"), "invalid": N_("Invalid"),
+    "scanty": N_("Scanty"), "1+": "1+", "2+": "2+", "3+": "3+",
 }
 
 SEX_LABELS = {

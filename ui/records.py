@@ -110,6 +110,7 @@ class QueueEntry:
     arrived_ms: int
     encounter_id: str
     triage_category: str | None = None
+    critical_results: tuple[str, ...] = ()  # tests of today's visit with a critical result
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,7 @@ class PendingLabOrder:
     test: str
     at_ms: int
     ordered_by: str
+    code: str = ""  # of the test catalogue (crdt_model.lab_tests), "" for a test typed in
 
 
 @dataclass(frozen=True, slots=True)

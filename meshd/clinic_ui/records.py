@@ -126,7 +126,7 @@ def queue_entry(waiting: Waiting) -> QueueEntry:
         patient_id=waiting.patient_id, given_name=waiting.given_name,
         family_name=waiting.family_name, station=waiting.station, since_ms=waiting.since_ms,
         arrived_ms=waiting.arrived_ms, encounter_id=waiting.encounter_id,
-        triage_category=waiting.triage_category,
+        triage_category=waiting.triage_category, critical_results=waiting.critical_results,
     )
 
 
@@ -135,7 +135,7 @@ def lab_order(row: Mapping[str, Any], names: Names) -> PendingLabOrder:
     return PendingLabOrder(
         patient_id=str(row["patient_id"]), patient_name=_name(row),
         order_id=str(row["order_id"]), test=str(row["test"]), at_ms=int(row["at_ms"]),
-        ordered_by=names.user(row.get("ordered_by")),
+        ordered_by=names.user(row.get("ordered_by")), code=str(row.get("code") or ""),
     )
 
 

@@ -190,14 +190,13 @@ async def test_a_clinic_day_from_set_up_to_dispensing(
     await log_in(lab, "Baraka")
     await lab.wait_for_url("**/lab")  # type: ignore[attr-defined]
     await shot(lab, "08-lab-worklist")
-    await lab.fill(".worklist input[name=value]", "Positive (P. falciparum)")  # type: ignore[attr-defined]
-    await lab.select_option(".worklist select[name=interpretation]", "positive")  # type: ignore[attr-defined]
+    await lab.select_option(".worklist select[name=value]", "positive")  # type: ignore[attr-defined]
     await lab.click("text=Save the result")  # type: ignore[attr-defined]
     await lab.wait_for_selector("text=No tests waiting.")  # type: ignore[attr-defined]
 
     await clinician.goto("/queue")  # type: ignore[attr-defined]
     await clinician.click("text=Open chart")  # type: ignore[attr-defined]
-    await clinician.wait_for_selector("text=Positive (P. falciparum)")  # type: ignore[attr-defined]
+    await clinician.wait_for_selector(".result.positive:text('Positive')")  # type: ignore[attr-defined]
     await clinician.click("text=Send to Pharmacy")  # type: ignore[attr-defined]
     await clinician.wait_for_url("**/queue")  # type: ignore[attr-defined]
 
