@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from functools import partial
+from math import ceil
 from typing import Any
 
 from crdt_model.errors import ValidationError
@@ -60,6 +61,12 @@ LAB_INTERPRETATIONS = ("normal", "abnormal", "critical", "positive", "negative")
 MAX_DURATION_DAYS = 365
 MAX_QUANTITY = 100_000
 MAX_DOSE = 100_000.0
+# Doses counted in whole units, whose quantity to give follows from dose, frequency and days.
+COUNTED_UNITS = ("tablet", "capsule", "sachet")
+# Times a day of the usual frequencies (0: a single dose); others are not checked.
+TIMES_A_DAY = {"once": 0, "1x/day": 1, "od": 1, "2x/day": 2, "bd": 2, "3x/day": 3, "tds": 3,
+               "every 8 h": 3, "4x/day": 4, "qds": 4}
+OVER_SUPPLY = 3
 _ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?")
 
 
@@ -168,6 +175,21 @@ def diagnosis_entry(data: object) -> dict[str, Any]:
     return clean
 
 
+def _check_quantity(clean: Mapping[str, Any]) -> None:
+    """A quantity of a counted form (tablets, capsules…) covers dose × times a day × days,
+    and is not more than OVER_SUPPLY times that (a typo such as 150 for 15)."""
+    times = TIMES_A_DAY.get(str(clean["frequency"]).casefold())
+    if "quantity" not in clean or clean["dose_unit"] not in COUNTED_UNITS or times is None:
+        return
+    days = 1 if times == 0 else clean["duration_days"]
+    needed = ceil(clean["dose"] * max(times, 1) * days)
+    if not needed <= clean["quantity"] <= OVER_SUPPLY * needed:
+        raise ValidationError(
+            f"{clean['dose']:g} {clean['dose_unit']} {clean['frequency']} for {days} days "
+            f"needs {needed}: the quantity must be between {needed} and {OVER_SUPPLY * needed}",
+            field="quantity", problem="out_of_range", limits=(needed, OVER_SUPPLY * needed))
+
+
 def prescription_entry(data: object) -> dict[str, Any]:
     """{drug, drug_id?, dose, dose_unit, route, frequency, duration_days, quantity?,
     instructions?, override_reason?, encounter_id?}."""
@@ -188,6 +210,7 @@ def prescription_entry(data: object) -> dict[str, Any]:
         raw.get("duration_days"), "duration_days", 1, MAX_DURATION_DAYS
     )
     _optional(raw, clean, "quantity", lambda v, f: integer(v, f, 1, MAX_QUANTITY))
+    _check_quantity(clean)
     _optional(raw, clean, "instructions", text)
     _optional(raw, clean, "override_reason", text)  # why a clash with an allergy is accepted
     _encounter_link(raw, clean, required=False)

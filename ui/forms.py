@@ -143,6 +143,10 @@ def error_message(exc: ClinicMeshError) -> tuple[str, str]:
             "birth_date", "category"):
         return field, (_("Please give the birth date or an estimated age.")
                        if field == "birth_date" else _("Please choose a triage category."))
+    if isinstance(exc, ValidationError) and field == "quantity" and exc.problem == "out_of_range":
+        return field, _("For this dose, frequency and number of days, give between %(low)s and "
+                        "%(high)s.") % {"low": fmt_number(exc.limits[0]),
+                                        "high": fmt_number(exc.limits[1])}
     if isinstance(exc, ValidationError):
         messages = _field_messages()
         if field in messages:

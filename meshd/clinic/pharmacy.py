@@ -73,6 +73,20 @@ class Pharmacy(Laboratory):
         return await self.visit_entry(patient_id, actions.PRESCRIBE, checked,
                                       rules.prescription_entry, data, caller)
 
+    async def correct_entry(self, patient_id: str, entry_id: str, data: Mapping[str, Any],
+                            caller: Caller) -> str:
+        """A corrected copy of an entry; a corrected prescription meets the allergy check too."""
+        await self.allow(caller, "consult")
+        drugs = await self.drugs()
+
+        def check(doc: Doc) -> None:
+            target = doc.get(("entries", entry_id))
+            if isinstance(target, dict) and target.get("kind") == "prescription":
+                _refuse_clash(doc, data, drugs)
+
+        await self.docs.read(chart_id(check_uuid(patient_id, "id")), check)
+        return await super().correct_entry(patient_id, entry_id, data, caller)
+
     async def cancel_prescription(self, patient_id: str, prescription_id: str, reason: str,
                                   caller: Caller) -> str:
         """Cancel a prescription not (fully) dispensed; returns the cancel entry's id."""

@@ -132,3 +132,31 @@ async def test_a_catalogue_prescription_dispenses_that_drug_only(memory_api: Api
                                 "quantity": 10}, chemist)
     stock = await clinic.stock()
     assert stock[cotrimoxazole]["level"] == -10 and stock[amoxicillin]["level"] == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("quantity", "status"), [(23, 400), (24, 201), (72, 201), (240, 400)])
+async def test_a_quantity_of_tablets_covers_dose_times_frequency_times_days(
+    memory_api: Api, quantity: int, status: int,
+) -> None:
+    pid = await memory_api.register()
+    got, body = await memory_api.post(f"/api/v1/patients/{pid}/prescriptions", {
+        "drug": "Artemether + lumefantrine", "dose": 4, "dose_unit": "tablet", "route": "oral",
+        "frequency": "2x/day", "duration_days": 3, "quantity": quantity})
+    assert got == status, body
+    if status == 400:
+        assert body["field"] == "quantity" and body["errors"][0]["limits"] == [24, 72]
+
+
+@pytest.mark.asyncio
+async def test_a_corrected_prescription_is_checked_for_allergies_too(memory_api: Api) -> None:
+    pid = await _allergic(memory_api, substance="Penicillin")
+    base = f"/api/v1/patients/{pid}"
+    status, body = await memory_api.post(f"{base}/prescriptions",
+                                         {"drug": "Co-trimoxazole", **DOSING})
+    assert status == 201, body
+    heads = await memory_api.all_heads()
+    status, body = await memory_api.post(f"{base}/entries/{body['id']}/correct",
+                                         {"drug": "Amoxicillin", **DOSING})
+    assert (status, body.get("error")) == (409, "allergy_conflict"), body
+    assert await memory_api.all_heads() == heads

@@ -81,3 +81,21 @@ async def test_the_history_is_sentences_in_the_users_language(
     if language == "fr":
         assert "Annulé : Malaria (B54)" in history
         assert "Délivré : 9 × Paracetamol 500 mg" in history
+
+
+@pytest.mark.asyncio
+async def test_a_childs_dose_in_mg_shows_the_mg_per_kg(
+    client: TestClient, clinic: NodeClinicService,
+) -> None:
+    await set_up(clinic)
+    pid = await clinic.register_patient(
+        {"given_name": "Imani", "family_name": "Otieno", "sex": "female",
+         "estimated_age_years": 4}, TODAY, by="")
+    await clinic.record_triage(pid, {"category": "queue", "vitals": {"weight_kg": 16}}, by="")
+    await clinic.prescribe(pid, {"drug": "Amoxicillin 250 mg", "dose": 400, "dose_unit": "mg",
+                                 "route": "oral", "frequency": "2x/day", "duration_days": 5},
+                           by="")
+    await add_user(clinic, "Daktari", "clinician")
+    await log_in(client, "Daktari")
+    page = _text(await (await client.get(f"/patients/{pid}")).text())
+    assert "400 mg (25 mg/kg)" in page

@@ -17,10 +17,13 @@ from ui.history import sentence
 from ui.i18n import gettext as _
 from ui.records import Chart, ChartEntry
 from ui.views.patients import patient_id_of
-from ui.web import redirect, render, require, service, today, user
+from ui.web import age_months, redirect, render, require, service, today, user
 
 routes = web.RouteTableDef()
 TREND_POINTS = 10
+# Below this age a dose in mg is shown per kg of the latest weight too (children's doses are
+# weight-based).
+CHILD_MONTHS = 12 * 12
 
 
 def vital_series(chart: Chart) -> dict[str, list[tuple[int, float]]]:
@@ -56,11 +59,16 @@ async def chart_page(request: web.Request, patient_id: str, errors: Errors | Non
     except NotFound:
         raise web.HTTPNotFound() from None
     series = vital_series(chart)
+    latest = latest_vitals(chart)
+    weighed = latest.get("weight_kg")
+    child = bool(chart.patient.birth_date) and age_months(
+        chart.patient.birth_date, today(request)) < CHILD_MONTHS
     dx_query = request.query.get("dx", "").strip()[:60]
     queued = [q for q in await svc.queue_today(today(request)) if q.patient_id == patient_id]
     return render(
         request, "chart.html", status=status, chart=chart, errors=errors or {}, form=form or {},
-        series=series, vitals=VITALS, latest=latest_vitals(chart),
+        series=series, vitals=VITALS, latest=latest,
+        child_weight_kg=weighed[1] if weighed and child else None,
         triage_notes=[t for t in reversed(chart.of_kind("triage")) if t.data.get("note")],
         trends={k: trend([v for _, v in points[-TREND_POINTS:]]) for k, points in series.items()},
         dx_query=dx_query, dx_results=icd10.search(dx_query) if dx_query else [],
