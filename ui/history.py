@@ -15,6 +15,7 @@ from ui.clinical import (
     FIELD_LABELS,
     FREQUENCY_LABELS,
     INTERPRETATION_LABELS,
+    LAB_TESTS,
     ROUTE_LABELS,
     SEX_LABELS,
     TRIAGE_LABELS,
@@ -25,9 +26,16 @@ from ui.i18n import fmt_date, fmt_number, ngettext
 from ui.i18n import gettext as _
 from ui.records import HistoryEntry
 
+_TEST_NAMES = {label for label, _unit in LAB_TESTS.values()}
+
 
 def _label(labels: Mapping[str, str], key: object) -> str:
     return _(labels[str(key)]) if str(key) in labels else str(key)
+
+
+def _test(name: object) -> str:
+    """A lab test's name, in the current language when it is one of the catalogue."""
+    return _(str(name)) if name in _TEST_NAMES else str(name or "")
 
 
 def _vitals(measured: Mapping[str, Any]) -> list[str]:
@@ -90,7 +98,7 @@ def what(kind: str, data: Mapping[str, Any]) -> str:
     elif kind == "lab_result":
         value = data.get("value")
         shown = fmt_number(value, 2) if isinstance(value, int | float) else str(value)
-        parts = [f"{data.get('test') or ''}: {shown} {data.get('unit') or ''}".strip(" :")]
+        parts = [f"{_test(data.get('test'))}: {shown} {data.get('unit') or ''}".strip(" :")]
         if data.get("interpretation"):
             parts.append(_label(INTERPRETATION_LABELS, data["interpretation"]))
     elif kind == "dispensation":
@@ -99,8 +107,10 @@ def what(kind: str, data: Mapping[str, Any]) -> str:
         parts = [f"{data.get('label')} ({data.get('code')})"]
     elif kind == "allergy":
         parts = [allergen(data.get("substance")), str(data.get("reaction") or "")]
-    else:  # note, lab order, visit, cancel: their own words
-        parts = [str(data[k]) for k in ("text", "test", "chief_complaint") if data.get(k)]
+    elif kind == "lab_order":
+        parts = [_test(data.get("test"))]
+    else:  # note, visit, cancel: their own words
+        parts = [str(data[k]) for k in ("text", "chief_complaint") if data.get(k)]
     if data.get("note") and kind not in ("registered", "demographics"):
         parts.append(_("Note: %(text)s") % {"text": data["note"]})
     if data.get("reason"):

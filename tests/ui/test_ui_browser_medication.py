@@ -53,6 +53,14 @@ async def test_penicillin_allergy_to_an_override_and_the_exact_dispense(tmp_path
                                              "sex": "female", "estimated_age_years": 34},
                                             day, by=admin.id)
     await clinic.check_in(patient, day, by=admin.id)
+    await clinic.record_triage(patient, {"category": "queue", "note": "walked in, tired",
+                                         "vitals": {"systolic_mmhg": 150, "diastolic_mmhg": 95,
+                                                    "pulse_bpm": 88, "weight_kg": 61.5}},
+                               by=admin.id)
+    await clinic.record_triage(patient, {"category": "priority", "vitals": {
+        "temperature_c": 39.2}, "note": "fever since last night"}, by=admin.id)
+    order = await clinic.order_lab(patient, {"test": "Haemoglobin", "code": "hb"}, by=admin.id)
+    await clinic.record_lab_result(patient, {"order_id": order, "value": 6.4}, by=admin.id)
     long_one = await clinic.register_patient({"given_name": LONG_NAME, "family_name": "Otieno",
                                               "sex": "female", "estimated_age_years": 20},
                                              day, by=admin.id)

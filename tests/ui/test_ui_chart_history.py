@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from ui_helpers import Clock, add_user, log_in, set_up
 
 from meshd.clinic_ui.service import NodeClinicService
+from ui import i18n
 
 TODAY = "2026-03-10"
 
@@ -76,7 +77,8 @@ async def test_the_history_is_sentences_in_the_users_language(
         assert internal not in history, f"{internal!r} shown in {language}"
     assert "fever since last night" in history
     decimal = "," if language in ("fr", "es") else "."
-    assert f"9{decimal}1 g/dL" in history and "Haemoglobin" in history
+    haemoglobin = i18n.translations(language).gettext("Haemoglobin")
+    assert f"{haemoglobin}: 9{decimal}1 g/dL" in history
     assert "Malaria (B54)" in history and "wrong patient" in history
     if language == "fr":
         assert "Annulé : Malaria (B54)" in history
