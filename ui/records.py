@@ -197,7 +197,7 @@ class PeerStatus:
     address: str
     connected: bool
     last_contact_ms: int | None
-    pending_changes: int = 0
+    pending_changes: int | None = 0  # None: not known while it is not connected
     held_back: int = 0  # records paused with this device for using too much of the link
 
 

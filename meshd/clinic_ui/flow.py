@@ -83,9 +83,9 @@ class Flow(ServiceBase):
 
     async def sync_status(self) -> SyncStatus:
         """Peers, relay and pending changes as the sync engine sees them now."""
-        return sync_status(
-            self.identity.device_name, self._sync_report(), self._relay_url, self._started_ms
-        )
+        names = await self.clinic.names()
+        return sync_status(self.identity.device_name, self._sync_report(), self._relay_url,
+                           self._started_ms, names.devices)
 
     async def visits(self, first_day: str, last_day: str) -> list[VisitFact]:
         """Every visit between two days (inclusive), for reports."""

@@ -19,7 +19,7 @@ def test_connected_peers_mean_online_and_pending_changes_add_up() -> None:
     status = sync_status("fallback", report, None, STARTED_MS)
     assert status.device_name == "desk-1" and status.offline_since_ms is None
     assert [(p.name, p.connected, p.pending_changes) for p in status.peers] == [
-        ("lab", True, 3), ("pharmacy", False, 0)]
+        ("lab", True, 3), ("pharmacy", False, None)]  # unknown while away, not 0
     assert status.pending_changes == 3 and status.relay is None
 
 
@@ -39,3 +39,9 @@ def test_documents_over_the_sync_budget_are_counted_per_peer() -> None:
     paused = {**peer("lab", True, 5_000, 0), "docs_over_budget": ["chart:a", "chart:b"]}
     status = sync_status("d", {"peers": [paused, peer("desk", True, 5_000, 0)]}, None, STARTED_MS)
     assert [p.held_back for p in status.peers] == [2, 0]
+
+
+def test_a_peer_is_named_as_the_directory_names_it() -> None:
+    report = {"peers": [{**peer("old-name", False, 4_000, 0), "device_id": "d2"}]}
+    status = sync_status("desk-1", report, None, STARTED_MS, {"d2": "Triage tablet"})
+    assert [p.name for p in status.peers] == ["Triage tablet"]
