@@ -103,6 +103,7 @@ def _field_messages() -> dict[str, str]:
         "roles": _("Choose at least one role."),
         "unit": _("Please write the unit."),
         "reorder_level": _("Please write a whole number of zero or more."),
+        "atc": _("An ATC code looks like J01CA04 (the WHO's code of the medicine)."),
     }
 
 

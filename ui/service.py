@@ -164,8 +164,9 @@ class ClinicService(Protocol):
         """The drug catalogue with current levels, by name."""
         ...
 
-    async def add_drug(self, name: str, unit: str, reorder_level: int, by: str) -> str:
-        """A new drug in the catalogue (level 0); returns its id."""
+    async def add_drug(self, name: str, unit: str, reorder_level: int, by: str,
+                       atc: str = "") -> str:
+        """A new drug in the catalogue (level 0), with its WHO ATC code if known; its id."""
         ...
 
     async def dispense(self, patient_id: str, dispense: Mapping[str, Any], by: str) -> str:

@@ -58,11 +58,13 @@ class Flow(ServiceBase):
         """The drug catalogue with current levels, by name."""
         return [stock_level(s) for s in await self.clinic.stock_list()]
 
-    async def add_drug(self, name: str, unit: str, reorder_level: int, by: str) -> str:
-        """A new drug in the catalogue (level 0); returns its id."""
-        return await self.clinic.add_drug(
-            {"name": name, "unit": unit, "reorder_level": reorder_level}, self.writer(by)
-        )
+    async def add_drug(self, name: str, unit: str, reorder_level: int, by: str,
+                       atc: str = "") -> str:
+        """A new drug in the catalogue (level 0), with its WHO ATC code if known; its id."""
+        data: dict[str, object] = {"name": name, "unit": unit, "reorder_level": reorder_level}
+        if atc:
+            data["atc"] = atc
+        return await self.clinic.add_drug(data, self.writer(by))
 
     async def receive_stock(self, drug_id: str, quantity: int, note: str, by: str) -> None:
         """Add +quantity to the ledger."""

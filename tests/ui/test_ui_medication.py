@@ -5,6 +5,7 @@ the chosen medicine after an error."""
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 
 import pytest
@@ -13,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from test_ui_forms import error_next_to
 from ui_helpers import add_user, log_in, post, set_up
 
+from crdt_model.errors import AllergyConflict
 from meshd.clinic_ui.service import NodeClinicService
 
 TODAY = "2026-03-10"
@@ -143,3 +145,25 @@ async def test_a_stock_form_keeps_the_chosen_medicine_after_an_error(
     html = await response.text()
     receive = html[html.index('id="r-drug"'):html.index("</select>", html.index('id="r-drug"'))]
     assert '<option value="zinc-20" selected>' in receive
+
+
+@pytest.mark.asyncio
+async def test_a_drug_added_with_its_atc_code_is_checked_against_allergies(
+    client: TestClient, clinic: NodeClinicService, patient: str,
+) -> None:
+    await add_user(clinic, "Dawa", "pharmacy")
+    await log_in(client, "Dawa")
+    form = {"name": "Keflex 250 mg", "unit": "capsule", "reorder_level": "20"}
+    response = await post(client, "/pharmacy/drugs", {**form, "atc": "cephalexin"},
+                          page="/pharmacy")
+    assert response.status == 400
+    assert html_lib.unescape(error_next_to(await response.text(), "drug-atc")) == (
+        "An ATC code looks like J01CA04 (the WHO's code of the medicine).")
+    response = await post(client, "/pharmacy/drugs", {**form, "atc": "j01db01"},
+                          page="/pharmacy")
+    assert response.status == 303
+    drugs = {s.name: s.drug_id for s in await clinic.stock()}
+    await clinic.add_allergy(patient, {"substance": "Penicillin"}, by="")
+    with pytest.raises(AllergyConflict):  # Keflex is a cephalosporin: a beta-lactam
+        await clinic.prescribe(patient, {"drug": "Keflex 250 mg",
+                                         "drug_id": drugs["Keflex 250 mg"], **DOSING}, by="")

@@ -116,4 +116,5 @@ async def add_drug(request: web.Request) -> web.StreamResponse:
     if errors:
         return await _page(request, {f"drug:{k}": v for k, v in errors.items()}, form, 400)
     return await _ledger(request, form, service(request).add_drug(
-        text_value(form, "name"), text_value(form, "unit"), reorder or 0, by=who.id), "drug")
+        text_value(form, "name"), text_value(form, "unit"), reorder or 0, by=who.id,
+        atc=text_value(form, "atc").upper()), "drug")
