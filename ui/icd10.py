@@ -116,7 +116,8 @@ def search(query: str, limit: int = MAX_RESULTS) -> list[Code]:
         return []
     found: list[Code] = []
     for words, listed in _synonyms():
-        if words == folded or (len(folded) >= 3 and words.startswith(folded)):
+        if words == folded or folded.startswith(f"{words} ") or (
+                len(folded) >= 3 and words.startswith(folded)):
             found += [c for c in map(lookup, listed) if c is not None and c not in found]
     prefix = query.strip().upper()
     found += [c for c in codes() if c.code.startswith(prefix) and c not in found]

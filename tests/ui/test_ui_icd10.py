@@ -25,6 +25,7 @@ def test_every_category_of_the_who_classification_is_there() -> None:
     ("UTI", "N39.0"), ("fever", "R50.9"), ("homa", "R50.9"), ("fièvre", "R50.9"),
     ("paludisme", "B54"), ("malaria", "B54"), ("neumonía", "J18.9"), ("pneumonia", "J18.9"),
     ("diarrhoea", "A09.9"), ("kuhara", "A09.9"), ("infection urinaire", "N39.0"),
+    ("otitis media", "H66.9"),
 ])
 def test_common_clinic_words_find_their_code_first(words: str, code: str) -> None:
     found = [c.code for c in icd10.search(words)]
