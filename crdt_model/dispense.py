@@ -34,7 +34,7 @@ def dispense(
     root = chart_root(chart)
     entries = entries_of(root)
     prescription_id = clean["prescription_id"]
-    require_entry(entries, prescription_id, "prescription_id", ("prescription",))
+    prescribed = require_entry(entries, prescription_id, "prescription_id", ("prescription",))
     status = status_of(entries)
     require_live(status, prescription_id, "prescription_id")
     if prescription_id in status.cancelled_by:
@@ -45,6 +45,10 @@ def dispense(
     drugs = facility_root.get("drugs")
     if not isinstance(drugs, dict) or clean["drug_id"] not in drugs:
         raise NotFound(f"drug {clean['drug_id']!r} is not in the catalogue", field="drug_id")
+    if prescribed.get("drug_id") not in (None, clean["drug_id"]):
+        raise ConflictError(  # a catalogue prescription is given as written, nothing else
+            f"the prescription is for {prescribed.get('drug')}: dispense that medicine",
+            field="drug_id")
     ledger = facility_root.get("ledger")
     if isinstance(ledger, dict) and ledger_id in ledger:
         raise ConflictError(f"ledger entry {ledger_id!r} already exists", field="ledger_id")

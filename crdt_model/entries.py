@@ -9,6 +9,7 @@ the `closed` stamp the encounter did not have.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from crdt_model import rules
@@ -28,7 +29,9 @@ from crdt_model.chart_doc import (
 from crdt_model.context import Author
 from crdt_model.errors import ConflictError
 from crdt_model.ids import check_entry_id
+from crdt_model.lab_tests import LAB_TESTS, judged
 from crdt_model.validate import text
+from crdt_model.worklists import age_on
 
 # Kinds a correction may replace; an encounter is voided, not corrected, since entries link to it.
 CORRECTABLE = ("allergy", "triage", "note", "diagnosis", "prescription", "lab_order", "lab_result")
@@ -102,8 +105,20 @@ def order_lab(doc: Doc, data: object, author: Author, entry_id: str) -> list[byt
 
 
 def record_lab_result(doc: Doc, data: object, author: Author, entry_id: str) -> list[bytes]:
-    """Record the result {order_id, value, unit?, interpretation?, note?} of a lab order."""
-    return _record(doc, "lab_result", data, author, entry_id)
+    """Record the result {order_id, value, unit?, interpretation?, note?} of a lab order; the
+    result of a catalogue test is checked and flagged by `crdt_model.lab_tests`."""
+    clean = rules.lab_result_entry(data)
+    check_entry_id(entry_id)
+    require_chart(doc)
+    _check_links(doc, clean)
+    order = doc.get((*ENTRIES, clean["order_id"]))
+    test = LAB_TESTS.get(str(order.get("code"))) if isinstance(order, dict) else None
+    if test is not None:
+        shown = doc.get(("demographics",))
+        person = shown if isinstance(shown, dict) else {}
+        day = datetime.fromtimestamp(author.at_ms / 1000, UTC).date().isoformat()
+        clean = judged(test, clean, person.get("sex"), age_on(person.get("birth_date"), day))
+    return append_entry(doc, entry_id, "lab_result", clean, author)
 
 
 def cancel_prescription(

@@ -4,6 +4,7 @@ It lives in crdt_model, the lowest layer, so every other package can raise and c
 
     ClinicMeshError
     ├── ValidationError      bad input from a form, a request or a file; names the field
+    │   └── InvalidFields    several fields wrong at once (each one a ValidationError)
     ├── NotFound             a patient, document or entry that does not exist here
     ├── CorruptDocument      bytes that do not load as an Automerge document, or a panic inside it
     ├── Forbidden            an act the user's roles do not allow (crdt_model.access)
@@ -29,9 +30,28 @@ class ClinicMeshError(Exception):
 
 
 class ValidationError(ClinicMeshError):
-    """Input that breaks a rule; `field` names the offending field when there is one."""
+    """Input that breaks a rule; `field` names the offending field when there is one, `problem`
+    says what is wrong with it (missing, too_long, out_of_range, invalid) and `limits` the
+    bounds it broke (the most characters; the lowest and highest value)."""
 
     code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None, problem: str = "invalid",
+                 limits: tuple[float, ...] = ()) -> None:
+        super().__init__(message, field=field)
+        self.problem = problem
+        self.limits = limits
+
+
+class InvalidFields(ValidationError):
+    """Every wrong field of one input, reported together; `errors` holds one per field (the
+    first one's field, problem and limits are this error's own)."""
+
+    def __init__(self, errors: list[ValidationError]) -> None:
+        first = errors[0]
+        super().__init__("; ".join(e.message for e in errors), field=first.field,
+                         problem=first.problem, limits=first.limits)
+        self.errors = errors
 
 
 class NotFound(ClinicMeshError):

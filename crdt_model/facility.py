@@ -16,13 +16,13 @@ from crdt_model.adapter import Doc, Tx
 from crdt_model.context import Author
 from crdt_model.errors import ConflictError, NotFound, ValidationError
 from crdt_model.ids import FACILITY, SCHEMA_VERSION, check_entry_id, check_slug, facility_id
-from crdt_model.validate import integer, name, reject_unknown, require_mapping, text
+from crdt_model.validate import atc_code, integer, name, reject_unknown, require_mapping, text
 
 LEDGER = ("ledger",)
 DRUGS = ("drugs",)
 SETTINGS = ("settings",)
 MAX_STOCK_MOVE = 1_000_000
-DRUG_FIELDS = ("name", "form", "strength", "unit", "reorder_level")
+DRUG_FIELDS = ("name", "atc", "form", "strength", "unit", "reorder_level")
 SETTING_FIELDS = ("name", "district", "country")
 
 
@@ -66,9 +66,10 @@ def new_facility(facility: str, data: object, author: Author) -> Doc:
 
 
 def add_drug(doc: Doc, drug_id: str, data: object, author: Author) -> list[bytes]:
-    """Add a drug {name, form?, strength?, unit?, reorder_level?} to the catalogue.
+    """Add a drug {name, atc?, form?, strength?, unit?, reorder_level?} to the catalogue.
 
-    `reorder_level` is the stock level (in units) at or below which the pharmacy reorders.
+    `atc` is its WHO ATC code (what allergy checks compare); `reorder_level` is the stock
+    level (in units) at or below which the pharmacy reorders.
     ConflictError if the drug is already present.
     """
     check_slug(drug_id, "drug_id")
@@ -78,6 +79,8 @@ def add_drug(doc: Doc, drug_id: str, data: object, author: Author) -> list[bytes
     for key in ("form", "strength", "unit"):
         if raw.get(key) is not None:
             clean[key] = name(raw[key], key)
+    if raw.get("atc") is not None:
+        clean["atc"] = atc_code(raw["atc"])
     if raw.get("reorder_level") is not None:
         clean["reorder_level"] = integer(raw["reorder_level"], "reorder_level", 0, MAX_STOCK_MOVE)
     drugs = _root(doc).get("drugs")

@@ -18,8 +18,17 @@ from crdt_model.ids import QUEUE, SCHEMA_VERSION, check_entry_id, check_uuid, qu
 from crdt_model.validate import choice
 
 STATIONS = ("registration", "triage", "consultation", "lab", "pharmacy", "done")
+# Where a patient usually goes from each station: a lab result goes back to the clinician, a
+# consultation ends at the pharmacy (the menus offer it first; any station may be chosen).
+NEXT_STATION = {"registration": "triage", "triage": "consultation", "consultation": "pharmacy",
+                "lab": "consultation", "pharmacy": "done", "done": "done"}
 ENTRIES = ("entries",)
 MOVES = ("moves",)
+
+
+def next_station(station: str) -> str:
+    """The station a patient at `station` usually goes to next."""
+    return NEXT_STATION.get(station, "triage")
 
 
 def queue_genesis(facility: str, day: str, author: Author) -> Doc:

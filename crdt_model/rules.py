@@ -9,13 +9,17 @@ pulse and respiratory rate per minute, SpO2 %, weight kg, height cm, MUAC **mm**
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
+from math import ceil
 from typing import Any
 
 from crdt_model.errors import ValidationError
 from crdt_model.ids import check_entry_id, check_slug
 from crdt_model.validate import (
+    atc_code,
     choice,
+    each,
     integer,
     name,
     number,
@@ -57,6 +61,12 @@ LAB_INTERPRETATIONS = ("normal", "abnormal", "critical", "positive", "negative")
 MAX_DURATION_DAYS = 365
 MAX_QUANTITY = 100_000
 MAX_DOSE = 100_000.0
+# Doses counted in whole units, whose quantity to give follows from dose, frequency and days.
+COUNTED_UNITS = ("tablet", "capsule", "sachet")
+# Times a day of the usual frequencies (0: a single dose); others are not checked.
+TIMES_A_DAY = {"once": 0, "1x/day": 1, "od": 1, "2x/day": 2, "bd": 2, "3x/day": 3, "tds": 3,
+               "every 8 h": 3, "4x/day": 4, "qds": 4}
+OVER_SUPPLY = 3
 _ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?")
 
 
@@ -74,13 +84,14 @@ def vitals(value: object) -> dict[str, float | int]:
     """Measured vitals within their plausible ranges; at least one is required."""
     data = require_mapping(value, "vitals")
     reject_unknown(data, VITAL_RANGES, "vitals.")
-    clean = {
-        key: number(v, f"vitals.{key}", *VITAL_RANGES[key])
+    clean = each({
+        key: partial(number, v, f"vitals.{key}", *VITAL_RANGES[key])
         for key, v in data.items()
         if v is not None
-    }
+    })
     if not clean:
-        raise ValidationError("at least one vital sign is required", field="vitals")
+        raise ValidationError("at least one vital sign is required", field="vitals",
+                              problem="missing")
     if clean.get("diastolic_mmhg", 0) >= clean.get("systolic_mmhg", float("inf")):
         raise ValidationError("diastolic must be below systolic", field="vitals.diastolic_mmhg")
     return clean
@@ -97,10 +108,11 @@ def _encounter_link(data: Mapping[str, Any], clean: dict[str, Any], required: bo
 
 
 def allergy_entry(data: object) -> dict[str, Any]:
-    """{substance, reaction?, severity?, note?}."""
+    """{substance, atc? (of the substance or its class), reaction?, severity?, note?}."""
     raw = require_mapping(data)
-    reject_unknown(raw, ("substance", "reaction", "severity", "note"))
+    reject_unknown(raw, ("substance", "atc", "reaction", "severity", "note"))
     clean: dict[str, Any] = {"substance": name(raw.get("substance"), "substance")}
+    _optional(raw, clean, "atc", atc_code)
     _optional(raw, clean, "reaction", name)
     _optional(raw, clean, "severity", lambda v, f: choice(v, f, ALLERGY_SEVERITIES))
     _optional(raw, clean, "note", text)
@@ -123,18 +135,24 @@ def triage_entry(data: object) -> dict[str, Any]:
     reject_unknown(raw, ("encounter_id", "category", "vitals", "danger_signs", "note"))
     clean: dict[str, Any] = {}
     _encounter_link(raw, clean, required=True)
-    clean["category"] = choice(raw.get("category"), "category", TRIAGE_CATEGORIES)
-    clean["vitals"] = vitals(raw.get("vitals"))
-    signs = raw.get("danger_signs", [])
-    if not isinstance(signs, list | tuple):
-        raise ValidationError("danger_signs must be a list", field="danger_signs")
-    clean["danger_signs"] = sorted({choice(s, "danger_signs", DANGER_SIGNS) for s in signs})
+    checks: dict[str, Callable[[], Any]] = {
+        "category": partial(choice, raw.get("category"), "category", TRIAGE_CATEGORIES),
+        "vitals": partial(vitals, raw.get("vitals")),
+        "danger_signs": partial(_danger_signs, raw.get("danger_signs", [])),
+    }
+    clean.update(each(checks))
     if clean["danger_signs"] and clean["category"] == "queue":
         raise ValidationError(
             "a patient with danger signs can't be triaged 'queue'", field="category"
         )
     _optional(raw, clean, "note", text)
     return clean
+
+
+def _danger_signs(signs: object) -> list[str]:
+    if not isinstance(signs, list | tuple):
+        raise ValidationError("danger_signs must be a list", field="danger_signs")
+    return sorted({choice(s, "danger_signs", DANGER_SIGNS) for s in signs})
 
 
 def note_entry(data: object) -> dict[str, Any]:
@@ -157,6 +175,21 @@ def diagnosis_entry(data: object) -> dict[str, Any]:
     return clean
 
 
+def _check_quantity(clean: Mapping[str, Any]) -> None:
+    """A quantity of a counted form (tablets, capsules…) covers dose × times a day × days,
+    and is not more than OVER_SUPPLY times that (a typo such as 150 for 15)."""
+    times = TIMES_A_DAY.get(str(clean["frequency"]).casefold())
+    if "quantity" not in clean or clean["dose_unit"] not in COUNTED_UNITS or times is None:
+        return
+    days = 1 if times == 0 else clean["duration_days"]
+    needed = ceil(clean["dose"] * max(times, 1) * days)
+    if not needed <= clean["quantity"] <= OVER_SUPPLY * needed:
+        raise ValidationError(
+            f"{clean['dose']:g} {clean['dose_unit']} {clean['frequency']} for {days} days "
+            f"needs {needed}: the quantity must be between {needed} and {OVER_SUPPLY * needed}",
+            field="quantity", problem="out_of_range", limits=(needed, OVER_SUPPLY * needed))
+
+
 def prescription_entry(data: object) -> dict[str, Any]:
     """{drug, drug_id?, dose, dose_unit, route, frequency, duration_days, quantity?,
     instructions?, override_reason?, encounter_id?}."""
@@ -177,6 +210,7 @@ def prescription_entry(data: object) -> dict[str, Any]:
         raw.get("duration_days"), "duration_days", 1, MAX_DURATION_DAYS
     )
     _optional(raw, clean, "quantity", lambda v, f: integer(v, f, 1, MAX_QUANTITY))
+    _check_quantity(clean)
     _optional(raw, clean, "instructions", text)
     _optional(raw, clean, "override_reason", text)  # why a clash with an allergy is accepted
     _encounter_link(raw, clean, required=False)

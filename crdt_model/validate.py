@@ -10,13 +10,15 @@ Clinical entries (vitals, prescriptions…) are checked in `crdt_model.rules`.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
-from crdt_model.errors import ValidationError
+from crdt_model.errors import InvalidFields, ValidationError
 from crdt_model.ids import check_day
 
+T = TypeVar("T")
 MAX_NAME_CHARS = 100
 MAX_TEXT_CHARS = 4000
 MAX_AGE_YEARS = 130
@@ -54,9 +56,10 @@ def text(value: object, field: str, *, max_chars: int = MAX_TEXT_CHARS) -> str:
         raise ValidationError(f"{field} must be text", field=field)
     clean = value.strip()
     if not clean:
-        raise ValidationError(f"{field} must not be empty", field=field)
+        raise ValidationError(f"{field} must not be empty", field=field, problem="missing")
     if len(clean) > max_chars:
-        raise ValidationError(f"{field} is longer than {max_chars} characters", field=field)
+        raise ValidationError(f"{field} is longer than {max_chars} characters", field=field,
+                              problem="too_long", limits=(max_chars,))
     return clean
 
 
@@ -65,8 +68,45 @@ def name(value: object, field: str) -> str:
     return text(value, field, max_chars=MAX_NAME_CHARS)
 
 
+_ATC = re.compile(r"[A-Z](?:[0-9]{2}(?:[A-Z](?:[A-Z](?:[0-9]{2})?)?)?)?")
+
+
+def atc_code(value: object, field: str = "atc") -> str:
+    """A WHO ATC code of a class or substance ("J01C", "J01CA04")."""
+    if not isinstance(value, str) or not _ATC.fullmatch(value):
+        raise ValidationError("an ATC code looks like J01C or J01CA04", field=field)
+    return value
+
+
+def each(checks: Mapping[str, Callable[[], T]]) -> dict[str, T]:
+    """Every check's result by key; when some fail, InvalidFields names each failure at once."""
+    results: dict[str, T] = {}
+    errors: list[ValidationError] = []
+    for key, check in checks.items():
+        try:
+            results[key] = check()
+        except InvalidFields as exc:
+            errors.extend(exc.errors)
+        except ValidationError as exc:
+            errors.append(exc)
+    if errors:
+        raise InvalidFields(errors)
+    return results
+
+
+def missing(field: str, message: str) -> Callable[[], None]:
+    """A check that fails: `field` is required and absent."""
+
+    def fail() -> None:
+        raise ValidationError(message, field=field, problem="missing")
+
+    return fail
+
+
 def choice(value: object, field: str, options: Collection[str]) -> str:
     """`value` if it is one of `options`."""
+    if value is None or value == "":
+        raise ValidationError(f"{field} is required", field=field, problem="missing")
     if not isinstance(value, str) or value not in options:
         raise ValidationError(
             f"{field} must be one of: {', '.join(sorted(options))}", field=field
@@ -79,7 +119,8 @@ def number(value: object, field: str, low: float, high: float) -> float | int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(f"{field} must be a number", field=field)
     if value != value or not low <= value <= high:  # NaN fails the first test
-        raise ValidationError(f"{field} must be between {low:g} and {high:g}", field=field)
+        raise ValidationError(f"{field} must be between {low:g} and {high:g}", field=field,
+                              problem="out_of_range", limits=(low, high))
     return value
 
 
@@ -88,7 +129,8 @@ def integer(value: object, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"{field} must be a whole number", field=field)
     if not low <= value <= high:
-        raise ValidationError(f"{field} must be between {low} and {high}", field=field)
+        raise ValidationError(f"{field} must be between {low} and {high}", field=field,
+                              problem="out_of_range", limits=(low, high))
     return value
 
 
@@ -151,9 +193,15 @@ def _estimate_birth(age_years: float | int, today: date) -> str:
     return (today - timedelta(days=round(age_years * DAYS_PER_YEAR))).isoformat()
 
 
-def _clean_demographics(data: Mapping[str, Any], today: date) -> dict[str, Any]:
+def _clean_demographics(
+    data: Mapping[str, Any], today: date, required: Mapping[str, Callable[[], None]] | None = None,
+) -> dict[str, Any]:
     reject_unknown(data, DEMOGRAPHIC_FIELDS)
-    clean = {k: _demographic(k, v, today) for k, v in data.items() if v is not None}
+    checks: dict[str, Callable[[], Any]] = {**(required or {})}
+    for key, value in data.items():
+        if value is not None:
+            checks[key] = partial(_demographic, key, value, today)
+    clean = each(checks)  # a required check only ever fails, so `clean` holds given fields
     if "birth_date" in clean and "estimated_age_years" in clean:
         raise ValidationError(
             "give birth_date or estimated_age_years, not both", field="estimated_age_years"
@@ -170,13 +218,14 @@ def _clean_demographics(data: Mapping[str, Any], today: date) -> dict[str, Any]:
 def registration(data: object, today: date | str) -> dict[str, Any]:
     """Clean demographics of a new patient; names, sex and a birth date or age are required."""
     day = as_day(today)
-    clean = _clean_demographics(require_mapping(data), day)
-    for key in ("given_name", "family_name", "sex"):
-        if key not in clean:
-            raise ValidationError(f"{key} is required", field=key)
-    if "birth_date" not in clean:
-        raise ValidationError("birth_date or estimated_age_years is required", field="birth_date")
-    return clean
+    raw = require_mapping(data)
+    given = {k for k, v in raw.items() if v is not None}
+    required = {key: missing(key, f"{key} is required")
+                for key in ("given_name", "family_name", "sex") if key not in given}
+    if not given & {"birth_date", "estimated_age_years"}:
+        required["birth_date"] = missing(
+            "birth_date", "birth_date or estimated_age_years is required")
+    return _clean_demographics(raw, day, required)
 
 
 def demographics_update(data: object, today: date | str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from crdt_model.adapter import Doc
+from crdt_model.allergies import live_allergies
 from crdt_model.chart_doc import DISPENSATION, Status, chart_root, entries_of, order_key, status_of
 
 DayOf = Callable[[int], str]
@@ -63,6 +64,7 @@ def pending_prescriptions(doc: Doc) -> list[dict[str, Any]]:
     """
     entries = entries_of(chart_root(doc))
     status = status_of(entries)
+    allergies = [str(a.get("substance")) for a in live_allergies(doc)]
     rows = []
     for k in _live(entries, status, "prescription"):
         if k in status.cancelled_by:
@@ -75,8 +77,9 @@ def pending_prescriptions(doc: Doc) -> list[dict[str, Any]]:
         rows.append({
             **{f: entry.get(f) for f in (
                 "drug", "drug_id", "dose", "dose_unit", "route", "frequency", "duration_days",
-                "quantity", "encounter_id",
+                "quantity", "encounter_id", "instructions", "override_reason",
             )},
+            "allergies": allergies,
             "prescription_id": k, "dispensed": given, "at_ms": _at(entry),
             "prescribed_by": entry.get("user"),
         })
@@ -120,7 +123,8 @@ def _station(kind: object) -> str | None:
 
 def visit_facts(doc: Doc, day_of: DayOf) -> list[dict[str, Any]]:
     """One fact per day with a live encounter: day, encounter_id (the day's latest), open,
-    sex, age_years, stations reached, diagnosis codes, latest triage category."""
+    sex, age_years, stations reached, diagnosis codes, latest triage category, the tests with
+    a critical result."""
     return visits_of(chart_root(doc), day_of)
 
 
@@ -137,6 +141,7 @@ def visits_of(root: Mapping[str, Any], day_of: DayOf) -> list[dict[str, Any]]:
             "day": day, "sex": demographics.get("sex") or "unknown",
             "age_years": age_on(demographics.get("birth_date"), day),
             "stations": {"registration"}, "diagnosis_codes": [], "triage_category": None,
+            "critical_results": [],
         })
         visit["encounter_id"] = encounter_id
         visit["open"] = entries[encounter_id].get("closed") is None
@@ -156,6 +161,9 @@ def visits_of(root: Mapping[str, Any], day_of: DayOf) -> list[dict[str, Any]]:
         code = entry.get("code")
         if entry.get("kind") == "diagnosis" and code not in visit["diagnosis_codes"]:
             visit["diagnosis_codes"].append(code)
+        if entry.get("kind") == "lab_result" and entry.get("interpretation") == "critical":
+            order = entries.get(str(entry.get("order_id"))) or {}
+            visit["critical_results"].append(str(order.get("test") or "?"))
     for visit in visits.values():
         visit["stations"] = [s for s in VISIT_STATIONS if s in visit["stations"]]
     return [visits[day] for day in sorted(visits)]

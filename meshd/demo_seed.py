@@ -55,6 +55,8 @@ CATALOGUE = (
     ("metformin-500", "Metformin 500 mg", "tablet", 200, 150),  # below reorder: shows a warning
     ("cotrimoxazole-480", "Cotrimoxazole 480 mg", "tablet", 300, 1000),
 )
+# A delivery of a default catalogue drug the demo does not name: this many reorder levels.
+DELIVERY_REORDERS = 5
 # Where today's patients are, in order of arrival: the first are done, the last still wait.
 TODAY_PLAN = ("done",) * 4 + ("pharmacy",) * 4 + ("lab",) * 3 + ("consultation",) * 5 + (
     "triage",) * 8
@@ -140,16 +142,22 @@ async def _staff(service: NodeClinicService, pin_key: bytes) -> list[DemoUser]:
 
 
 async def _pharmacy(clinic: Clinic, author: Author) -> int:
-    def stock_up(doc: Doc) -> None:
-        for drug_id, name, unit, reorder, received in CATALOGUE:
-            facility.add_drug(doc, drug_id, {"name": name, "unit": unit,
-                                             "reorder_level": reorder}, author)
-            facility.receive_stock(doc, {"drug_id": drug_id, "quantity": received,
+    def stock_up(doc: Doc) -> int:
+        known = facility.drug_catalogue(doc)  # set-up gave the essential medicines
+        for drug_id, name, unit, reorder, _received in CATALOGUE:
+            if drug_id not in known:
+                facility.add_drug(doc, drug_id, {"name": name, "unit": unit,
+                                                 "reorder_level": reorder}, author)
+        received = {drug[0]: drug[4] for drug in CATALOGUE}
+        drugs = facility.drug_catalogue(doc)
+        for drug_id, drug in drugs.items():
+            quantity = received.get(drug_id) or DELIVERY_REORDERS * int(drug["reorder_level"])
+            facility.receive_stock(doc, {"drug_id": drug_id, "quantity": quantity,
                                          "ref": "Delivery from the district store"},
                                    author, f"receive-{drug_id}")
+        return len(drugs)
 
-    await clinic.docs.update(clinic.facility_doc_id, stock_up, actor=author.actor)
-    return len(CATALOGUE)
+    return await clinic.docs.update(clinic.facility_doc_id, stock_up, actor=author.actor)
 
 
 async def _history(docs: Documents, clinic: Clinic, device: str, role: dict[str, str],

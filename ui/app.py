@@ -18,7 +18,7 @@ import jinja2
 from aiohttp import web
 
 from crdt_model.errors import ClinicMeshError
-from ui import i18n
+from ui import clinical, i18n
 from ui.auth import IDLE_LOCK_S, Sessions, csrf_ok
 from ui.lockout import LOCKOUT_S, LockoutBook
 from ui.records import User
@@ -84,7 +84,7 @@ def make_environment() -> jinja2.Environment:
     env.filters.update(
         date=i18n.fmt_date, datetime=i18n.fmt_datetime, time=i18n.fmt_time,
         number=i18n.fmt_number, date_of=i18n.fmt_day_of, ago=i18n.fmt_ago,
-        duration=i18n.fmt_duration,
+        duration=i18n.fmt_duration, allergen=clinical.allergen, lab_test=i18n.gettext,
     )
     return env
 

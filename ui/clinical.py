@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crdt_model.allergies import ALLERGY_CLASSES
+from crdt_model.lab_tests import LAB_TESTS as CATALOGUE_TESTS
+from crdt_model.queue import next_station as next_station  # the queue's menus offer it first
 from crdt_model.rules import DANGER_SIGNS, DOSE_UNITS, ROUTES, VITAL_RANGES
-from ui.i18n import N_
+from ui.i18n import N_, gettext
 
 STATION_LABELS = {
     "registration": N_("Registration"),
@@ -68,6 +71,14 @@ def out_of_normal(key: str, value: float) -> bool:
     """Whether a vital sign is outside its normal (adult) range and should be highlighted."""
     sign = VITALS_BY_KEY.get(key)
     return sign is not None and not sign.normal_low <= value <= sign.normal_high
+
+
+def typed_out_of_normal(key: str, typed: object) -> bool:
+    """True when a form's typed value of vital `key` is a number outside its normal range."""
+    try:
+        return out_of_normal(key, float(str(typed).replace(",", ".")))
+    except ValueError:
+        return False
 
 
 TRIAGE_LABELS = {
@@ -142,6 +153,12 @@ LAB_TESTS = {
     "sputum_afb": (N_("Sputum smear (TB)"), ""),
     "stool": (N_("Stool microscopy"), ""),
 }
+assert {k: t[0] for k, t in LAB_TESTS.items()} == {k: t.name for k, t in CATALOGUE_TESTS.items()}
+# The words a test's result may be (crdt_model.lab_tests), as a lab worker reads them.
+RESULT_LABELS = {
+    "positive": N_("Positive"), "negative": N_("Negative"), "invalid": N_("Invalid"),
+    "scanty": N_("Scanty"), "1+": "1+", "2+": "2+", "3+": "3+",
+}
 
 SEX_LABELS = {
     "female": N_("Female"),
@@ -158,6 +175,29 @@ INTERPRETATION_LABELS = {
     "negative": N_("Negative"),
 }
 
+# Drug classes an allergy is recorded against (ATC code -> name), as the clinic core names them.
+ALLERGY_CLASS_LABELS = {
+    "J01C": N_("Penicillins"),
+    "J01D": N_("Cephalosporins"),
+    "J01E": N_("Sulfonamides (sulfa drugs)"),
+    "M01A": N_("NSAIDs (anti-inflammatory painkillers)"),
+    "J01FA": N_("Macrolides"),
+    "J01MA": N_("Fluoroquinolones"),
+    "J01AA": N_("Tetracyclines"),
+    "J01GB": N_("Aminoglycosides"),
+    "N02A": N_("Opioids"),
+    "P01B": N_("Antimalarials"),
+}
+assert ALLERGY_CLASS_LABELS == {code: name for code, (name, _) in ALLERGY_CLASSES.items()}
+_CLASS_NAMES = set(ALLERGY_CLASS_LABELS.values())
+
+
+def allergen(substance: object) -> str:
+    """What a patient is allergic to, in the current language when it is a drug class."""
+    text = str(substance)
+    return gettext(text) if text in _CLASS_NAMES else text
+
+
 # What a chart history line records (HistoryEntry.action).
 ACTION_LABELS = {
     "registered": N_("Registered"),
@@ -173,7 +213,11 @@ ACTION_LABELS = {
     "void": N_("Voided"),
     "correction": N_("Correction"),
     "review": N_("Review resolved"),
+    "review_resolution": N_("Review resolved"),
     "demographics": N_("Details changed"),
+    "encounter_closed": N_("Visit closed"),
+    "prescription_cancel": N_("Prescription cancelled"),
+    "merge_link": N_("Linked to a duplicate chart"),
 }
 
 FIELD_LABELS = {
@@ -184,4 +228,7 @@ FIELD_LABELS = {
     "phone": N_("Phone"),
     "village": N_("Village"),
     "national_id": N_("National ID number"),
+    "clinic_id": N_("Clinic number"),
+    "address": N_("Address"),
+    "next_of_kin": N_("Next of kin"),
 }

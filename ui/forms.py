@@ -6,12 +6,18 @@ they are made (the request's language is active then).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from crdt_model.errors import ClinicMeshError, ConflictError, NotFound, ValidationError
+from crdt_model.errors import (
+    ClinicMeshError,
+    ConflictError,
+    InvalidFields,
+    NotFound,
+    ValidationError,
+)
 from ui.clinical import VITALS_BY_KEY
 from ui.i18n import fmt_number
 from ui.i18n import gettext as _
@@ -89,7 +95,7 @@ def _field_messages() -> dict[str, str]:
         "drug_id": _("Please choose a medicine of the catalogue."),
         "code": _("Please choose a diagnosis from the list."),
         "label": _("Please choose a diagnosis from the list."),
-        "substance": _("Please write what the patient is allergic to."),
+        "substance": _("Please choose or write what the patient is allergic to."),
         "text": _("Please write the note."),
         "test": _("Please choose a test."),
         "value": _("Please write the result."),
@@ -97,12 +103,33 @@ def _field_messages() -> dict[str, str]:
         "roles": _("Choose at least one role."),
         "unit": _("Please write the unit."),
         "reorder_level": _("Please write a whole number of zero or more."),
+        "atc": _("An ATC code looks like J01CA04 (the WHO's code of the medicine)."),
     }
+
+
+def error_messages(exc: ClinicMeshError) -> Errors:
+    """Every form field's translated message for an error the service raised (bad input names
+    each wrong field at once)."""
+    found = exc.errors if isinstance(exc, InvalidFields) else [exc]
+    return dict(error_message(e) for e in found)
+
+
+def also_checked(errors: Errors, check: Callable[[], object]) -> Errors:
+    """`errors` (what could not be read) with what the clinic's rule `check` finds in the rest
+    of the form, so the user sees every problem at once. Nothing is stored by `check`."""
+    try:
+        check()
+    except ValidationError as exc:
+        return {**error_messages(exc), **errors}
+    return errors
 
 
 def error_message(exc: ClinicMeshError) -> tuple[str, str]:
     """(form field, translated message) for an error the service raised."""
     field = exc.field or "form"
+    if isinstance(exc, ValidationError) and exc.problem == "too_long":
+        return field.removeprefix("vitals."), _(
+            "Too long: at most %(n)s characters.") % {"n": fmt_number(exc.limits[0])}
     if field.startswith("vitals."):
         key = field.removeprefix("vitals.")
         if key in VITALS_BY_KEY:
@@ -113,9 +140,20 @@ def error_message(exc: ClinicMeshError) -> tuple[str, str]:
         return field, _("This name is already used.")
     if isinstance(exc, NotFound):
         return field, _("This was not found on this device. It may have been removed.")
+    if isinstance(exc, ValidationError) and exc.problem == "missing" and field in (
+            "birth_date", "category"):
+        return field, (_("Please give the birth date or an estimated age.")
+                       if field == "birth_date" else _("Please choose a triage category."))
+    if isinstance(exc, ValidationError) and field == "quantity" and exc.problem == "out_of_range":
+        return field, _("For this dose, frequency and number of days, give between %(low)s and "
+                        "%(high)s.") % {"low": fmt_number(exc.limits[0]),
+                                        "high": fmt_number(exc.limits[1])}
     if isinstance(exc, ValidationError):
         messages = _field_messages()
         if field in messages:
             return field, messages[field]
+        if exc.problem == "out_of_range" and len(exc.limits) == 2:
+            return field, _("This must be between %(low)s and %(high)s.") % {
+                "low": fmt_number(exc.limits[0]), "high": fmt_number(exc.limits[1])}
         return field, _("Please check this value.")
     return field, _("This could not be saved. Please try again.")

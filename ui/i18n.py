@@ -147,6 +147,8 @@ def fmt_number(value: float | int, digits: int = 1) -> str:
 
 def fmt_ago(seconds: float) -> str:
     """A duration in plain words, e.g. "3 hours ago" / "il y a 3 heures"."""
+    if abs(seconds) < 1:  # babel says "in 0 seconds"
+        return gettext("just now")
     return format_timedelta(
         timedelta(seconds=-abs(seconds)), add_direction=True, locale=_format_locale()
     )

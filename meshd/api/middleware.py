@@ -19,6 +19,7 @@ from crdt_model.errors import (
     ConflictError,
     CorruptDocument,
     Forbidden,
+    InvalidFields,
     NotFound,
     StoreError,
     ValidationError,
@@ -63,13 +64,25 @@ def bearer_token_auth(token: str) -> Authenticate:
 
 
 def error_response(
-    status: int, code: str, message: str, field: str | None = None
+    status: int, code: str, message: str, field: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
 ) -> web.Response:
-    """The one JSON error shape of the API."""
+    """The one JSON error shape of the API (`errors`: every wrong field of bad input)."""
     body: dict[str, Any] = {"error": code, "message": message}
     if field is not None:
         body["field"] = field
+    if errors:
+        body["errors"] = errors
     return web.json_response(body, status=status)
+
+
+def _problems(exc: ClinicMeshError) -> list[dict[str, Any]] | None:
+    """Each wrong field of bad input: {field, message, problem, limits}."""
+    if not isinstance(exc, ValidationError):
+        return None
+    return [{"field": e.field, "message": e.message, "problem": e.problem,
+             "limits": list(e.limits)}
+            for e in (exc.errors if isinstance(exc, InvalidFields) else [exc])]
 
 
 def error_middleware() -> Any:
@@ -83,7 +96,7 @@ def error_middleware() -> Any:
             return await handler(request)
         except ClinicMeshError as exc:
             status = next((s for kind, s in _STATUS.items() if isinstance(exc, kind)), 400)
-            return error_response(status, exc.code, exc.message, exc.field)
+            return error_response(status, exc.code, exc.message, exc.field, _problems(exc))
         except web.HTTPRequestEntityTooLarge:
             return error_response(413, "too_large", "the request body is too large")
         except web.HTTPException as exc:

@@ -15,6 +15,7 @@ from crdt_model.context import Author
 from crdt_model.errors import ConflictError, ValidationError
 from meshd.clinic import actions
 from meshd.clinic.base import Caller, new_id
+from meshd.clinic.medicines import default_catalogue
 from meshd.clinic.pharmacy import Pharmacy
 
 UserSetter = Callable[[Doc, str, str, Author], object]
@@ -50,8 +51,9 @@ class Administration(Pharmacy):
     async def set_up_facility(
         self, facility_name: str, admin: dict[str, Any], caller_origin: str
     ) -> str:
-        """First run: name the facility and create the first admin {name, pin_hash, language?};
-        ConflictError if done already. Returns the admin's user id."""
+        """First run: name the facility, give it the default drug catalogue and create the first
+        admin {name, pin_hash, language?}; ConflictError if done already. Returns the admin's
+        user id."""
         name = validate.name(facility_name, "facility_name")
         user_id = new_id()
         author = self.author(Caller(user_id, caller_origin))  # the admin creates themselves
@@ -67,6 +69,11 @@ class Administration(Pharmacy):
             if language:
                 directory.set_user_language(people, user_id, language, author)
             facility.set_settings(place, {"name": name}, author)
+            known = facility.drug_catalogue(place)
+            for drug in default_catalogue():  # the essential medicines, stock 0
+                if drug["id"] not in known:
+                    facility.add_drug(place, drug["id"], {
+                        k: v for k, v in drug.items() if k != "id"}, author)
 
         await self.docs.update_many(
             [self.directory_doc_id, self.facility_doc_id], set_up, actor=author.actor

@@ -40,6 +40,7 @@ class Waiting:
     arrived_ms: int
     encounter_id: str
     triage_category: str | None
+    critical_results: tuple[str, ...] = ()  # tests of today's visit with a critical result
 
 
 class Flow(ClinicBase):
@@ -72,6 +73,7 @@ class Flow(ClinicBase):
                 since_ms=row.since_ms, arrived_ms=row.enqueued_ms,
                 encounter_id=str(visit.get("encounter_id") or ""),
                 triage_category=category if isinstance(category, str) else None,
+                critical_results=tuple(map(str, visit.get("critical_results") or ())),
             ))
         return sorted(found, key=lambda e: (e.arrived_ms, e.patient_id))
 

@@ -22,6 +22,7 @@ from meshd.clinic import actions
 from meshd.clinic.base import Caller, fields, new_id
 from meshd.clinic.flow import DONE
 from meshd.clinic.laboratory import Laboratory, pending
+from meshd.clinic.medicines import known_names, substances
 from meshd.clinic.projections import PRESCRIPTIONS
 
 
@@ -36,17 +37,14 @@ class Stock:
     reorder_level: int
 
 
-def _refuse_clash(doc: Doc, data: Any) -> None:
-    """AllergyConflict when the drug clashes with an allergy and no override reason is given."""
-    clashes = allergy_clashes(doc, str(data.get("drug") or ""))
+def _refuse_clash(doc: Doc, data: Mapping[str, Any], drugs: Mapping[str, Any]) -> None:
+    """AllergyConflict when the drug (by name, or its catalogue entry's ATC code) clashes with a
+    live allergy, by class or cross-reaction, and no override reason is given."""
+    drug = drugs.get(str(data.get("drug_id")))
+    atc = drug.get("atc") if isinstance(drug, Mapping) else None
+    clashes = allergy_clashes(doc, str(data.get("drug") or ""), atc, known_names(drugs))
     if clashes and not data.get("override_reason"):
         raise AllergyConflict(clashes)
-
-
-def _checked_prescribe(doc: Doc, data: Any, author: Author, entry_id: str) -> object:
-    clean = rules.prescription_entry(data)
-    _refuse_clash(doc, clean)  # again under the chart's lock: an allergy may have just synced
-    return chart.prescribe(doc, clean, author, entry_id)
 
 
 def drug_slug(name: str) -> str:
@@ -62,11 +60,32 @@ class Pharmacy(Laboratory):
         """Prescribe in today's visit; AllergyConflict when the drug clashes with a recorded
         allergy and `data` gives no `override_reason` (which is then kept on the entry)."""
         await self.allow(caller, "consult")
+        drugs = await self.drugs()
         # Checked before the visit too, so a refused prescription checks nobody in.
         await self.docs.read(chart_id(check_uuid(patient_id, "id")),
-                             lambda doc: _refuse_clash(doc, dict(data)))
-        return await self.visit_entry(patient_id, actions.PRESCRIBE, _checked_prescribe,
+                             lambda doc: _refuse_clash(doc, data, drugs))
+
+        def checked(doc: Doc, entry: Any, author: Author, entry_id: str) -> object:
+            clean = rules.prescription_entry(entry)
+            _refuse_clash(doc, clean, drugs)  # again under the lock: an allergy may have synced
+            return chart.prescribe(doc, clean, author, entry_id)
+
+        return await self.visit_entry(patient_id, actions.PRESCRIBE, checked,
                                       rules.prescription_entry, data, caller)
+
+    async def correct_entry(self, patient_id: str, entry_id: str, data: Mapping[str, Any],
+                            caller: Caller) -> str:
+        """A corrected copy of an entry; a corrected prescription meets the allergy check too."""
+        await self.allow(caller, "consult")
+        drugs = await self.drugs()
+
+        def check(doc: Doc) -> None:
+            target = doc.get(("entries", entry_id))
+            if isinstance(target, dict) and target.get("kind") == "prescription":
+                _refuse_clash(doc, data, drugs)
+
+        await self.docs.read(chart_id(check_uuid(patient_id, "id")), check)
+        return await super().correct_entry(patient_id, entry_id, data, caller)
 
     async def cancel_prescription(self, patient_id: str, prescription_id: str, reason: str,
                                   caller: Caller) -> str:
@@ -103,6 +122,11 @@ class Pharmacy(Laboratory):
     async def pending_prescriptions(self) -> list[dict[str, Any]]:
         """Prescriptions of recent visits not yet fully dispensed, oldest first."""
         return await pending(self, PRESCRIPTIONS)
+
+    async def allergens(self) -> list[tuple[str, str]]:
+        """(name, ATC code) of the medicines an allergy can be recorded against, by name (the
+        drug classes are `crdt_model.allergies.ALLERGY_CLASSES`)."""
+        return substances()
 
     async def drugs(self) -> dict[str, dict[str, Any]]:
         """The facility's drug catalogue: drug id -> {name, form, strength, unit, …}."""

@@ -8,7 +8,8 @@ from typing import Any
 
 from meshd.clinic import actions
 from meshd.clinic_ui.base import ServiceBase
-from meshd.clinic_ui.records import history, patient_summary, to_chart
+from meshd.clinic_ui.history import history
+from meshd.clinic_ui.records import patient_summary, to_chart
 from ui.records import Chart, HistoryEntry, PatientSummary
 
 
@@ -62,6 +63,10 @@ class Charts(ServiceBase):
     async def add_allergy(self, patient_id: str, allergy: Mapping[str, Any], by: str) -> str:
         """Add an allergy entry."""
         return await self.clinic.add_allergy(patient_id, allergy, self.writer(by))
+
+    async def allergens(self) -> list[tuple[str, str]]:
+        """(name, ATC code) of the medicines an allergy can be recorded against."""
+        return await self.clinic.allergens()
 
     async def add_note(self, patient_id: str, note: Mapping[str, Any], by: str) -> str:
         """Add a note entry."""

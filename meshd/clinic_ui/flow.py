@@ -47,7 +47,8 @@ class Flow(ServiceBase):
 
     async def pending_prescriptions(self) -> list[PendingPrescription]:
         """Prescriptions not yet fully dispensed, oldest first."""
-        return [prescription(r) for r in await self.clinic.pending_prescriptions()]
+        names = await self.clinic.names()
+        return [prescription(r, names) for r in await self.clinic.pending_prescriptions()]
 
     async def review_items(self) -> list[ReviewItem]:
         """Unresolved concurrent edits of critical fields (and rival corrections)."""
@@ -58,11 +59,13 @@ class Flow(ServiceBase):
         """The drug catalogue with current levels, by name."""
         return [stock_level(s) for s in await self.clinic.stock_list()]
 
-    async def add_drug(self, name: str, unit: str, reorder_level: int, by: str) -> str:
-        """A new drug in the catalogue (level 0); returns its id."""
-        return await self.clinic.add_drug(
-            {"name": name, "unit": unit, "reorder_level": reorder_level}, self.writer(by)
-        )
+    async def add_drug(self, name: str, unit: str, reorder_level: int, by: str,
+                       atc: str = "") -> str:
+        """A new drug in the catalogue (level 0), with its WHO ATC code if known; its id."""
+        data: dict[str, object] = {"name": name, "unit": unit, "reorder_level": reorder_level}
+        if atc:
+            data["atc"] = atc
+        return await self.clinic.add_drug(data, self.writer(by))
 
     async def receive_stock(self, drug_id: str, quantity: int, note: str, by: str) -> None:
         """Add +quantity to the ledger."""
@@ -83,9 +86,9 @@ class Flow(ServiceBase):
 
     async def sync_status(self) -> SyncStatus:
         """Peers, relay and pending changes as the sync engine sees them now."""
-        return sync_status(
-            self.identity.device_name, self._sync_report(), self._relay_url, self._started_ms
-        )
+        names = await self.clinic.names()
+        return sync_status(self.identity.device_name, self._sync_report(), self._relay_url,
+                           self._started_ms, names.devices)
 
     async def visits(self, first_day: str, last_day: str) -> list[VisitFact]:
         """Every visit between two days (inclusive), for reports."""

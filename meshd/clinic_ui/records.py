@@ -21,13 +21,12 @@ from crdt_model.chart_doc import (
     status_of,
 )
 from meshd.clinic.base import Names
-from meshd.clinic.clinical import shown_value, summary
+from meshd.clinic.clinical import shown_value
 from meshd.clinic.flow import Waiting
 from meshd.clinic.pharmacy import Stock
 from ui.records import (
     Chart,
     ChartEntry,
-    HistoryEntry,
     PatientSummary,
     PendingLabOrder,
     PendingPrescription,
@@ -96,43 +95,6 @@ def to_chart(root: Mapping[str, Any], names: Names) -> Chart:
     return Chart(patient_summary(patient_id, found), tuple(records))
 
 
-def history(root: Mapping[str, Any], names: Names) -> list[HistoryEntry]:
-    """Every recorded change of a chart, oldest first: demographic writes (grouped by the act
-    that wrote them), entries, and encounters being closed."""
-    # (time, rank, id): at the same millisecond, demographics (registration) come first.
-    found: list[tuple[int, int, str, HistoryEntry]] = []
-    writes = root.get("demographic_writes")
-    acts: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for write_id, write in (writes if isinstance(writes, dict) else {}).items():
-        if isinstance(write, dict):
-            acts.setdefault(write_id.rsplit(".", 1)[0], []).append((write_id, write))
-    for act, fields in acts.items():
-        first = fields[0][1]
-        action = "registered" if act == "registration" else (
-            "review" if first.get("resolves") else "demographics"
-        )
-        text = ", ".join(f"{w.get('field')}: {w.get('value')}" for _, w in sorted(fields))
-        at = order_key(act, first)[0]
-        found.append((at, 0, act, HistoryEntry(
-            at, names.user(first.get("user")), names.device(first.get("device")), action, text,
-        )))
-    for entry_id, entry in entries_of(root).items():
-        kind = str(entry.get("kind"))
-        at = order_key(entry_id, entry)[0]
-        found.append((at, 1, entry_id, HistoryEntry(
-            at, names.user(entry.get("user")), names.device(entry.get("device")), kind,
-            summary(kind, entry),
-        )))
-        closed = entry.get("closed")
-        if kind == "encounter" and isinstance(closed, dict):
-            at = order_key(entry_id, closed)[0]
-            found.append((at, 1, entry_id + "/closed", HistoryEntry(
-                at, names.user(closed.get("user")), names.device(closed.get("device")),
-                "encounter_closed", "encounter closed",
-            )))
-    return [h for *_, h in sorted(found, key=lambda item: item[:3])]
-
-
 def review_item(row: Mapping[str, Any], names: Names) -> ReviewItem:
     """A review item from its projection row (a demographic conflict or rival corrections)."""
     candidates = []
@@ -171,7 +133,7 @@ def queue_entry(waiting: Waiting) -> QueueEntry:
         patient_id=waiting.patient_id, given_name=waiting.given_name,
         family_name=waiting.family_name, station=waiting.station, since_ms=waiting.since_ms,
         arrived_ms=waiting.arrived_ms, encounter_id=waiting.encounter_id,
-        triage_category=waiting.triage_category,
+        triage_category=waiting.triage_category, critical_results=waiting.critical_results,
     )
 
 
@@ -180,12 +142,13 @@ def lab_order(row: Mapping[str, Any], names: Names) -> PendingLabOrder:
     return PendingLabOrder(
         patient_id=str(row["patient_id"]), patient_name=_name(row),
         order_id=str(row["order_id"]), test=str(row["test"]), at_ms=int(row["at_ms"]),
-        ordered_by=names.user(row.get("ordered_by")),
+        ordered_by=names.user(row.get("ordered_by")), code=str(row.get("code") or ""),
     )
 
 
-def prescription(row: Mapping[str, Any]) -> PendingPrescription:
+def prescription(row: Mapping[str, Any], names: Names) -> PendingPrescription:
     """A PendingPrescription from its worklist row."""
+    allergies = row.get("allergies")
     return PendingPrescription(
         patient_id=str(row["patient_id"]), patient_name=_name(row),
         prescription_id=str(row["prescription_id"]), drug=str(row["drug"]),
@@ -193,6 +156,10 @@ def prescription(row: Mapping[str, Any]) -> PendingPrescription:
         route=str(row["route"]), frequency=str(row["frequency"]),
         duration_days=int(row["duration_days"]), quantity=row.get("quantity"),
         dispensed=int(row.get("dispensed") or 0), at_ms=int(row["at_ms"]),
+        prescribed_by=names.user(row.get("prescribed_by")),
+        instructions=str(row.get("instructions") or ""),
+        override_reason=str(row.get("override_reason") or ""),
+        allergies=tuple(map(str, allergies)) if isinstance(allergies, list) else None,
     )
 
 

@@ -22,19 +22,20 @@ def relay_status(url: str | None) -> RelayStatus | None:
 
 def sync_status(
     device_name: str, engine_report: Mapping[str, Any] | None, relay_url: str | None,
-    started_ms: int,
+    started_ms: int, device_names: Mapping[str, str] | None = None,
 ) -> SyncStatus:
-    """SyncStatus from an engine report (None when sync is not running)."""
+    """SyncStatus from an engine report (None when sync is not running); a peer is named as
+    the mesh directory names it (`device_names`, by device id), as every other page does."""
     relay = relay_status(relay_url)
     if engine_report is None:
         return SyncStatus(device_name=device_name, relay=relay, offline_since_ms=started_ms)
-    peers = tuple(_peer(p) for p in engine_report.get("peers", []))
+    peers = tuple(_peer(p, device_names or {}) for p in engine_report.get("peers", []))
     connected = any(p.connected for p in peers)
     last_contact = max((p.last_contact_ms for p in peers if p.last_contact_ms), default=None)
     return SyncStatus(
         device_name=str(engine_report.get("device", {}).get("device_name") or device_name),
         peers=peers, relay=relay,
-        pending_changes=sum(p.pending_changes for p in peers),
+        pending_changes=sum(p.pending_changes or 0 for p in peers),
         offline_since_ms=None if connected else (last_contact or started_ms),
         quarantine=tuple(_quarantined(q) for q in engine_report.get("quarantine", [])),
     )
@@ -48,13 +49,16 @@ def _quarantined(report: Mapping[str, Any]) -> QuarantineItem:
     )
 
 
-def _peer(report: Mapping[str, Any]) -> PeerStatus:
+def _peer(report: Mapping[str, Any], device_names: Mapping[str, str]) -> PeerStatus:
     last = report.get("last_seen_ms")
+    connected = bool(report.get("connected"))
     return PeerStatus(
-        name=str(report.get("device_name") or report.get("address") or "?"),
+        name=str(device_names.get(str(report.get("device_id"))) or report.get("device_name")
+                 or report.get("address") or "?"),
         address=str(report.get("address") or ""),
-        connected=bool(report.get("connected")),
+        connected=connected,
         last_contact_ms=last if isinstance(last, int) else None,
-        pending_changes=int(report.get("docs_pending_out") or 0),
+        # The engine counts what waits only for a connected peer: unknown otherwise, not 0.
+        pending_changes=int(report.get("docs_pending_out") or 0) if connected else None,
         held_back=len(report.get("docs_over_budget") or ()),
     )

@@ -96,7 +96,8 @@ INSERT OR IGNORE INTO reproject (doc_id)
     SELECT doc_id FROM documents WHERE doc_id LIKE 'chart:%';
 """
 
-# v4: search rows carry the short patient number (crdt_model.patient_number), found by search.
+# v4: search rows carry the short patient number (crdt_model.patient_number), found by search,
+# and the pharmacy's worklist rows the allergies, instructions and overrides: reproject charts.
 _V4 = """
 ALTER TABLE patients ADD COLUMN number TEXT;
 CREATE INDEX patients_by_number ON patients (number);

@@ -146,7 +146,7 @@ class ClinicDay:
                 else "queue", "vitals": visit.vitals})
         if visit.allergy:
             chart_write("allergy", visit.triage, "allergies",
-                        {"substance": "Penicillin", "severity": "moderate"})
+                        {"substance": "Sulfonamides", "severity": "moderate"})  # no clash
         self._move(queued, visit.triage, "consultation")
         walk()
         code, label, drug_id, test = visit.illness

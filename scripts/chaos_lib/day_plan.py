@@ -104,7 +104,7 @@ def plan_day(seed: int, seconds: float, nodes: int, visits: int) -> list[Visit]:
             helper=_other(rng, nodes, station["consult"]), lab=station["lab"],
             pharmacy=station["pharmacy"], pharmacy2=_other(rng, nodes, station["pharmacy"]),
             illness=rng.choice(ILLNESSES), allergy=rng.random() < 0.2,
-            quantity=rng.randint(6, 30), split_dispense=rng.random() < 0.35,
+            quantity=rng.randint(24, 30), split_dispense=rng.random() < 0.35,  # 24: AL 4 bd 3d
             vitals={"temperature_c": round(rng.uniform(36.0, 40.5), 1),
                     "pulse_bpm": rng.randint(60, 130), "spo2_pct": rng.randint(90, 100)},
             pause_s=tuple(round(rng.uniform(0.2, 1.5), 2) for _ in range(12)),

@@ -70,6 +70,7 @@ def test_visit_facts_follow_the_patient_through_the_stations(
     assert worklists.visit_facts(registered, utc_day) == [{
         "day": DAY0, "encounter_id": "e1", "open": True, "sex": "female", "age_years": 36,
         "stations": ["registration"], "diagnosis_codes": [], "triage_category": None,
+        "critical_results": [],
     }]
     chart.record_triage(registered, {"encounter_id": "e1", "category": "priority",
                                      "vitals": {"temperature_c": 38.9}}, later, "t1")

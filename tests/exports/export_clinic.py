@@ -171,7 +171,7 @@ def generated_clinic(n: int, fac: Doc) -> tuple[list[Doc], Counter[tuple[str, st
             chart.void_entry(doc, "enc-void", "opened by mistake", who("2026-11-29"), "void-e")
         if i % 8 == 0:
             rx = f"rx-{i}"
-            chart.prescribe(doc, {"drug": "AL", "drug_id": "al-20-120", "dose": 4,
+            chart.prescribe(doc, {"drug": "AL", "drug_id": "al-20-120", "dose": 1,
                                   "dose_unit": "tablet", "route": "oral", "frequency": "bd",
                                   "duration_days": 3, "quantity": 6}, who(days[-1]), rx)
             chart.dispense(doc, fac, {"prescription_id": rx, "drug_id": "al-20-120",

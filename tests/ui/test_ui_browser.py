@@ -106,9 +106,12 @@ async def test_a_clinic_day_from_set_up_to_dispensing(
 
     pharmacy = await device(browser, base)
     await log_in(pharmacy, "Neema")
-    await pharmacy.fill("#n-name", "Amoxicillin 250 mg")  # type: ignore[attr-defined]
+    await pharmacy.fill("#n-name", "Cefalexin 250 mg")  # type: ignore[attr-defined]
     await pharmacy.fill("#n-reorder", "30")  # type: ignore[attr-defined]
     await pharmacy.click("text=Add the medicine")  # type: ignore[attr-defined]
+    await pharmacy.wait_for_selector("td:text('Cefalexin 250 mg')")  # type: ignore[attr-defined]
+    # Amoxicillin is one of the essential medicines the facility started with.
+    await pharmacy.select_option("#r-drug", "amoxicillin-250")  # type: ignore[attr-defined]
     await pharmacy.fill("#r-qty", "40")  # type: ignore[attr-defined]
     await pharmacy.click("text=Add to stock")  # type: ignore[attr-defined]
     await pharmacy.wait_for_selector("td:text('40 ')")  # type: ignore[attr-defined]
@@ -187,14 +190,13 @@ async def test_a_clinic_day_from_set_up_to_dispensing(
     await log_in(lab, "Baraka")
     await lab.wait_for_url("**/lab")  # type: ignore[attr-defined]
     await shot(lab, "08-lab-worklist")
-    await lab.fill(".worklist input[name=value]", "Positive (P. falciparum)")  # type: ignore[attr-defined]
-    await lab.select_option(".worklist select[name=interpretation]", "positive")  # type: ignore[attr-defined]
+    await lab.select_option(".worklist select[name=value]", "positive")  # type: ignore[attr-defined]
     await lab.click("text=Save the result")  # type: ignore[attr-defined]
     await lab.wait_for_selector("text=No tests waiting.")  # type: ignore[attr-defined]
 
     await clinician.goto("/queue")  # type: ignore[attr-defined]
     await clinician.click("text=Open chart")  # type: ignore[attr-defined]
-    await clinician.wait_for_selector("text=Positive (P. falciparum)")  # type: ignore[attr-defined]
+    await clinician.wait_for_selector(".result.positive:text('Positive')")  # type: ignore[attr-defined]
     await clinician.click("text=Send to Pharmacy")  # type: ignore[attr-defined]
     await clinician.wait_for_url("**/queue")  # type: ignore[attr-defined]
 
@@ -203,7 +205,7 @@ async def test_a_clinic_day_from_set_up_to_dispensing(
     await shot(pharmacy, "09-pharmacy")
     await pharmacy.click("button:text-is('Dispense')")  # type: ignore[attr-defined]
     await pharmacy.wait_for_selector("text=No prescriptions waiting.")  # type: ignore[attr-defined]
-    assert (await clinic.stock())[0].level == 25
+    assert {s.drug_id: s.level for s in await clinic.stock()}["amoxicillin-250"] == 25
 
     queue = await clinic.queue_today((await clinic.visits("2000-01-01", "2100-01-01"))[0].day)
     assert [q.station for q in queue] == ["done"]

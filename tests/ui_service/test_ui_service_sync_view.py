@@ -19,7 +19,7 @@ def test_connected_peers_mean_online_and_pending_changes_add_up() -> None:
     status = sync_status("fallback", report, None, STARTED_MS)
     assert status.device_name == "desk-1" and status.offline_since_ms is None
     assert [(p.name, p.connected, p.pending_changes) for p in status.peers] == [
-        ("lab", True, 3), ("pharmacy", False, 0)]
+        ("lab", True, 3), ("pharmacy", False, None)]  # unknown while away, not 0
     assert status.pending_changes == 3 and status.relay is None
 
 
@@ -47,3 +47,9 @@ def test_refused_data_is_listed_with_the_device_that_sent_it() -> None:
     status = sync_status("d", {"peers": [], "quarantine": [refused]}, None, STARTED_MS)
     assert [(q.device_name, q.doc_id, q.reason) for q in status.quarantine] == [
         ("tablet-9", "chart:a", "entries/a1 was deleted")]
+
+
+def test_a_peer_is_named_as_the_directory_names_it() -> None:
+    report = {"peers": [{**peer("old-name", False, 4_000, 0), "device_id": "d2"}]}
+    status = sync_status("desk-1", report, None, STARTED_MS, {"d2": "Triage tablet"})
+    assert [p.name for p in status.peers] == ["Triage tablet"]

@@ -7,20 +7,23 @@ from typing import Any
 
 from aiohttp import web
 
+from crdt_model.allergies import ALLERGY_CLASSES
 from crdt_model.errors import AllergyConflict, ClinicMeshError, NotFound
 from ui import icd10
 from ui.charts import trend
-from ui.clinical import LAB_TESTS, VITALS
+from ui.clinical import LAB_TESTS, VITALS, allergen
 from ui.forms import Errors, error_message, int_value, number_value, posted_text, text_value
+from ui.history import sentence
 from ui.i18n import gettext as _
 from ui.records import Chart, ChartEntry
 from ui.views.patients import patient_id_of
-from ui.web import redirect, render, require, service, today, user
+from ui.web import age_months, redirect, render, require, service, today, user
 
 routes = web.RouteTableDef()
 TREND_POINTS = 10
-# Kept on a prescription confirmed past an allergy warning (stored data: not translated).
-ALLERGY_CONFIRMED = "prescribed knowing the recorded allergy (confirmed in the UI)"
+# Below this age a dose in mg is shown per kg of the latest weight too (children's doses are
+# weight-based).
+CHILD_MONTHS = 12 * 12
 
 
 def vital_series(chart: Chart) -> dict[str, list[tuple[int, float]]]:
@@ -30,6 +33,16 @@ def vital_series(chart: Chart) -> dict[str, list[tuple[int, float]]]:
         for key, value in dict(entry.data.get("vitals", {})).items():
             series.setdefault(key, []).append((entry.at_ms, float(value)))
     return series
+
+
+def latest_vitals(chart: Chart) -> dict[str, tuple[ChartEntry, float]]:
+    """Each vital sign's latest measure with the triage that took it (a later triage that did
+    not measure it does not hide it)."""
+    latest: dict[str, tuple[ChartEntry, float]] = {}
+    for entry in chart.of_kind("triage"):
+        for key, value in dict(entry.data.get("vitals", {})).items():
+            latest[key] = (entry, float(value))
+    return latest
 
 
 def results_by_order(chart: Chart) -> dict[str, ChartEntry]:
@@ -46,14 +59,21 @@ async def chart_page(request: web.Request, patient_id: str, errors: Errors | Non
     except NotFound:
         raise web.HTTPNotFound() from None
     series = vital_series(chart)
+    latest = latest_vitals(chart)
+    weighed = latest.get("weight_kg")
+    child = bool(chart.patient.birth_date) and age_months(
+        chart.patient.birth_date, today(request)) < CHILD_MONTHS
     dx_query = request.query.get("dx", "").strip()[:60]
     queued = [q for q in await svc.queue_today(today(request)) if q.patient_id == patient_id]
     return render(
         request, "chart.html", status=status, chart=chart, errors=errors or {}, form=form or {},
-        series=series, vitals=VITALS,
+        series=series, vitals=VITALS, latest=latest,
+        child_weight_kg=weighed[1] if weighed and child else None,
+        triage_notes=[t for t in reversed(chart.of_kind("triage")) if t.data.get("note")],
         trends={k: trend([v for _, v in points[-TREND_POINTS:]]) for k, points in series.items()},
         dx_query=dx_query, dx_results=icd10.search(dx_query) if dx_query else [],
         stock=await svc.stock(), results=results_by_order(chart), lab_tests=LAB_TESTS,
+        allergens=await svc.allergens(),
         queued=queued[0] if queued else None,
     )
 
@@ -74,12 +94,12 @@ async def _store(request: web.Request, patient_id: str, form: dict[str, str], wr
                  anchor: str) -> web.StreamResponse:
     try:
         await write
-    except AllergyConflict as exc:  # the core refused: show the warning and the box to confirm
+    except AllergyConflict as exc:  # the core refused: show the warning and ask for a reason
         form["allergy_warning"] = "1"
         return await chart_page(request, patient_id, {"drug": _(
             "Allergy warning: this patient is allergic to %(list)s. "
-            "Choose another medicine, or tick the box to prescribe anyway."
-        ) % {"list": ", ".join(exc.substances)}}, form, status=400)
+            "Choose another medicine, or write why you prescribe it anyway."
+        ) % {"list": ", ".join(map(allergen, exc.substances))}}, form, status=400)
     except ClinicMeshError as exc:
         field, message = error_message(exc)
         return await chart_page(request, patient_id, {field: message}, form, status=400)
@@ -115,8 +135,13 @@ async def add_allergy(request: web.Request) -> web.StreamResponse:
     who = require(request, "triage")
     patient_id = patient_id_of(request)
     form = await posted_text(request)
-    allergy = {"substance": text_value(form, "substance"),
+    chosen = text_value(form, "allergen")
+    listed = {code: name for name, code in await service(request).allergens()}
+    listed.update({code: name for code, (name, _words) in ALLERGY_CLASSES.items()})
+    allergy = {"substance": listed.get(chosen) or text_value(form, "substance"),
                "severity": text_value(form, "severity") or "unknown"}
+    if chosen in listed:
+        allergy["atc"] = chosen
     if text_value(form, "reaction"):
         allergy["reaction"] = text_value(form, "reaction")
     return await _store(request, patient_id, form,
@@ -151,8 +176,8 @@ async def prescribe(request: web.Request) -> web.StreamResponse:
     stock_names = {s.drug_id: s.name for s in await svc.stock()}
     errors: Errors = {}
     data = prescription_from(form, stock_names, errors)
-    if form.get("allergy_confirmed"):
-        data["override_reason"] = ALLERGY_CONFIRMED
+    if text_value(form, "override_reason"):
+        data["override_reason"] = text_value(form, "override_reason")
     if errors:
         return await chart_page(request, patient_id, errors, form, status=400)
     return await _store(request, patient_id, form, svc.prescribe(patient_id, data, by=by),
@@ -195,7 +220,7 @@ async def history(request: web.Request) -> web.StreamResponse:
         changes = await service(request).chart_history(patient_id, by=who.id)
     except NotFound:
         raise web.HTTPNotFound() from None
-    return render(request, "history.html", chart=chart, changes=changes)
+    return render(request, "history.html", chart=chart, changes=changes, sentence=sentence)
 
 
 @routes.get("/icd10")

@@ -7,8 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from crdt_model.errors import ClinicMeshError
+from crdt_model.lab_tests import LAB_TESTS as CATALOGUE_TESTS
 from ui.clinical import INTERPRETATION_LABELS, LAB_TESTS
-from ui.forms import Errors, error_message, posted_text, text_value
+from ui.forms import Errors, error_message, number_value, posted_text, text_value
 from ui.views.patients import patient_id_of
 from ui.web import redirect, render, require, service
 
@@ -20,7 +21,8 @@ async def _page(request: web.Request, errors: Errors | None = None,
     orders = await service(request).pending_lab_orders()
     units = {label: unit for label, unit in LAB_TESTS.values()}
     return render(request, "lab.html", status=status, orders=orders, errors=errors or {},
-                  form=form or {}, units=units, interpretations=INTERPRETATION_LABELS)
+                  form=form or {}, units=units, interpretations=INTERPRETATION_LABELS,
+                  catalogue=CATALOGUE_TESTS)
 
 
 @routes.get("/lab")
@@ -45,14 +47,17 @@ async def enter_result(request: web.Request) -> web.StreamResponse:
     order_id = request.match_info["order_id"]
     form = await posted_text(request)
     form["order_id"] = order_id
-    raw = text_value(form, "value")
-    value: Any = raw
-    try:
-        value = float(raw.replace(",", ".")) if raw else raw
-    except ValueError:
-        value = raw
+    test = CATALOGUE_TESTS.get(text_value(form, "code"))
+    errors: Errors = {}
+    value: Any = text_value(form, "value")
+    if test is None or test.result == "number":
+        number = number_value(form, "value", {} if test is None else errors)
+        value = value if number is None else number
+    if errors:
+        return await _page(request, {f"{order_id}:{k}": v for k, v in errors.items()}, form,
+                           status=400)
     result: dict[str, Any] = {"order_id": order_id, "value": value}
-    for key in ("unit", "interpretation", "note"):
+    for key in ("unit", "interpretation", "note") if test is None else ("note",):
         if text_value(form, key):
             result[key] = text_value(form, key)
     try:

@@ -8,10 +8,10 @@ from typing import Any
 import segno
 from aiohttp import web
 
+from crdt_model import validate
 from crdt_model.errors import ClinicMeshError, NotFound
 from crdt_model.ids import check_uuid
-from ui.forms import Errors, error_message, number_value, posted_text, text_value
-from ui.i18n import gettext as _
+from ui.forms import Errors, also_checked, error_messages, number_value, posted_text, text_value
 from ui.web import redirect, render, require, service, svg, today
 
 routes = web.RouteTableDef()
@@ -47,9 +47,15 @@ def _demographics(form: dict[str, str], errors: Errors) -> dict[str, Any]:
     del data["age_years"]
     if age is not None:
         data["estimated_age_years"] = age
-    if data["birth_date"] is None and age is None and "age_years" not in errors:
-        errors["birth_date"] = _("Please give the birth date or an estimated age.")
     return data
+
+
+def _on_form(errors: Errors) -> Errors:
+    """The core's fields as the form names them (the age is `age_years`)."""
+    found = {"age_years" if k == "estimated_age_years" else k: v for k, v in errors.items()}
+    if "age_years" in found:  # an age that could not be read is the birth date's only problem
+        found.pop("birth_date", None)
+    return found
 
 
 @routes.get("/patients/new")
@@ -68,10 +74,11 @@ async def register(request: web.Request) -> web.StreamResponse:
     form = await posted_text(request)
     errors: Errors = {}
     data = _demographics(form, errors)
-    if errors:
-        return render(request, "register.html", status=400, form=form, errors=errors,
-                      duplicates=[])
     demographics = {k: v for k, v in data.items() if v is not None}
+    if errors:
+        errors = also_checked(errors, lambda: validate.registration(demographics, today(request)))
+        return render(request, "register.html", status=400, form=form, errors=_on_form(errors),
+                      duplicates=[])
     svc = service(request)
     try:
         if not form.get("confirm_new"):
@@ -81,9 +88,8 @@ async def register(request: web.Request) -> web.StreamResponse:
                               duplicates=duplicates)
         patient_id = await svc.admit_patient(demographics, today(request), by=who.id)
     except ClinicMeshError as exc:
-        field, message = error_message(exc)
         return render(request, "register.html", status=400, form=form, duplicates=[],
-                      errors={"age_years" if field == "estimated_age_years" else field: message})
+                      errors=_on_form(error_messages(exc)))
     raise redirect(f"/patients/{patient_id}/card?new=1")
 
 

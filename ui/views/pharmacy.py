@@ -21,8 +21,13 @@ async def _page(request: web.Request, errors: Errors | None = None,
                 form: dict[str, str] | None = None, status: int = 200) -> web.Response:
     svc = service(request)
     stock = await svc.stock()
-    return render(request, "pharmacy.html", status=status,
-                  pending=await svc.pending_prescriptions(), stock=stock,
+    pending = await svc.pending_prescriptions()
+    wanted = {p.drug_id for p in pending}
+    # Worth a warning: a level below zero, or none left of a medicine someone is waiting for
+    # (a catalogue medicine never stocked here is not news).
+    short = [s for s in stock if s.level < 0 or (s.level == 0 and s.drug_id in wanted)]
+    return render(request, "pharmacy.html", status=status, pending=pending, stock=stock,
+                  short=short,
                   levels={s.drug_id: s for s in stock}, errors=errors or {}, form=form or {})
 
 
@@ -111,4 +116,5 @@ async def add_drug(request: web.Request) -> web.StreamResponse:
     if errors:
         return await _page(request, {f"drug:{k}": v for k, v in errors.items()}, form, 400)
     return await _ledger(request, form, service(request).add_drug(
-        text_value(form, "name"), text_value(form, "unit"), reorder or 0, by=who.id), "drug")
+        text_value(form, "name"), text_value(form, "unit"), reorder or 0, by=who.id,
+        atc=text_value(form, "atc").upper()), "drug")

@@ -6,14 +6,16 @@ from typing import Any
 
 from aiohttp import web
 
+from crdt_model import rules
 from crdt_model.errors import ClinicMeshError, NotFound
 from ui.clinical import VITALS
-from ui.forms import Errors, error_message, number_value, text_value
-from ui.i18n import gettext as _
+from ui.forms import Errors, also_checked, error_messages, number_value, text_value
 from ui.views.patients import patient_id_of
 from ui.web import redirect, render, require, service, user
 
 routes = web.RouteTableDef()
+# The encounter a triage is checked against when only its errors are wanted (nothing is stored).
+CHECK_ONLY = "00000000-0000-4000-8000-000000000000"
 
 
 async def _page(request: web.Request, patient_id: str, form: dict[str, Any], errors: Errors,
@@ -50,13 +52,13 @@ async def triage_post(request: web.Request) -> web.StreamResponse:
     }
     if text_value(form, "note"):
         triage["note"] = text_value(form, "note")
-    if triage["category"] is None:
-        errors["category"] = _("Please choose a triage category.")
-    if errors:
+    if errors:  # numbers that could not be read: the clinic's rules check the rest
+        errors = also_checked(errors, lambda: rules.triage_entry(
+            {**triage, "encounter_id": CHECK_ONLY, "vitals": triage["vitals"] or None}))
+        errors.pop("vitals", None)
         return await _page(request, patient_id, form, errors, status=400)
     try:
         await service(request).record_triage(patient_id, triage, by=who.id)
     except ClinicMeshError as exc:
-        field, message = error_message(exc)
-        return await _page(request, patient_id, form, {field: message}, status=400)
+        return await _page(request, patient_id, form, error_messages(exc), status=400)
     raise redirect("/queue")
