@@ -35,10 +35,8 @@ def _id_prefix(ident: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class ChangeInfo:
-    """One change of a document's history: its hash, author actor, sequence and parents."""
+    """One change of a document's history: its hash, author actor and sequence number."""
 
     hash: bytes
     actor: bytes
     seq: int
-    deps: tuple[bytes, ...]
-    size: int

@@ -196,8 +196,7 @@ class Doc:
     def history(self, since: Sequence[bytes] = ()) -> list[ChangeInfo]:
         """Every change (after `since`) of the document in causal order, for attribution."""
         with _guard(self):
-            return [ChangeInfo(bytes(c.hash), bytes(c.actor_id), int(c.seq),
-                               tuple(bytes(d) for d in c.deps), len(c.bytes))
+            return [ChangeInfo(bytes(c.hash), bytes(c.actor_id), int(c.seq))
                     for c in self._live().get_changes(list(since))]
 
     def apply(self, chunks: bytes) -> bool:

@@ -12,6 +12,7 @@ Anything else is refused (RefusedChange) and quarantined like any other bad data
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -63,6 +64,11 @@ def latest_by_actor(changes: Iterable[ChangeInfo]) -> dict[bytes, ChangeInfo]:
         if change.actor not in latest or change.seq > latest[change.actor].seq:
             latest[change.actor] = change
     return latest
+
+
+@functools.lru_cache(maxsize=1024)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(raw)
 
 
 def keys_by_device(devices: Mapping[str, Mapping[str, Any]]) -> dict[bytes, set[bytes]]:
@@ -139,7 +145,7 @@ class Attestor:
         message = signed_message(doc_id, attestation.hash)
         for key in self.keys_for(device) if self.keys_for is not None else ():
             try:
-                Ed25519PublicKey.from_public_bytes(key).verify(attestation.sig, message)
+                _public_key(key).verify(attestation.sig, message)
                 return True
             except (InvalidSignature, ValueError):
                 continue

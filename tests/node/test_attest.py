@@ -100,21 +100,17 @@ async def test_a_relayed_edit_keeps_its_authors_signature_and_a_later_one_waits(
     await documents.apply_remote(doc_id, doc.save(), "peer:tablet", signed)
     base = doc.heads()
     chart.add_note(doc, {"text": "first"}, doctor, "n1")
+    first_alone = doc.changes_since(base)
     chart.add_note(doc, {"text": "second"}, doctor, "n2")
     latest = mesh.doctor.sign(doc_id, doc, ())
     # Only the first edit arrives, with the signature of the second: nothing yet, no refusal.
     results = await documents.apply_remote_many(
-        [(doc_id, _first_change(doc, base))], "peer:tablet", {doc_id: latest})
+        [(doc_id, first_alone)], "peer:tablet", {doc_id: latest})
     assert results == [False]
     assert Doc.load(await store.read(doc_id) or b"").heads() == base
     assert await documents.apply_remote(doc_id, doc.changes_since(base), "peer:tablet", latest)
     stored = Doc.load(await store.read(doc_id) or b"")
     assert stored.heads() == doc.heads()
-
-
-def _first_change(doc: Doc, base: list[bytes]) -> bytes:
-    """The chunk of the first change after `base` (chunks are concatenated in causal order)."""
-    return doc.changes_since(base)[:doc.history(base)[0].size]
 
 
 def test_attestations_pack_round_trip_and_garbage_is_refused() -> None:
