@@ -48,11 +48,12 @@ def unpack(data: bytes) -> list[Attestation]:
     """Attestations packed by `pack`; CorruptDocument if they are not well formed."""
     try:
         raw = msgpack.unpackb(data, max_bin_len=64, max_array_len=MAX_PACKED)
-        found = [Attestation(bytes(a), s, bytes(h), bytes(g)) for a, s, h, g in raw]
+        found = [Attestation(a, s, h, g) for a, s, h, g in raw]
     except Exception as exc:  # msgpack and unpacking raise many types on bad input
         raise CorruptDocument(f"signatures are not well formed: {type(exc).__name__}") from exc
-    if any(len(a.actor) != 16 or len(a.hash) != 32 or len(a.sig) != 64
-           or not isinstance(a.seq, int) for a in found):
+    if not all(isinstance(a.actor, bytes) and len(a.actor) == 16 and isinstance(a.seq, int)
+               and isinstance(a.hash, bytes) and len(a.hash) == 32
+               and isinstance(a.sig, bytes) and len(a.sig) == 64 for a in found):
         raise CorruptDocument("signatures are not well formed")
     return found
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+import msgpack
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -118,7 +119,8 @@ def test_attestations_pack_round_trip_and_garbage_is_refused() -> None:
     doc_id, doc = _chart(Author(DOCTOR_DEVICE, "dr-ali", 1_000))
     signed = mesh.doctor.sign(doc_id, doc, ())
     assert unpack(pack(signed)) == list(signed)
-    for bad in (b"", b"\x93\x01\x02", pack(signed)[:-3]):
+    huge_int_as_actor = msgpack.packb([[10**9, 1, b"h" * 32, b"s" * 64]])
+    for bad in (b"", b"\x93\x01\x02", pack(signed)[:-3], huge_int_as_actor):
         with pytest.raises(Exception, match="not well formed"):
             unpack(bad)
 
