@@ -38,6 +38,7 @@ from netns import (  # noqa: E402
     wait_until,
 )
 from pairing_rig import Device, join_by_mdns  # noqa: E402
+from results import Results  # noqa: E402  (beside this script)
 
 from meshd.identity import init_data_dir  # noqa: E402
 
@@ -123,7 +124,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="first-peer")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
     if (reason := skip_reason()) is not None:
         print(f"discovery bench: {reason}", file=sys.stderr)
@@ -134,12 +135,15 @@ def main() -> int:
         with NetnsRig() as rig:
             for key, value in SCENARIOS[args.scenario](rig, index).items():
                 samples.setdefault(key.split("[")[0], []).append(value)
-    if args.json:
-        print(json.dumps({"scenario": args.scenario, "rounds": args.rounds, "samples": samples}))
-        return 0
     print(f"discovery bench, {args.scenario}, {args.rounds} rounds:")
+    results = Results("discovery")
     for key, values in samples.items():
         print(f"  {key:28} {_summary(values)}")
+        results.add(f"{args.scenario}: {key}, median of {args.rounds} rounds",
+                    statistics.median(values) * 1000, "ms")
+        results.add(f"  {key}, max", max(values) * 1000, "ms")
+    results.notes.append(json.dumps({"scenario": args.scenario, "samples": samples}))
+    results.write(args.json)
     return 0
 
 
