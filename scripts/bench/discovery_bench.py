@@ -38,6 +38,7 @@ from netns import (  # noqa: E402
     wait_until,
 )
 from pairing_rig import Device, join_by_mdns  # noqa: E402
+from results import Results  # noqa: E402  (beside this script)
 
 from meshd.identity import init_data_dir  # noqa: E402
 
@@ -72,6 +73,15 @@ def first_peer(rig: NetnsRig, index: int) -> dict[str, float]:
     return figures
 
 
+def _holds(device: Device, patient: str) -> bool:
+    """Whether `device` shows the patient; False while its API is not listening yet (on a
+    loaded machine the second device may still be starting when the first has registered)."""
+    try:
+        return device.has_patient(patient)
+    except OSError:
+        return False
+
+
 def first_synced_change(rig: NetnsRig, index: int) -> dict[str, float]:
     """Seconds from starting two paired devices (mDNS only) to a change synced between them."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-sync-"))
@@ -89,7 +99,7 @@ def first_synced_change(rig: NetnsRig, index: int) -> dict[str, float]:
         a.wait_started()
         registered_at = time.monotonic()
         patient = a.register()
-        wait_until(lambda: b.has_patient(patient), timeout_s=PEER_TIMEOUT_S,
+        wait_until(lambda: _holds(b, patient), timeout_s=PEER_TIMEOUT_S,
                    what="the first change on the second device")
         synced_at = time.monotonic()
         return {
@@ -123,7 +133,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="first-peer")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
     if (reason := skip_reason()) is not None:
         print(f"discovery bench: {reason}", file=sys.stderr)
@@ -134,12 +144,15 @@ def main() -> int:
         with NetnsRig() as rig:
             for key, value in SCENARIOS[args.scenario](rig, index).items():
                 samples.setdefault(key.split("[")[0], []).append(value)
-    if args.json:
-        print(json.dumps({"scenario": args.scenario, "rounds": args.rounds, "samples": samples}))
-        return 0
     print(f"discovery bench, {args.scenario}, {args.rounds} rounds:")
+    results = Results("discovery")
     for key, values in samples.items():
         print(f"  {key:28} {_summary(values)}")
+        results.add(f"{args.scenario}: {key}, median of {args.rounds} rounds",
+                    statistics.median(values) * 1000, "ms")
+        results.add(f"  {key}, max", max(values) * 1000, "ms")
+    results.notes.append(json.dumps({"scenario": args.scenario, "samples": samples}))
+    results.write(args.json)
     return 0
 
 

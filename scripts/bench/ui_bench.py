@@ -31,6 +31,8 @@ from aiohttp.test_utils import TestClient, TestServer
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from results import Results  # noqa: E402  (beside this script)
+
 from ui.app import setup_ui  # noqa: E402
 from ui.auth import hash_pin  # noqa: E402
 from ui.service import ClinicService  # noqa: E402
@@ -148,13 +150,18 @@ async def run(args: argparse.Namespace) -> int:
                 by_page.setdefault(name, []).extend(samples.get(path.split("?")[0], []))
     print(f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     over = 0
+    results = Results("ui")
     for name, values in by_page.items():
         values.sort()
         p95 = values[max(0, round(0.95 * len(values)) - 1)]
         over += p95 > BUDGET_MS
+        results.add(f"UI page p95: {name}", p95, "ms", f"< {BUDGET_MS:.0f} ms",
+                    p95 <= BUDGET_MS)
         print(f"{name:28} {statistics.median(values):8.1f} {p95:8.1f} {values[-1]:8.1f}"
               f"{'  OVER BUDGET' if p95 > BUDGET_MS else ''}")
     print(f"budget: p95 < {BUDGET_MS:.0f} ms per page; {over} page(s) over")
+    results.notes.append(f"{args.factory}, {args.rounds} requests per page")
+    results.write(args.json)
     return 1 if over and args.strict else 0
 
 
@@ -167,6 +174,7 @@ def main() -> int:
     parser.add_argument("--seen", type=int, default=200, help="patients visiting today")
     parser.add_argument("--rounds", type=int, default=20, help="requests per page")
     parser.add_argument("--strict", action="store_true", help="exit 1 when over budget")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     return asyncio.run(run(parser.parse_args()))
 
 

@@ -1,8 +1,8 @@
 """The seeded fault schedule and the thread that plays it against the nodes.
 
 Kinds: `partition` (the node's bridge port down, then up), `rate` (a tbf rate limit on what
-the node sends; this kernel has no netem, and a userspace delay/loss proxy does not fit nodes
-that find each other by mDNS, so there is no added delay or loss), `kill` (SIGKILL, at a moment
+the node sends), `lossy` (added delay and loss on every link of the node, through the userspace
+proxies of chaos_lib.lossy, since this kernel has no netem), `kill` (SIGKILL, at a moment
 when a write to the node is in flight if one comes within 3 s, then a restart on the same
 data dir) and `stop` (SIGSTOP, then SIGCONT). A node has at most one fault at a time; the first
 faults cycle through every kind so that even a short soak sees each.
@@ -20,11 +20,14 @@ from dataclasses import dataclass, field
 from netns import NetnsRig, RigError
 
 from chaos_lib.cluster import Node
+from chaos_lib.lossy import LossyLinks
 
-KINDS = ("partition", "rate", "kill", "stop")
-DURATION_S = {"partition": (4.0, 20.0), "rate": (8.0, 30.0), "kill": (2.0, 8.0),
-              "stop": (3.0, 10.0)}
+KINDS = ("partition", "rate", "lossy", "kill", "stop")
+DURATION_S = {"partition": (4.0, 20.0), "rate": (8.0, 30.0), "lossy": (8.0, 30.0),
+              "kill": (2.0, 8.0), "stop": (3.0, 10.0)}
 RATES = ("32kbit", "128kbit", "512kbit")
+DELAYS_MS = (50, 150, 400)  # one way, on each of the node's links
+LOSSES = (0.01, 0.03, 0.1)
 GAP_S = (3.0, 9.0)
 MID_WRITE_WAIT_S = 3.0
 RESTART_S = 30.0
@@ -39,6 +42,13 @@ class Fault:
     node: int
     for_s: float
     rate: str = ""
+    delay_ms: int = 0
+    loss: float = 0.0
+
+    def detail(self) -> str:
+        if self.kind == "rate":
+            return f" {self.rate}"
+        return f" {self.delay_ms} ms, {self.loss:.0%} loss" if self.kind == "lossy" else ""
 
 
 def plan_faults(seed: int, seconds: float, nodes: int) -> list[Fault]:
@@ -56,8 +66,11 @@ def plan_faults(seed: int, seconds: float, nodes: int) -> list[Fault]:
             node = rng.choice(free)
             low, high = DURATION_S[kind]
             length = min(rng.uniform(low, high), seconds * 0.95 - at)
+            lossy = kind == "lossy"
             faults.append(Fault(round(at, 2), kind, node, round(max(length, 1.0), 2),
-                                rng.choice(RATES) if kind == "rate" else ""))
+                                rng.choice(RATES) if kind == "rate" else "",
+                                rng.choice(DELAYS_MS) if lossy else 0,
+                                rng.choice(LOSSES) if lossy else 0.0))
             busy_until[node] = at + length + 1.0
         at += rng.uniform(*GAP_S)
     return faults
@@ -77,8 +90,10 @@ class FaultLog:
 class FaultPlayer:
     """Plays a schedule in a thread; `heal_all()` ends every fault still on."""
 
-    def __init__(self, rig: NetnsRig, nodes: list[Node], faults: list[Fault]) -> None:
+    def __init__(self, rig: NetnsRig, nodes: list[Node], faults: list[Fault],
+                 links: LossyLinks) -> None:
         self.rig = rig
+        self.links = links
         self.nodes = nodes
         self.faults = faults
         self.log = FaultLog()
@@ -125,6 +140,8 @@ class FaultPlayer:
             self.rig.partition(node.host)
         elif fault.kind == "rate":
             self.rig.limit_rate(node.host, fault.rate)
+        elif fault.kind == "lossy":
+            self.links.impair(node, fault.delay_ms, fault.loss)
         elif fault.kind == "stop":
             node.pause()
         elif fault.kind == "kill":
@@ -135,7 +152,7 @@ class FaultPlayer:
             node.kill()
             self.log.started["kill mid-write" if mid_write else "kill idle"] += 1
         self.log.started[fault.kind] += 1
-        self._say(f"{fault.kind} {node.name} for {fault.for_s}s {fault.rate}".rstrip())
+        self._say(f"{fault.kind} {node.name} for {fault.for_s}s{fault.detail()}")
 
     def _end(self, fault: Fault) -> None:
         node = self.nodes[fault.node]
@@ -144,6 +161,8 @@ class FaultPlayer:
                 self.rig.heal(node.host)
             elif fault.kind == "rate":
                 self.rig.clear_shaping(node.host)
+            elif fault.kind == "lossy":
+                self.links.clear(node)
             elif fault.kind == "stop":
                 node.resume()
             elif fault.kind == "kill":
@@ -172,6 +191,7 @@ class FaultPlayer:
             node.resume()
             self.rig.heal(node.host)
             self.rig.clear_shaping(node.host)
+            self.links.clear(node)
             if not node.up:
                 node.start(wait=False)
         for node in self.nodes:

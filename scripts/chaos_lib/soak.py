@@ -17,6 +17,7 @@ from chaos_lib.clinic_day import ClinicDay, DayRecord
 from chaos_lib.cluster import Node
 from chaos_lib.day_plan import DRUGS, OPENING_STOCK, plan_day, plan_stock
 from chaos_lib.faults import FaultPlayer, plan_faults
+from chaos_lib.lossy import LossyLinks
 
 MESH_UP_S = 60.0
 SETUP_SYNC_S = 60.0
@@ -55,7 +56,8 @@ def run(config: Config) -> int:
         with NetnsRig() as rig:  # close() kills every process and removes every namespace
             nodes = cluster.build(rig, root / "nodes", config.nodes, config.code)
             try:
-                problems += _soak(rig, nodes, config, summary)
+                links = LossyLinks(nodes, root, config.seed)  # before any session opens
+                problems += _soak(rig, nodes, links, config, summary)
             except (TimeoutError, RuntimeError, OSError) as exc:
                 problems.append(f"soak stopped: {type(exc).__name__}: {exc}")
     finally:
@@ -75,8 +77,8 @@ def run(config: Config) -> int:
     return 0 if not problems else 1
 
 
-def _soak(rig: NetnsRig, nodes: list[Node], config: Config, summary: dict[str, Any]
-          ) -> list[str]:
+def _soak(rig: NetnsRig, nodes: list[Node], links: LossyLinks, config: Config,
+          summary: dict[str, Any]) -> list[str]:
     started = time.monotonic()
     for node in nodes:
         node.start(wait=False)
@@ -102,7 +104,7 @@ def _soak(rig: NetnsRig, nodes: list[Node], config: Config, summary: dict[str, A
     faults = plan_faults(config.seed, seconds, len(nodes))
     say(f"plan: {len(visits)} visits ({sum(v.returning_of is not None for v in visits)} "
         f"returning), {len(stock)} stock events, {len(faults)} faults")
-    player = FaultPlayer(rig, nodes, faults)
+    player = FaultPlayer(rig, nodes, faults, links)
     day_run = ClinicDay(nodes, facility_doc, queue_doc, config.seed, record)
     record.started = time.monotonic()
     player.start()

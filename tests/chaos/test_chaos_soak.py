@@ -1,7 +1,7 @@
 """A two-minute seeded chaos soak of five real `meshd` nodes in network namespaces (mDNS only):
-the clinic's day under partitions, rate limits, SIGKILL and SIGSTOP must converge with every
-acknowledged write on every node. Runs `scripts/chaos` as a subprocess, whose summary is the
-failure message."""
+the clinic's day under partitions, rate limits, delay and loss, SIGKILL and SIGSTOP must
+converge with every acknowledged write on every node. Runs `scripts/chaos` as a subprocess,
+whose summary is the failure message."""
 
 from __future__ import annotations
 

@@ -119,8 +119,10 @@ def _signed(data: identity.DataDir, doc_id: str, doc: Any) -> tuple[Attestation,
     return tuple(signed)
 
 
-def seed_charts(data: identity.DataDir, count: int, seed: int = 5) -> int:
-    """Store `count` realistic charts in the data dir, in one transaction; their total bytes."""
+def seed_charts(data: identity.DataDir, count: int, seed: int = 5,
+                keep: dict[str, Any] | None = None) -> int:
+    """Store `count` realistic charts in the data dir, in one transaction; their total bytes.
+    With `keep`, each stored document is also put there (doc id → Doc)."""
 
     async def write() -> int:
         store, _ = await _open(data)
@@ -138,6 +140,8 @@ def seed_charts(data: identity.DataDir, count: int, seed: int = 5) -> int:
                                       "2025-11-22")
             writes.append(DocWrite(doc_id, doc.save(), tuple(doc.heads()),
                                    project(doc_id, doc), True, _signed(data, doc_id, doc)))
+            if keep is not None:
+                keep[doc_id] = doc
         try:
             await store.write(writes)
         finally:
