@@ -7,28 +7,15 @@ of spawning `ip netns exec curl` for every poll.
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-CLONE_NEWNET = 0x40000000
-NETNS_DIR = "/run/netns"
+from scripts.chaos_lib.nsclient import join_namespace
+
 REQUEST_TIMEOUT_S = 5.0
-
-
-def _join_namespace(netns: str) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(os.path.join(NETNS_DIR, netns), os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            errno = ctypes.get_errno()
-            raise OSError(errno, f"setns into {netns}: {os.strerror(errno)}")
-    finally:
-        os.close(fd)
 
 
 class NamespaceApi:
@@ -37,7 +24,7 @@ class NamespaceApi:
     def __init__(self, netns: str, port: int, token: str) -> None:
         self._base = f"http://127.0.0.1:{port}"
         self._token = token
-        self._worker = ThreadPoolExecutor(1, f"ns-{netns}", _join_namespace, (netns,))
+        self._worker = ThreadPoolExecutor(1, f"ns-{netns}", join_namespace, (netns,))
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """One request from inside the namespace; (status, JSON body); OSError if unreachable."""
