@@ -72,6 +72,11 @@ def _public_key(raw: bytes) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
+def device_prefix(device_id: str) -> bytes:
+    """The part of an actor id that names the device (crdt_model.actors)."""
+    return actor_for(device_id, "")[:8]
+
+
 def keys_by_device(devices: Mapping[str, Mapping[str, Any]]) -> dict[bytes, set[bytes]]:
     """(8-byte device id prefix) -> public keys, from the directory's device records.
 
@@ -85,7 +90,7 @@ def keys_by_device(devices: Mapping[str, Mapping[str, Any]]) -> dict[bytes, set[
             except ValueError:
                 continue
             if len(key) == 32:
-                found.setdefault(actor_for(device_id, "")[:8], set()).add(key)
+                found.setdefault(device_prefix(device_id), set()).add(key)
     return found
 
 

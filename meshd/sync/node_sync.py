@@ -21,11 +21,10 @@ from typing import Any
 from aiohttp import web
 
 from crdt_model import directory
-from crdt_model.adapter import actor_for
 from crdt_model.context import Author
 from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import directory_id
-from meshd.attest import keys_by_device
+from meshd.attest import device_prefix, keys_by_device
 from meshd.clinic import actions
 from meshd.docs import Documents
 from meshd.enrolment import forget_invite_key, invite_key
@@ -78,7 +77,7 @@ class DirectoryRoster:
         self._clock = clock
         self._keys: frozenset[bytes] = frozenset({own_key})
         self._pending: dict[bytes, PendingInvite] = {}
-        self._signers: dict[bytes, set[bytes]] = {_prefix(device_id): {own_key}}
+        self._signers: dict[bytes, set[bytes]] = {device_prefix(device_id): {own_key}}
         # Admitted here: invite key -> own key, until (and after) the directory says so.
         self._admitted: dict[bytes, bytes] = {}
         self._unsubscribe = documents.subscribe(self._heard)
@@ -100,7 +99,7 @@ class DirectoryRoster:
             return
         keys, pending = {self._own_key}, {}
         signers = keys_by_device(devices)  # whose signatures prove changes (meshd.attest)
-        signers.setdefault(_prefix(self._device_id), set()).add(self._own_key)
+        signers.setdefault(device_prefix(self._device_id), set()).add(self._own_key)
         for device_id, device in devices.items():
             key = _key(device.get("public_key"))
             if device.get("revoked_at") is not None or key is None:
@@ -109,7 +108,7 @@ class DirectoryRoster:
             if isinstance(expires, int) and device.get("invite_used_at") is None:
                 if key in self._admitted:  # enrolled here; the directory write is on its way
                     keys.add(self._admitted[key])
-                    signers[_prefix(device_id)].add(self._admitted[key])
+                    signers[device_prefix(device_id)].add(self._admitted[key])
                 else:
                     pending[key] = PendingInvite(device_id, expires, str(device.get("added_by")))
                 continue
@@ -137,7 +136,7 @@ class DirectoryRoster:
         del self._pending[invite]
         self._admitted[invite] = own
         self._keys = self._keys | {own}
-        self._signers.setdefault(_prefix(pending.device_id), set()).add(own)
+        self._signers.setdefault(device_prefix(pending.device_id), set()).add(own)
         task = asyncio.get_running_loop().create_task(self._enrol(pending, invite, own, now_ms))
         self.writes.add(task)
         task.add_done_callback(self.writes.discard)
@@ -164,11 +163,6 @@ class DirectoryRoster:
     def close(self) -> None:
         """Stop following the directory."""
         self._unsubscribe()
-
-
-def _prefix(device_id: str) -> bytes:
-    """The part of an actor id that names the device (crdt_model.actors)."""
-    return actor_for(device_id, "")[:8]
 
 
 def _key(value: object) -> bytes | None:

@@ -21,12 +21,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from meshd_procs import MESHD, STOP_TIMEOUT_S, call_api, free_port, stop_process, wait_until_healthy
 
 from crdt_model import chart, directory
-from crdt_model.adapter import actor_for
 from crdt_model.context import Author
 from crdt_model.ids import chart_id, directory_id
 from crdt_model.sample import build_sample_chart
 from meshd import identity
-from meshd.attest import Attestor, latest_by_actor
+from meshd.attest import Attestor, device_prefix, latest_by_actor
 from meshd.clinic import genesis_for, project
 from meshd.docs import Documents
 from meshd.store.base import Attestation, DocWrite
@@ -113,7 +112,7 @@ def _signed(data: identity.DataDir, doc_id: str, doc: Any) -> tuple[Attestation,
     AUTHOR_DEVICES, else the data dir's own device."""
     signed = []
     for actor, change in latest_by_actor(doc.history()).items():
-        key = next((k for d, k in AUTHOR_DEVICES.items() if actor_for(d, "")[:8] == actor[:8]),
+        key = next((k for d, k in AUTHOR_DEVICES.items() if device_prefix(d) == actor[:8]),
                    data.device_key)
         signed.append(Attestor(key, genesis_for(data.identity.device_id)).attest(doc_id, change))
     return tuple(signed)
