@@ -199,6 +199,18 @@ class Doc:
             return [ChangeInfo(bytes(c.hash), bytes(c.actor_id), int(c.seq))
                     for c in self._live().get_changes(list(since))]
 
+    def parents(self, since: Sequence[bytes] = ()) -> list[tuple[ChangeInfo, list[bytes]]]:
+        """Every change (after `since`) in causal order, with the hashes it depends on."""
+        with _guard(self):
+            return [(ChangeInfo(bytes(c.hash), bytes(c.actor_id), int(c.seq)),
+                     [bytes(d) for d in c.deps])
+                    for c in self._live().get_changes(list(since))]
+
+    def at(self, heads: Sequence[bytes]) -> Doc:
+        """A copy of the document as it was at `heads` (which it must hold)."""
+        with _guard(self):
+            return Doc(self._live().fork_at(list(heads)))
+
     def apply(self, chunks: bytes) -> bool:
         """Add change chunks (or a whole saved document); returns whether anything was new. The
         binding has no apply_changes: the document is reloaded from its snapshot plus the chunks.

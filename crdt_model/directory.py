@@ -167,6 +167,14 @@ def revoke_device(doc: Doc, device_id: str, author: Author) -> list[bytes]:
     ))
 
 
+def make_admin_device(doc: Doc, device_id: str, author: Author) -> list[bytes]:
+    """Let a device make admin changes (crdt_model.authority); only an admin device may."""
+    record = _require(_root(doc), "devices", check_slug(device_id, "device_id"), "device_id")
+    if record.get("revoked_at") is not None:
+        raise ConflictError("a revoked device can't be an admin device", field="device_id")
+    return _change(doc, author, lambda tx: tx.put((*DEVICES, device_id), "admin", True))
+
+
 def users(doc: Doc) -> dict[str, dict[str, Any]]:
     """user_id -> {name, roles, pin_hash, disabled, …}."""
     return {k: v for k, v in _root(doc)["users"].items() if isinstance(v, dict)}

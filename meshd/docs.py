@@ -17,8 +17,10 @@ from contextlib import AsyncExitStack
 from typing import TypeVar
 
 from crdt_model.adapter import Doc
-from crdt_model.errors import CorruptDocument, NotFound, SyncError, ValidationError
-from crdt_model.ids import CHART, parse_doc_id
+from crdt_model.arrival import RefusedChange
+from crdt_model.authority import check_authority
+from crdt_model.errors import CorruptDocument, Forbidden, NotFound, SyncError, ValidationError
+from crdt_model.ids import CHART, DIRECTORY, parse_doc_id
 from meshd.attest import Attestor
 from meshd.doc_cache import DEFAULT_CACHE_DOCS, Cached, DocCache, poisoned
 from meshd.remote_changes import Check, Trial, merge_items, valid_items
@@ -148,6 +150,9 @@ class Documents:
                     for entry in entries:
                         entry.doc.set_actor(actor)
                 result = op([entry.doc for entry in entries])
+                for doc_id, entry, old in zip(doc_ids, entries, before, strict=True):
+                    if doc_id.startswith(DIRECTORY_PREFIX) and entry.doc.heads() != old:
+                        _check_own_authority(doc_id, entry.doc, old)
             except BaseException:
                 self._drop_changed(doc_ids, entries, before)
                 raise
@@ -298,3 +303,13 @@ class Documents:
                 self._cache.pop(doc_id, None)
 
 
+DIRECTORY_PREFIX = f"{DIRECTORY}:"
+
+
+def _check_own_authority(doc_id: str, doc: Doc, before: Sequence[bytes]) -> None:
+    """Forbidden when this device may not make the directory change it just made (other
+    devices would refuse it: crdt_model.authority), so it is never stored."""
+    try:
+        check_authority(doc_id, doc, before, doc.at(before).to_dict() if before else None)
+    except RefusedChange as exc:
+        raise Forbidden(f"{exc.message}; make it on an admin device") from None

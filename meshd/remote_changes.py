@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from crdt_model.adapter import ChangeInfo, Doc, attribution
 from crdt_model.arrival import RefusedChange, check_arrival
+from crdt_model.authority import check_authority
 from crdt_model.errors import CorruptDocument, ValidationError
 from crdt_model.ids import CHART, DIRECTORY, FACILITY, QUEUE, parse_doc_id
 from meshd.attest import Attestor, NotYetProven
@@ -114,6 +115,9 @@ def merge_remote(doc_id: str, doc: Doc | None, data: bytes, check: Check) -> Mer
             return Merged(doc)
     with merged.shared_reads():
         summary = check_arrival(doc_id, doc, merged)
+        if kind == DIRECTORY and check.attestor is not None and check.attestor.keys_for:
+            check_authority(doc_id, merged, doc.heads() if doc is not None else (),
+                            doc.to_dict() if doc is not None else None)
     if len(data) > SIZE_CHECK_BYTES and len(merged.save()) > limit:
         raise RefusedChange(f"{doc_id} would grow over the {limit // 1024} KiB limit")
     new = merged.history(doc.heads() if doc is not None else ())

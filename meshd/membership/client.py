@@ -23,8 +23,8 @@ from meshd.identity import load_data_dir
 from meshd.membership.errors import PairingFailed
 from meshd.membership.keyring import KeyAdopter, Keyring
 from meshd.membership.local_store import CLI_USER, open_documents
-from meshd.membership.roster import Revoked, device_rows, revoke
-from meshd.membership.service import DEVICES_ROUTE, PAIRING_ROUTE, REVOKE_ROUTE
+from meshd.membership.roster import Revoked, device_rows, make_admin, revoke
+from meshd.membership.service import ADMIN_ROUTE, DEVICES_ROUTE, PAIRING_ROUTE, REVOKE_ROUTE
 from meshd.node_client import node_api
 from meshd.store.base import AuditEvent
 
@@ -116,3 +116,21 @@ def revoke_device(data_dir: Path, ref: str, passphrase: str | None = None) -> di
     done = asyncio.run(write())
     return {"device_id": done.device_id, "name": done.name, "epoch": done.epoch,
             "sealed_to": done.sealed_to}
+
+
+def make_admin_device(data_dir: Path, ref: str, passphrase: str | None = None) -> dict[str, Any]:
+    """Make a device an admin device: through the running node, or on the store."""
+    api = node_api(data_dir)
+    if api is not None:
+        return api.call("POST", ADMIN_ROUTE, {"device": ref})
+    data = load_data_dir(data_dir, passphrase)
+
+    async def write() -> str:
+        async with open_documents(data, passphrase) as documents:
+            author = Author(data.identity.device_id, CLI_USER, now_ms())
+            doc_id = directory_id(data.identity.mesh_id)
+            audit = [AuditEvent(author.at_ms, CLI_USER, actions.ADMIN_DEVICE, doc_id, "cli",
+                                ref[:100])]
+            return await make_admin(documents, data, ref, author, audit)
+
+    return {"device_id": asyncio.run(write()), "admin": True}

@@ -188,6 +188,19 @@ def register(app: typer.Typer, run_node: RUN_NODE) -> None:
             raise _fail(exc) from None
         typer.echo(json.dumps(done))
 
+    @app.command("admin-device")
+    def admin_device(
+        device: Annotated[str, typer.Argument(help="The device's name or id (or id prefix).")],
+        data_dir: DataDirOption = DEFAULT_DATA_DIR,
+        passphrase_file: PassphraseOption = None,
+    ) -> None:
+        """Let a device manage users, devices and settings (run it on an admin device)."""
+        try:
+            done = client.make_admin_device(data_dir, device, _passphrase(passphrase_file))
+        except ClinicMeshError as exc:
+            raise _fail(exc) from None
+        typer.echo(json.dumps(done))
+
 
 def _table(rows: list[dict[str, Any]]) -> str:
     header = ("NAME", "ID", "FINGERPRINT", "ADDED BY", "ADDED", "STATUS")
@@ -195,6 +208,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         status = "revoked" if row["revoked"] else (
             "this device" if row["this_device"] else row.get("invite") or "ok")
+        status += ", admin" if row.get("admin") else ""
         lines.append((str(row["name"]), str(row["id"]), str(row["fingerprint"]),
                       str(row["added_by"] or "-"), str(row["added_at"] or "-"), status))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

@@ -16,6 +16,7 @@ from typing import Any
 
 from crdt_model import directory
 from crdt_model.adapter import Doc
+from crdt_model.authority import admin_devices
 from crdt_model.context import Author
 from crdt_model.errors import NotFound, ValidationError
 from crdt_model.ids import directory_id
@@ -61,6 +62,7 @@ def device_rows(
     """The roster as rows: name, id, fingerprint, added by and when, revoked, this device,
     and the state of its invite (when it came by one and has not used it)."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    admins = admin_devices({"devices": devices})
     rows = []
     for device_id, record in devices.items():
         key = record.get("public_key")
@@ -73,6 +75,7 @@ def device_rows(
             "revoked": record.get("revoked_at") is not None,
             "revoked_at": _iso(record.get("revoked_at")),
             "this_device": device_id == own_id,
+            "admin": device_id in admins,
             "invite": invite_state(record, now_ms),
         })
     return sorted(rows, key=lambda row: (row["revoked"], str(row["name"]).lower(), row["id"]))
@@ -154,6 +157,20 @@ async def revoke(
     # After the durable write: a crash in between is recovered from this device's own sealed copy.
     keyring.add({done.epoch: new_key})
     return done
+
+
+async def make_admin(
+    documents: Documents, me: DataDir, ref: str, author: Author, audit: list[AuditEvent]
+) -> str:
+    """Make the device `ref` (name or id prefix) an admin device; returns its id."""
+
+    def promote(doc: Doc) -> str:
+        target = find_device(directory.devices(doc), ref)
+        directory.make_admin_device(doc, target, author)
+        return target
+
+    return await documents.update(directory_id(me.identity.mesh_id), promote, audit,
+                                  actor=author.actor)
 
 
 def _iso(at_ms: object) -> str | None:

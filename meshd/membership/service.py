@@ -31,7 +31,7 @@ from meshd.lifecycle import Lifecycle
 from meshd.membership.keyring import KeyAdopter, Keyring
 from meshd.membership.mdns_link import MeshPeerFinder
 from meshd.membership.pairing_desk import PairingDesk
-from meshd.membership.roster import device_rows, revoke
+from meshd.membership.roster import device_rows, make_admin, revoke
 from meshd.sync.engine import SyncEngine
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 PAIRING_ROUTE = "/api/v1/pairing"
 DEVICES_ROUTE = "/api/v1/devices"
 REVOKE_ROUTE = "/api/v1/devices/revoke"
+ADMIN_ROUTE = "/api/v1/devices/admin"
 
 
 class Membership(Lifecycle):
@@ -137,8 +138,20 @@ class Membership(Lifecycle):
             return web.json_response({"device_id": done.device_id, "name": done.name,
                                       "epoch": done.epoch, "sealed_to": done.sealed_to})
 
+        async def admin_device(request: web.Request) -> web.Response:
+            ref = (await json_object(request)).get("device")
+            if not isinstance(ref, str) or not ref.strip():
+                raise ValidationError("name the device (name or id)", field="device")
+            caller = caller_of(request)
+            doc_id = directory_id(self.data.identity.mesh_id)
+            audit = [self._clinic.audit(caller, actions.ADMIN_DEVICE, doc_id, ref[:100])]
+            done = await make_admin(self._documents, self.data, ref, self._clinic.author(caller),
+                                    audit)
+            return web.json_response({"device_id": done, "admin": True})
+
         app.router.add_post(PAIRING_ROUTE, open_pairing)
         app.router.add_get(PAIRING_ROUTE, pairing_state)
         app.router.add_delete(PAIRING_ROUTE, close_pairing)
         app.router.add_get(DEVICES_ROUTE, list_devices)
         app.router.add_post(REVOKE_ROUTE, revoke_device)
+        app.router.add_post(ADMIN_ROUTE, admin_device)

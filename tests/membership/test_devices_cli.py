@@ -20,7 +20,7 @@ from meshd.cli import app
 from meshd.identity import KEYRING_FILE, DataDir, init_data_dir, load_data_dir, read_keyring
 from meshd.membership.keyring import keys_sealed_to
 from meshd.membership.local_store import open_documents
-from meshd.membership.roster import fingerprint
+from meshd.membership.roster import ensure_self, fingerprint
 
 AT_MS = 1_763_800_000_000
 
@@ -31,6 +31,7 @@ def _add_devices(data: DataDir, names: list[str]) -> dict[str, Ed25519PrivateKey
     author = Author(data.identity.device_id, "admin", AT_MS)
 
     def add(doc: Doc) -> None:
+        ensure_self(doc, data, author)  # the founder rosters itself first, as pairing does
         for name, key in keys.items():
             public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
             directory.add_device(doc, str(uuid.uuid4()), {"name": name, "public_key": public},

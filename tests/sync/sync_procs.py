@@ -43,7 +43,7 @@ AT_MS = 1_763_800_000_000
 
 
 def make_mesh(root: Path, count: int) -> list[identity.DataDir]:
-    """`count` data dirs of one mesh and facility, each rostering all the others."""
+    """`count` data dirs of one mesh and facility, on one roster the first one founded."""
     dirs = [identity.init_data_dir(root / f"node-{i}", device_name=f"node-{i}")
             for i in range(count)]
     first = dirs[0]
@@ -57,8 +57,11 @@ def make_mesh(root: Path, count: int) -> list[identity.DataDir]:
         config["facility_name"] = first.identity.facility_name
         config_path.write_text(json.dumps(config))
     dirs = [identity.load_data_dir(d.path) for d in dirs]
-    for data in dirs:
-        asyncio.run(_write_roster(data, dirs))
+    # The first device founds the roster (itself first, then every member, as pairing would);
+    # the others receive that directory, as a pairing or an invite hands it over.
+    roster = asyncio.run(_write_roster(first, dirs))
+    for data in dirs[1:]:
+        store_docs(data, {directory_id(first.identity.mesh_id): roster}, signer=first)
     return dirs
 
 
@@ -72,11 +75,12 @@ async def _open(data: identity.DataDir) -> tuple[SqlCipherStore, Documents]:
                             attestor=Attestor(data.device_key, genesis))
 
 
-async def _write_roster(data: identity.DataDir, members: list[identity.DataDir]) -> None:
+async def _write_roster(data: identity.DataDir, members: list[identity.DataDir]) -> Any:
+    """Write the mesh's roster into the founder's store; the directory document."""
     store, documents = await _open(data)
     author = Author(data.identity.device_id, "system", AT_MS)
 
-    def add_all(doc: Any) -> None:
+    def add_all(doc: Any) -> Any:
         for member in members:
             directory.add_device(doc, member.identity.device_id, {
                 "name": member.identity.device_name,
@@ -86,21 +90,25 @@ async def _write_roster(data: identity.DataDir, members: list[identity.DataDir])
             directory.add_device(doc, device_id, {
                 "name": f"author-{device_id[:4]}", "public_key": public_bytes(key).hex(),
             }, author)
+        return doc.fork(author.actor)
 
     try:
-        await documents.update(directory_id(data.identity.mesh_id), add_all)
+        return await documents.update(directory_id(data.identity.mesh_id), add_all)
     finally:
         await store.stop()
 
 
-def store_docs(data: identity.DataDir, docs: dict[str, Any]) -> None:
-    """Store these documents (doc id → Doc) in the data dir, as they are."""
+def store_docs(data: identity.DataDir, docs: dict[str, Any],
+               signer: identity.DataDir | None = None) -> None:
+    """Store these documents (doc id → Doc) in the data dir, as they are, signed by the
+    devices their actors name (`signer`'s key for a data dir's own actors; default `data`)."""
 
     async def write() -> None:
         store, _ = await _open(data)
         try:
             await store.write([DocWrite(d, doc.save(), tuple(doc.heads()), project(d, doc),
-                                        True, _signed(data, d, doc)) for d, doc in docs.items()])
+                                        True, _signed(signer or data, d, doc))
+                               for d, doc in docs.items()])
         finally:
             await store.stop()
 

@@ -14,17 +14,20 @@ import subprocess
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+import pytest
 from meshd_procs import MESHD, eventually
 from sync_procs import AT_MS, MeshdProcess, make_mesh, store_docs
 
-from crdt_model import chart
+from crdt_model import chart, directory
 from crdt_model.adapter import Tx
 from crdt_model.context import Author
-from crdt_model.ids import chart_id
+from crdt_model.ids import chart_id, directory_id
 from meshd.attest import Attestor
 from meshd.clinic import genesis_for
 from meshd.identity import DataDir
+from meshd.membership.local_store import open_documents
 from meshd.store.base import Attestation
 from meshd.sync import Credentials, SyncEngine, SyncTiming, WebSocketTransport
 from meshd.sync.fakes import MemoryDocuments
@@ -125,3 +128,49 @@ def test_a_member_writing_as_another_devices_doctor_is_refused_and_named(
     finally:
         node.stop()
 
+
+
+ADMIN = {"name": "Eve", "roles": ["admin"], "pin_hash": "scrypt$0000", "disabled": False}
+
+
+def _directory(data: DataDir, write: Callable[[Any], object] | None = None) -> dict[str, Any]:
+    """The data dir's directory (after `write`, made on this device, when given)."""
+
+    async def run() -> dict[str, Any]:
+        async with open_documents(data, None) as documents:
+            doc_id = directory_id(data.identity.mesh_id)
+            if write is not None:
+                await documents.update(doc_id, write)
+            return dict(await documents.read(doc_id, lambda doc: doc.to_dict()))
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("attack", [
+    lambda me: lambda tx: tx.put(("users",), "eve", ADMIN),
+    lambda me: lambda tx: tx.put(("users", "admin1"), "pin_hash", "scrypt$0000"),
+    lambda me: lambda tx: tx.put(("devices",), "5d" * 8, {
+        "name": "shadow", "public_key": "12" * 32, "added_by": "5d" * 8, "revoked_at": None}),
+    lambda me: lambda tx: tx.put(("devices", me), "admin", True),
+    lambda me: lambda tx: tx.put(("settings",), "relay", "wss://elsewhere.example"),
+], ids=["admin-user", "admin-pin", "shadow-device", "self-promotion", "settings"])
+def test_a_member_cannot_make_itself_an_admin_or_plant_a_device(
+    tmp_path: Path, attack: Callable[[str], Callable[[Tx], None]],
+) -> None:
+    """Users, devices and settings change only on an admin device (the founder here): a
+    rostered tablet signing such a directory change is refused, named, and changes nothing."""
+    honest_dir, hostile_dir = make_mesh(tmp_path, 2)
+    admin = Author(honest_dir.identity.device_id, "admin1", AT_MS)
+    before = _directory(honest_dir, lambda doc: directory.add_user(
+        doc, "admin1", {"name": "Ada", "roles": ["admin"], "pin_hash": "scrypt$ada"}, admin))
+    doc_id = directory_id(honest_dir.identity.mesh_id)
+    node = MeshdProcess(honest_dir).start([])
+    try:
+        asyncio.run(_attack(node, hostile_dir, doc_id, attack(hostile_dir.identity.device_id)))
+        eventually(lambda: node.sync_status()["quarantine"] != [], 15)
+        refused = node.sync_status()["quarantine"][0]
+        assert refused["device_name"] == "stolen-tablet" and refused["doc_id"] == doc_id
+        assert "is not an admin device" in refused["reason"]
+    finally:
+        node.stop()
+    assert _directory(honest_dir) == before

@@ -11,11 +11,13 @@ from aiohttp import web
 from sync_helpers import QUICK, Mesh, wait_until
 
 from crdt_model import directory
+from crdt_model.adapter import Doc
 from crdt_model.context import Author
 from crdt_model.ids import directory_id
 from meshd import identity
 from meshd.clinic import genesis_for
 from meshd.docs import Documents
+from meshd.membership.roster import ensure_self
 from meshd.store.memory import MemoryStore
 from meshd.sync import SyncEngine, WebSocketTransport
 from meshd.sync.node_sync import STATUS_PATH, start_node_sync
@@ -39,8 +41,13 @@ async def test_roster_follows_the_directory_and_revocation_ends_the_session(
         mesh.mesh_key = data.mesh_key
         mesh.roster.add(data.device_public_key())
         doc_id = directory_id(data.identity.mesh_id)
-        await documents.update(doc_id, lambda d: directory.add_device(
-            d, "tablet-1", {"name": "tablet", "public_key": tablet.public.hex()}, author))
+
+        def pair_tablet(d: Doc) -> None:
+            ensure_self(d, data, author)  # the founding device rosters itself first
+            directory.add_device(
+                d, "tablet-1", {"name": "tablet", "public_key": tablet.public.hex()}, author)
+
+        await documents.update(doc_id, pair_tablet)
         assert tablet.public in sync.roster()
 
         other = SyncEngine(mesh.credentials(tablet), tablet.docs,
