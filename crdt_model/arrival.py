@@ -20,10 +20,11 @@ Who may make a change (signatures, admin authority) is checked elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from crdt_model.adapter import Doc
+from crdt_model.adapter import Doc, actor_for
 from crdt_model.errors import CorruptDocument
 from crdt_model.ids import CHART, DIRECTORY, FACILITY, QUEUE, parse_doc_id
 
@@ -52,17 +53,25 @@ class RefusedChange(CorruptDocument):
     code = "refused_change"
 
 
-def check_arrival(doc_id: str, before: Doc | None, after: Doc) -> str:
-    """RefusedChange unless `after` (our copy plus a peer's changes) keeps every rule.
+def check_arrival(
+    doc_id: str, before: Doc | None, after: Doc, actors: Collection[bytes] | None = None
+) -> str:
+    """RefusedChange unless `after` (our copy plus a peer's changes) keeps every rule. With
+    `actors` (those of the new changes, proven by their signatures), every record the changes
+    add must name one of them as its author (device and user), so history shows only proven
+    authors.
 
     Returns what the changes did, in a few words for the audit log.
     """
     kind, _ = parse_doc_id(doc_id)
     new = after.to_dict()  # guarded: a document that panics when read is CorruptDocument
     _check_root(doc_id, kind, new)
+    old = before.to_dict() if before is not None else {}
+    if actors is not None:
+        for section in APPEND_ONLY[kind]:
+            _check_authors(section, old.get(section), new[section], set(actors))
     if before is None:
         return f"new {kind}"
-    old = before.to_dict()
     for section in APPEND_ONLY[kind]:
         _check_append_only(section, old.get(section), new[section])
     if kind == CHART:
@@ -103,6 +112,30 @@ def _check_root(doc_id: str, kind: str, root: Mapping[str, Any]) -> None:
         for key, entry in root["entries"].items():
             if not isinstance(entry.get("kind"), str) or not isinstance(entry.get("at"), int):
                 raise RefusedChange(f"entry {key} of {doc_id} has no kind or time")
+
+
+def _check_authors(
+    section: str, old: object, new: Mapping[str, Any], actors: set[bytes]
+) -> None:
+    """Each record (or closing stamp) the changes added names one of `actors` as its author."""
+    old = old if isinstance(old, dict) else {}
+    for key, record in new.items():
+        was = old.get(key)
+        stamps = [record] if was is None else []
+        closed = record.get("closed")
+        if isinstance(closed, dict) and (not isinstance(was, dict) or was.get("closed") != closed):
+            stamps.append(closed)
+        for stamp in stamps:
+            device, user = stamp.get("device"), stamp.get("user")
+            if isinstance(device, str) and isinstance(user, str) and (
+                    _actor(device, user) not in actors):
+                raise RefusedChange(f"{section}/{key} names {device[:8]}/{user[:8]} as its author,"
+                                    " who did not write it")
+
+
+@functools.lru_cache(maxsize=4096)
+def _actor(device: str, user: str) -> bytes:
+    return actor_for(device, user)
 
 
 def _check_append_only(section: str, old: object, new: Mapping[str, Any]) -> None:

@@ -175,6 +175,26 @@ def make_admin_device(doc: Doc, device_id: str, author: Author) -> list[bytes]:
     return _change(doc, author, lambda tx: tx.put((*DEVICES, device_id), "admin", True))
 
 
+SIGNING_WINDOW = "before_signing_until"
+
+
+def open_signing_window(doc: Doc, until_ms: int, author: Author) -> list[bytes]:
+    """Until `until_ms`, devices take rostered devices' vouches for changes written before
+    signing (meshd.attest); opened once, by the first admin device that finds such history."""
+    if isinstance(until_ms, bool) or not isinstance(until_ms, int) or until_ms < 0:
+        raise ValidationError("the window ends at epoch ms", field="until_ms")
+    if signing_window(doc) is not None:
+        return doc.heads()
+    return _change(doc, author, lambda tx: tx.put(("settings",), SIGNING_WINDOW, until_ms))
+
+
+def signing_window(doc: Doc) -> int | None:
+    """When the window for changes written before signing closes (epoch ms), None if never
+    opened."""
+    until = (_root(doc).get("settings") or {}).get(SIGNING_WINDOW)
+    return until if isinstance(until, int) and not isinstance(until, bool) else None
+
+
 def users(doc: Doc) -> dict[str, dict[str, Any]]:
     """user_id -> {name, roles, pin_hash, disabled, …}."""
     return {k: v for k, v in _root(doc)["users"].items() if isinstance(v, dict)}

@@ -13,6 +13,7 @@ Anything else is refused (RefusedChange) and quarantined like any other bad data
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,9 @@ from crdt_model.errors import CorruptDocument
 from meshd.store.base import Attestation
 
 CONTEXT = b"clinicmesh change v1\0"
+# A rostered device vouching, once, for a change written before devices signed their changes
+# (docs/ARCHITECTURE.md §5, "Upgrading a mesh written before signing").
+BEFORE_SIGNING = b"clinicmesh vouched before signing v1\0"
 MAX_PACKED = 256  # attestations of one document (one per actor that wrote it)
 SIGNATURES = "signatures:"  # a bundle record of the attestations of the document that follows
 KeysFor = Callable[[bytes], Iterable[bytes]]
@@ -33,9 +37,9 @@ KeysFor = Callable[[bytes], Iterable[bytes]]
 Genesis = Callable[[str, bytes], "Doc | None"]
 
 
-def signed_message(doc_id: str, change_hash: bytes) -> bytes:
+def signed_message(doc_id: str, change_hash: bytes, context: bytes = CONTEXT) -> bytes:
     """What a device signs for one change of one document."""
-    return CONTEXT + doc_id.encode() + b"\0" + change_hash
+    return context + doc_id.encode() + b"\0" + change_hash
 
 
 def pack(found: Sequence[Attestation]) -> bytes:
@@ -94,6 +98,18 @@ def keys_by_device(devices: Mapping[str, Mapping[str, Any]]) -> dict[bytes, set[
     return found
 
 
+class Vouching:
+    """Whether vouches for changes from before signing are taken, and from which keys.
+
+    `keys` are the rostered devices' keys; `until_ms` is the end of the mesh's window for them
+    (set by an admin device that found history from before signing), None while none is open.
+    """
+
+    def __init__(self) -> None:
+        self.keys: frozenset[bytes] = frozenset()
+        self.until_ms: int | None = None
+
+
 class NotYetProven(Exception):
     """The peer vouched only for a later change of an actor: what it sent is stored once the
     rest arrives (as with a change whose parents are missing), not refused."""
@@ -109,6 +125,7 @@ class Attestor:
         # Set by the node once its roster exists. None: a CLI verb on a data dir that knows no
         # roster yet takes what pairing or an invite (channels it trusts) handed it unchecked.
         self.keys_for = keys_for
+        self.vouching = Vouching()
         self._genesis_hashes: dict[str, frozenset[bytes]] = {}
 
     def sign(self, doc_id: str, doc: Doc, since: Sequence[bytes]) -> tuple[Attestation, ...]:
@@ -122,8 +139,14 @@ class Attestor:
         sig = self._key.sign(signed_message(doc_id, change.hash))
         return Attestation(change.actor, change.seq, change.hash, sig)
 
+    def vouch(self, doc_id: str, change: ChangeInfo) -> Attestation:
+        """This device vouching for `change`, another device's, written before signing."""
+        sig = self._key.sign(signed_message(doc_id, change.hash, BEFORE_SIGNING))
+        return Attestation(change.actor, change.seq, change.hash, sig)
+
     def check(
-        self, doc_id: str, new: Sequence[ChangeInfo], offered: Iterable[Attestation]
+        self, doc_id: str, new: Sequence[ChangeInfo], offered: Iterable[Attestation],
+        now_ms: int | None = None,
     ) -> tuple[Attestation, ...]:
         """The attestations that prove `new` (a peer's changes new here); else RefusedChange."""
         offered = list(offered)
@@ -142,20 +165,30 @@ class Attestor:
             if found is None or found.actor != actor or found.seq != change.seq:
                 raise RefusedChange(f"a change of {doc_id} by device {device} is not signed")
             if not self._signed_by_device(doc_id, found, actor[:8]):
-                raise RefusedChange(
-                    f"a change of {doc_id} claims device {device} but is not signed by it")
+                self._check_vouched(doc_id, found, device, now_ms)
             proven.append(found)
         return tuple(proven)
 
     def _signed_by_device(self, doc_id: str, attestation: Attestation, device: bytes) -> bool:
-        message = signed_message(doc_id, attestation.hash)
-        for key in self.keys_for(device) if self.keys_for is not None else ():
-            try:
-                _public_key(key).verify(attestation.sig, message)
-                return True
-            except (InvalidSignature, ValueError):
-                continue
-        return False
+        keys = self.keys_for(device) if self.keys_for is not None else ()
+        return _signed_by_any(keys, attestation.sig, signed_message(doc_id, attestation.hash))
+
+    def _check_vouched(
+        self, doc_id: str, found: Attestation, device: str, now_ms: int | None
+    ) -> None:
+        """Accept a rostered device's vouch for a change from before signing while the mesh's
+        window is open; wait for the window while none is open yet; else RefusedChange."""
+        message = signed_message(doc_id, found.hash, BEFORE_SIGNING)
+        if not _signed_by_any(self.vouching.keys, found.sig, message):
+            raise RefusedChange(
+                f"a change of {doc_id} claims device {device} but is not signed by it")
+        until = self.vouching.until_ms
+        if until is None:
+            raise NotYetProven(f"{doc_id}: vouched for as written before signing; no window "
+                               "for that is open here yet")
+        if (now_ms if now_ms is not None else int(time.time() * 1000)) > until:
+            raise RefusedChange(f"a change of {doc_id} by device {device} is vouched for as "
+                                "written before signing, but that window has closed")
 
     def _check_genesis(self, doc_id: str, changes: Sequence[ChangeInfo]) -> None:
         if doc_id not in self._genesis_hashes:
@@ -164,3 +197,13 @@ class Attestor:
                 c.hash for c in (first.history() if first is not None else []))
         if any(c.hash not in self._genesis_hashes[doc_id] for c in changes):
             raise RefusedChange(f"a change of {doc_id} claims to be its shared first change")
+
+
+def _signed_by_any(keys: Iterable[bytes], sig: bytes, message: bytes) -> bool:
+    for key in keys:
+        try:
+            _public_key(key).verify(sig, message)
+            return True
+        except (InvalidSignature, ValueError):
+            continue
+    return False

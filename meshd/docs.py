@@ -176,6 +176,25 @@ class Documents:
         await self._notify([(write.doc_id, write.heads, LOCAL_ORIGIN) for write in writes])
         return result
 
+    async def attest_stored(
+        self, doc_ids: Sequence[str],
+        attest: Callable[[str, Doc, list[Attestation]], Sequence[Attestation]],
+    ) -> int:
+        """Store, for each stored document of `doc_ids`, the attestations that
+        `attest(doc_id, doc, its stored attestations)` returns; how many documents gained any."""
+        async with AsyncExitStack() as stack:
+            await self._cache.lock_all(stack, doc_ids)
+            found = await self.store.read_many(doc_ids)
+            have = await self.store.attestations(list(found))
+            writes = []
+            for doc_id in found:
+                doc = (await self._load(doc_id, create=False, found=found)).doc
+                new = tuple(attest(doc_id, doc, have.get(doc_id, [])))
+                if new:
+                    writes.append(DocWrite(doc_id, b"", tuple(doc.heads()), attestations=new))
+            await self.store.write(writes)
+        return len(writes)
+
     async def apply_remote(
         self, doc_id: str, chunks: bytes, origin: str = REMOTE_ORIGIN,
         attestations: Sequence[Attestation] = (),

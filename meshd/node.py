@@ -36,6 +36,7 @@ from meshd.identity import RUN_FILE, DataDir, load_data_dir, load_store_key
 from meshd.lifecycle import Lifecycle
 from meshd.membership.keyring import Keyring
 from meshd.membership.service import Membership
+from meshd.signing_upgrade import vouch_history
 from meshd.store.sqlcipher import SqlCipherStore
 from meshd.sync.node_sync import NodeSync, node_sync
 
@@ -120,7 +121,9 @@ class Node(Lifecycle):
             documents, data, options.peer_port, options.peers, keyring=keyring.entries,
             peer_routes=(lambda app: membership.add_peer_route(app),),
         )
-        attestor.keys_for = sync.roster.signers
+        attestor.keys_for, attestor.vouching = sync.roster.signers, sync.roster.vouching
+        # Once, on a store written before signing: before any peer asks for what it holds.
+        await vouch_history(documents, attestor, data, now_ms())
         membership = self.membership = Membership(
             data, documents, clinic, keyring, sync.engine, mdns=options.mdns
         )

@@ -113,14 +113,14 @@ def merge_remote(doc_id: str, doc: Doc | None, data: bytes, check: Check) -> Mer
         merged = doc.fork(check.actor)  # a panic poisons only this copy
         if not merged.apply(data):
             return Merged(doc)
+    new = merged.history(doc.heads() if doc is not None else ())
     with merged.shared_reads():
-        summary = check_arrival(doc_id, doc, merged)
+        summary = check_arrival(doc_id, doc, merged, {c.actor for c in new})
         if kind == DIRECTORY and check.attestor is not None and check.attestor.keys_for:
             check_authority(doc_id, merged, doc.heads() if doc is not None else (),
                             doc.to_dict() if doc is not None else None)
     if len(data) > SIZE_CHECK_BYTES and len(merged.save()) > limit:
         raise RefusedChange(f"{doc_id} would grow over the {limit // 1024} KiB limit")
-    new = merged.history(doc.heads() if doc is not None else ())
     proven = check.prove(doc_id, new)
     authors = sorted({"/".join(attribution(c.actor)) for c in new})[:MAX_AUDIT_AUTHORS]
     return Merged(merged, ",".join(authors), summary, proven)

@@ -18,7 +18,9 @@ from typing import Any
 
 from aiohttp import web
 
-from crdt_model.errors import ClinicMeshError, ValidationError
+from crdt_model.adapter import Doc
+from crdt_model.authority import admin_devices
+from crdt_model.errors import ClinicMeshError, Forbidden, ValidationError
 from crdt_model.ids import directory_id
 from discovery.errors import PairingProtocolError
 from discovery.pairing import PAIRING_WINDOW_S, PairingWindow, WindowState
@@ -102,8 +104,16 @@ class PairingDesk:
         me = self._data.identity
         doc_id = directory_id(me.mesh_id)
         author = self._clinic.author(caller)
-        await self._documents.update(doc_id, lambda doc: ensure_self(doc, self._data, author),
-                                     actor=author.actor)
+
+        def admitting(doc: Doc) -> None:
+            ensure_self(doc, self._data, author)
+            root = doc.to_dict()
+            if me.device_id not in admin_devices(root):
+                names = sorted(str(root["devices"][d].get("name")) for d in admin_devices(root))
+                raise Forbidden("new devices are paired on an admin device: "
+                                + ", ".join(names), field="device")
+
+        await self._documents.update(doc_id, admitting, actor=author.actor)
         return MeshSecret(
             mesh_id=me.mesh_id, facility_id=me.facility_id, facility_name=me.facility_name,
             keys=self._keyring.as_dict(), inviter_id=me.device_id, inviter_name=me.device_name,

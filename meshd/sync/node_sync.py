@@ -24,7 +24,7 @@ from crdt_model import directory
 from crdt_model.context import Author
 from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import directory_id
-from meshd.attest import device_prefix, keys_by_device
+from meshd.attest import Vouching, device_prefix, keys_by_device
 from meshd.clinic import actions
 from meshd.docs import Documents
 from meshd.enrolment import forget_invite_key, invite_key
@@ -67,8 +67,10 @@ class DirectoryRoster:
 
     def __init__(self, documents: Documents, mesh_id: str, own_key: bytes, device_id: str, *,
                  on_change: Callable[[], None] = _nothing,
+                 on_window: Callable[[], None] = _nothing,
                  clock: Callable[[], float] = time.time) -> None:
         self._on_change = on_change
+        self._on_window = on_window  # a window for history from before signing opened
         self.writes: set[asyncio.Task[None]] = set()
         self._documents = documents
         self._doc_id = directory_id(mesh_id)
@@ -78,6 +80,7 @@ class DirectoryRoster:
         self._keys: frozenset[bytes] = frozenset({own_key})
         self._pending: dict[bytes, PendingInvite] = {}
         self._signers: dict[bytes, set[bytes]] = {device_prefix(device_id): {own_key}}
+        self.vouching = Vouching()  # who may vouch for history from before signing, until when
         # Admitted here: invite key -> own key, until (and after) the directory says so.
         self._admitted: dict[bytes, bytes] = {}
         self._unsubscribe = documents.subscribe(self._heard)
@@ -93,7 +96,8 @@ class DirectoryRoster:
     async def refresh(self) -> None:
         """Re-read the directory document."""
         try:
-            devices = await self._documents.read(self._doc_id, directory.devices)
+            devices, window = await self._documents.read(
+                self._doc_id, lambda doc: (directory.devices(doc), directory.signing_window(doc)))
         except ClinicMeshError as exc:
             log.warning("cannot read the mesh roster: %s", exc)
             return
@@ -118,8 +122,12 @@ class DirectoryRoster:
                 self._admitted.setdefault(spent, key)
         changed = keys != self._keys
         self._keys, self._pending, self._signers = frozenset(keys), pending, signers
+        opened = window != self.vouching.until_ms
+        self.vouching.keys, self.vouching.until_ms = frozenset(keys), window
         if changed:
             self._on_change()
+        if opened:
+            self._on_window()  # what waited for it is asked for again now
 
     def admit(self, invite: bytes, own: bytes) -> bool:
         """Enrol a device by its invite's key (for the handshake): only this device's own
@@ -259,7 +267,8 @@ def node_sync(
     unspent = invite_key(data)
     # The roster calls the engine built below; it only fires once the node starts it.
     roster = DirectoryRoster(documents, data.identity.mesh_id, data.device_public_key(),
-                             data.identity.device_id, on_change=lambda: engine.enforce_roster())
+                             data.identity.device_id, on_change=lambda: engine.enforce_roster(),
+                             on_window=lambda: engine.request_anti_entropy())
     credentials = Credentials(
         data.device_key, data.identity.device_name, data.mesh_key, roster, keyring=keyring,
         handoff_docs=(directory_id(data.identity.mesh_id),) if keyring is not None else (),

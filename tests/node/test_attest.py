@@ -133,3 +133,29 @@ def test_a_later_signature_for_the_actor_means_not_yet_not_forged() -> None:
     chart.add_note(doc, {"text": "later"}, doctor, "n1")
     with pytest.raises(NotYetProven):
         mesh.here.check(doc_id, early, mesh.doctor.sign(doc_id, doc, ()))
+
+
+def test_a_vouch_for_history_from_before_signing_counts_only_while_the_window_is_open() -> None:
+    """The tablet vouches for a chart the doctor wrote before signing (an upgrade): waited on
+    while no window is open, taken while it is, refused once it has closed or when the voucher
+    is not a rostered device."""
+    mesh = Mesh()
+    doc_id, doc = _chart(Author(DOCTOR_DEVICE, "dr-ali", 1))
+    new = doc.history()
+    vouched = mesh.tablet.vouch(doc_id, new[-1])
+    mesh.here.vouching.keys = frozenset({public_bytes(mesh.tablet_key)})
+
+    with pytest.raises(NotYetProven, match="no window"):
+        mesh.here.check(doc_id, new, [vouched], now_ms=1_000)
+    mesh.here.vouching.until_ms = 2_000
+    assert mesh.here.check(doc_id, new, [vouched], now_ms=1_000) == (vouched,)
+    with pytest.raises(RefusedChange, match="window has closed"):
+        mesh.here.check(doc_id, new, [vouched], now_ms=3_000)
+    mesh.here.vouching.keys = frozenset({public_bytes(mesh.doctor_key)})  # tablet revoked
+    with pytest.raises(RefusedChange, match="not signed by it"):
+        mesh.here.check(doc_id, new, [vouched], now_ms=1_000)
+    # A vouch is not a signature: a device's own signature context can't be replayed as one.
+    signed = mesh.tablet.attest(doc_id, new[-1])
+    mesh.here.vouching.keys = frozenset({public_bytes(mesh.tablet_key)})
+    with pytest.raises(RefusedChange, match="not signed by it"):
+        mesh.here.check(doc_id, new, [signed], now_ms=1_000)

@@ -130,6 +130,31 @@ def test_a_member_writing_as_another_devices_doctor_is_refused_and_named(
 
 
 
+
+def test_a_member_signing_a_note_that_names_the_doctor_as_author_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Signed with its own key, under its own actor, but the note's author fields name the
+    doctor of another device: history would show her, so the change is refused."""
+    honest_dir, hostile_dir = make_mesh(tmp_path, 2)
+    doctor = Author(honest_dir.identity.device_id, "dr-ali", AT_MS)
+    patient = str(uuid.uuid4())
+    store_docs(honest_dir, {chart_id(patient): chart.register_patient(
+        patient, PATIENT, doctor, "2026-11-29")})
+    node = MeshdProcess(honest_dir).start([])
+    try:
+        note = {"kind": "note", "at": AT_MS, "text": "tolerates penicillin", **doctor.stamp()}
+        asyncio.run(_attack(node, hostile_dir, chart_id(patient),
+                            lambda tx: tx.put(("entries",), "n1", note)))
+        eventually(lambda: node.sync_status()["quarantine"] != [], 15)
+        refused = node.sync_status()["quarantine"][0]
+        assert refused["device_name"] == "stolen-tablet"
+        assert "who did not write it" in refused["reason"]
+        status, body = node.call("GET", f"/api/v1/patients/{patient}")
+        assert status == 200 and "tolerates" not in json.dumps(body)
+    finally:
+        node.stop()
+
 ADMIN = {"name": "Eve", "roles": ["admin"], "pin_hash": "scrypt$0000", "disabled": False}
 
 
