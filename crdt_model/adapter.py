@@ -1,10 +1,8 @@
-"""The one door to the `automerge` bindings: plain Python values in, plain Python values out.
-
-No other module of the project imports `automerge`. This adapter hides the quirks of the pinned
-binding (docs/ARCHITECTURE.md §3): typed scalar puts, object ids, `Bytes` and `Counter` that do
-not round-trip, change chunks instead of `apply_changes`, and Rust panics that surface as a
-BaseException and poison the document. It must not read clocks, files or sockets.
-"""
+"""The one door to the `automerge` bindings (no other module imports them): plain Python values
+in and out. It hides the quirks of the pinned binding (docs/ARCHITECTURE.md §3): typed scalar
+puts, object ids, `Bytes` and `Counter` that do not round-trip, change chunks instead of
+`apply_changes`, Rust panics that surface as a BaseException and poison the document. No clocks,
+files or sockets."""
 
 from __future__ import annotations
 
@@ -22,10 +20,8 @@ Scalar: TypeAlias = str | int | float | bool | None
 Value: TypeAlias = Scalar | Mapping[str, "Value"] | Sequence["Value"]
 Path: TypeAlias = Sequence[str]
 
-__all__ = [
-    "ACTOR_BYTES", "ChangeInfo", "Doc", "Path", "PeerSyncState", "Scalar", "Tx", "Value",
-    "actor_for", "attribution", "genesis_actor",
-]
+__all__ = ["ACTOR_BYTES", "ChangeInfo", "Doc", "Path", "PeerSyncState", "Scalar", "Tx", "Value",
+           "actor_for", "attribution", "genesis_actor"]
 
 @contextmanager
 def _guard(doc: Doc | None = None) -> Iterator[None]:
@@ -178,14 +174,12 @@ class Doc:
         """Run `build` in one transaction; returns the new heads. Nothing changes if it raises."""
         doc = self._live()
         self._plain = None
-        with _guard(self):
-            with doc.transaction() as raw:
-                tx = Tx(raw)
-                try:
-                    build(tx)
-                except BaseException:
-                    raw.rollback()
-                    raise
+        with _guard(self), doc.transaction() as raw:
+            try:
+                build(Tx(raw))
+            except BaseException:
+                raw.rollback()
+                raise
         return self.heads()
 
     def changes_since(self, heads: Sequence[bytes]) -> bytes:
@@ -199,17 +193,12 @@ class Doc:
             return [ChangeInfo(bytes(c.hash), bytes(c.actor_id), int(c.seq))
                     for c in self._live().get_changes(list(since))]
 
-    def parents(self, since: Sequence[bytes] = ()) -> list[tuple[ChangeInfo, list[bytes]]]:
-        """Every change (after `since`) in causal order, with the hashes it depends on."""
+    def changes(self, since: Sequence[bytes] = ()) -> list[tuple[ChangeInfo, list[bytes], bytes]]:
+        """Every change (after `since`) in causal order: who, the hashes it depends on, bytes."""
         with _guard(self):
             return [(ChangeInfo(bytes(c.hash), bytes(c.actor_id), int(c.seq)),
-                     [bytes(d) for d in c.deps])
+                     [bytes(d) for d in c.deps], bytes(c.bytes))
                     for c in self._live().get_changes(list(since))]
-
-    def at(self, heads: Sequence[bytes]) -> Doc:
-        """A copy of the document as it was at `heads` (which it must hold)."""
-        with _guard(self):
-            return Doc(self._live().fork_at(list(heads)))
 
     def apply(self, chunks: bytes) -> bool:
         """Add change chunks (or a whole saved document); returns whether anything was new. The

@@ -28,8 +28,11 @@ from typing import Any
 from crdt_model.actors import actor_for, genesis_actor
 from crdt_model.adapter import Doc
 from crdt_model.arrival import RefusedChange
+from crdt_model.errors import Forbidden
+from crdt_model.ids import DIRECTORY
 
 ADMIN = "admin"
+DIRECTORY_PREFIX = f"{DIRECTORY}:"
 ENROLMENT_FIELDS = frozenset({"public_key", "invite_key", "invite_used_at"})
 
 
@@ -68,10 +71,11 @@ def check_authority(
     is this device's directory before these changes (None when it has none yet)."""
     known_devices = _devices(known or {})
     known_founder = founder(known)
-    for change, parents in doc.parents(since):
+    states = States(doc)
+    for change, parents, _ in doc.changes(since):
         if change.actor == genesis_actor(doc_id):
             continue  # the shared first change: proven byte for byte (meshd.attest)
-        old = doc.at(parents).to_dict() if parents else {}
+        old = states.at(parents)
         devices = _devices(old)
         if not devices:
             if known_founder is None or device_of(change.actor, known_devices) == known_founder:
@@ -81,11 +85,40 @@ def check_authority(
         author = device_of(change.actor, devices)
         if author in admin_devices(old):
             continue
-        for path in _changed(old, doc.at([change.hash]).to_dict()):
+        for path in _changed(old, states.at([change.hash])):
             if not _ordinary(path, old):
                 who = (devices.get(author or "") or {}).get("name") or change.actor[:8].hex()
                 raise RefusedChange(f"device {who} is not an admin device: it may not change "
                                     f"{'/'.join(path)} of the directory")
+
+
+def check_own_change(doc_id: str, doc: Doc, before: Sequence[bytes]) -> None:
+    """Forbidden when this device may not make the directory change it just made: other
+    devices would refuse it, so it must never be stored."""
+    try:
+        check_authority(doc_id, doc, before, States(doc).at(before) if before else None)
+    except RefusedChange as exc:
+        raise Forbidden(f"{exc.message}; make it on an admin device") from None
+
+
+class States:
+    """A document as it was at any of its heads, rebuilt from the changes they depend on (the
+    binding's `fork_at` panics with MissingOps on some documents)."""
+
+    def __init__(self, doc: Doc) -> None:
+        self._changes = doc.changes()
+        self._deps = {info.hash: deps for info, deps, _ in self._changes}
+
+    def at(self, heads: Sequence[bytes]) -> dict[str, Any]:
+        """The plain value of the document at `heads` (empty for no heads)."""
+        wanted, todo = set(), list(heads)
+        while todo:
+            found = todo.pop()
+            if found not in wanted:
+                wanted.add(found)
+                todo.extend(self._deps[found])
+        data = b"".join(raw for info, _, raw in self._changes if info.hash in wanted)
+        return Doc.load(data).to_dict() if data else {}
 
 
 def _devices(root: Mapping[str, Any]) -> dict[str, Any]:

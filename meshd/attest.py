@@ -12,9 +12,11 @@ Anything else is refused (RefusedChange) and quarantined like any other bad data
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from typing import Any
 
 import msgpack
@@ -24,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from crdt_model.adapter import ChangeInfo, Doc, actor_for, attribution, genesis_actor
 from crdt_model.arrival import RefusedChange
 from crdt_model.errors import CorruptDocument
-from meshd.store.base import Attestation
+from meshd.doc_cache import DocCache
+from meshd.store.base import Attestation, DocumentStore, DocWrite
 
 CONTEXT = b"clinicmesh change v1\0"
 # A rostered device vouching, once, for a change written before devices signed their changes
@@ -35,6 +38,8 @@ SIGNATURES = "signatures:"  # a bundle record of the attestations of the documen
 KeysFor = Callable[[bytes], Iterable[bytes]]
 """(8-byte device id prefix of an actor) -> public keys of the rostered devices it may be."""
 Genesis = Callable[[str, bytes], "Doc | None"]
+Attest = Callable[[str, Doc, list[Attestation]], Sequence[Attestation]]
+"""(doc id, stored doc, its stored attestations) -> attestations to add."""
 
 
 def signed_message(doc_id: str, change_hash: bytes, context: bytes = CONTEXT) -> bytes:
@@ -207,3 +212,28 @@ def _signed_by_any(keys: Iterable[bytes], sig: bytes, message: bytes) -> bool:
         except (InvalidSignature, ValueError):
             continue
     return False
+
+
+async def attest_stored(
+    store: DocumentStore, cache: DocCache, doc_ids: Sequence[str], attest: Attest
+) -> int:
+    """Store, for each stored document of `doc_ids`, the attestations `attest` gives it (under
+    the documents' locks); how many documents gained any."""
+    async with AsyncExitStack() as stack:
+        await cache.lock_all(stack, doc_ids)
+        found = await store.read_many(list(doc_ids))
+        have = await store.attestations(list(found))
+        writes = await asyncio.to_thread(_attested, found, have, attest)
+        await store.write(writes)
+    return len(writes)
+
+
+def _attested(found: Mapping[str, bytes], have: Mapping[str, list[Attestation]],
+              attest: Attest) -> list[DocWrite]:
+    writes = []
+    for doc_id, data in found.items():
+        doc = Doc.load(data)
+        new = tuple(attest(doc_id, doc, have.get(doc_id, [])))
+        if new:
+            writes.append(DocWrite(doc_id, b"", tuple(doc.heads()), attestations=new))
+    return writes

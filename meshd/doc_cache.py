@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from crdt_model.adapter import Doc
+from crdt_model.errors import CorruptDocument
 
 DEFAULT_CACHE_DOCS = 2000
 
@@ -70,3 +71,15 @@ class DocCache(OrderedDict[str, Cached]):
         """Take the locks of `doc_ids` (in sorted order) until `stack` closes."""
         for doc_id in sorted(set(doc_ids)):
             await stack.enter_async_context(self.lock(doc_id))
+
+    def drop_changed(
+        self, doc_ids: Sequence[str], entries: Sequence[Cached], before: Sequence[list[bytes]]
+    ) -> None:
+        """After a failed op, forget any doc it left changed or poisoned (reloaded from disk)."""
+        for doc_id, entry, old in zip(doc_ids, entries, before, strict=True):
+            try:
+                changed = poisoned(entry.doc) or entry.doc.heads() != old
+            except CorruptDocument:
+                changed = True
+            if changed:
+                self.pop(doc_id, None)

@@ -17,11 +17,10 @@ from contextlib import AsyncExitStack
 from typing import TypeVar
 
 from crdt_model.adapter import Doc
-from crdt_model.arrival import RefusedChange
-from crdt_model.authority import check_authority
-from crdt_model.errors import CorruptDocument, Forbidden, NotFound, SyncError, ValidationError
-from crdt_model.ids import CHART, DIRECTORY, parse_doc_id
-from meshd.attest import Attestor
+from crdt_model.authority import DIRECTORY_PREFIX, check_own_change
+from crdt_model.errors import CorruptDocument, NotFound, SyncError, ValidationError
+from crdt_model.ids import CHART, parse_doc_id
+from meshd.attest import Attest, Attestor, attest_stored
 from meshd.doc_cache import DEFAULT_CACHE_DOCS, Cached, DocCache, poisoned
 from meshd.remote_changes import Check, Trial, merge_items, valid_items
 from meshd.reprojection import REPROJECT_BATCH, reproject, reproject_due
@@ -152,9 +151,9 @@ class Documents:
                 result = op([entry.doc for entry in entries])
                 for doc_id, entry, old in zip(doc_ids, entries, before, strict=True):
                     if doc_id.startswith(DIRECTORY_PREFIX) and entry.doc.heads() != old:
-                        _check_own_authority(doc_id, entry.doc, old)
+                        check_own_change(doc_id, entry.doc, old)
             except BaseException:
-                self._drop_changed(doc_ids, entries, before)
+                self._cache.drop_changed(doc_ids, entries, before)
                 raise
             finally:
                 for entry in entries:
@@ -176,24 +175,9 @@ class Documents:
         await self._notify([(write.doc_id, write.heads, LOCAL_ORIGIN) for write in writes])
         return result
 
-    async def attest_stored(
-        self, doc_ids: Sequence[str],
-        attest: Callable[[str, Doc, list[Attestation]], Sequence[Attestation]],
-    ) -> int:
-        """Store, for each stored document of `doc_ids`, the attestations that
-        `attest(doc_id, doc, its stored attestations)` returns; how many documents gained any."""
-        async with AsyncExitStack() as stack:
-            await self._cache.lock_all(stack, doc_ids)
-            found = await self.store.read_many(doc_ids)
-            have = await self.store.attestations(list(found))
-            writes = []
-            for doc_id in found:
-                doc = (await self._load(doc_id, create=False, found=found)).doc
-                new = tuple(attest(doc_id, doc, have.get(doc_id, [])))
-                if new:
-                    writes.append(DocWrite(doc_id, b"", tuple(doc.heads()), attestations=new))
-            await self.store.write(writes)
-        return len(writes)
+    async def attest_stored(self, doc_ids: Sequence[str], attest: Attest) -> int:
+        """Store the attestations `attest` gives stored `doc_ids` (meshd.attest.attest_stored)."""
+        return await attest_stored(self.store, self._cache, doc_ids, attest)
 
     async def apply_remote(
         self, doc_id: str, chunks: bytes, origin: str = REMOTE_ORIGIN,
@@ -308,27 +292,3 @@ class Documents:
                         await result
                 except Exception:  # a broken listener must not undo or hide a durable write
                     log.exception("document listener failed for %s", doc_id)
-
-    def _drop_changed(
-        self, doc_ids: Sequence[str], entries: Sequence[Cached], before: Sequence[list[bytes]]
-    ) -> None:
-        """After a failed op, forget any doc it left changed or poisoned (reloaded from disk)."""
-        for doc_id, entry, old in zip(doc_ids, entries, before, strict=True):
-            try:
-                changed = poisoned(entry.doc) or entry.doc.heads() != old
-            except CorruptDocument:
-                changed = True
-            if changed:
-                self._cache.pop(doc_id, None)
-
-
-DIRECTORY_PREFIX = f"{DIRECTORY}:"
-
-
-def _check_own_authority(doc_id: str, doc: Doc, before: Sequence[bytes]) -> None:
-    """Forbidden when this device may not make the directory change it just made (other
-    devices would refuse it: crdt_model.authority), so it is never stored."""
-    try:
-        check_authority(doc_id, doc, before, doc.at(before).to_dict() if before else None)
-    except RefusedChange as exc:
-        raise Forbidden(f"{exc.message}; make it on an admin device") from None

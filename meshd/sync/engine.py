@@ -118,11 +118,6 @@ class SyncEngine(Lifecycle):
                             session.channel.peer_name)
                 session.close()
 
-    def request_anti_entropy(self) -> None:
-        """Compare documents with every connected peer now, not at the next round."""
-        for session in list(self._sessions.values()):
-            session.request_anti_entropy()
-
     def end_outdated_sessions(self) -> None:
         """End sessions opened with an older mesh key than the newest held (after a rotation);
         their peers redial with the new key, or are handed the directory that carries it."""

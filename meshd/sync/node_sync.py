@@ -4,8 +4,7 @@ The roster (device keys allowed to sync) is read from `directory:<mesh>`: every 
 that is not revoked, plus this device. It is kept current as that document changes, so a
 revocation takes effect for new sessions at once. A device rostered by an invite is pending:
 no node accepts its key; only its inviter admits it, once, before the invite expires, and then
-writes the device's own key in place of the invite's. This module adds
-`GET /api/v1/sync/status`.
+writes the device's own key in place of the invite's. Adds `GET /api/v1/sync/status`.
 """
 
 from __future__ import annotations
@@ -268,7 +267,7 @@ def node_sync(
     # The roster calls the engine built below; it only fires once the node starts it.
     roster = DirectoryRoster(documents, data.identity.mesh_id, data.device_public_key(),
                              data.identity.device_id, on_change=lambda: engine.enforce_roster(),
-                             on_window=lambda: engine.request_anti_entropy())
+                             on_window=lambda: ask_all_again(engine))
     credentials = Credentials(
         data.device_key, data.identity.device_name, data.mesh_key, roster, keyring=keyring,
         handoff_docs=(directory_id(data.identity.mesh_id),) if keyring is not None else (),
@@ -293,3 +292,9 @@ async def start_node_sync(
     sync = node_sync(documents, data, peer_port, peers, host=host, timing=timing)
     await sync.start()
     return sync
+
+
+def ask_all_again(engine: SyncEngine) -> None:
+    """Compare documents with every connected peer now (what waited may pass now)."""
+    for session in engine.sessions():
+        session.request_anti_entropy()

@@ -102,3 +102,4 @@ def test_shared_reads_give_one_value_and_leave_later_copies_untouched() -> None:
         assert shared["names"]["given"] == "Amina"  # a caller's copy never leaks back
     assert doc.to_dict() is not shared
     assert doc.to_dict() == {"names": {"given": "Amina"}}
+

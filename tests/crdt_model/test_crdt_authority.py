@@ -7,13 +7,14 @@ every device whatever order the changes arrive in.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from crdt_model import directory
 from crdt_model.adapter import Doc, Tx
 from crdt_model.arrival import RefusedChange
-from crdt_model.authority import admin_devices, check_authority, founder
+from crdt_model.authority import States, admin_devices, check_authority, founder
 from crdt_model.context import Author
 
 AT = 1_763_800_000_000
@@ -147,3 +148,15 @@ def test_a_change_touching_what_a_tablet_may_and_may_not_is_refused_whole() -> N
 
     with pytest.raises(RefusedChange, match="roles"):
         _check(before, _by(TABLET, before, lambda d: d.change(both)))
+
+
+def test_earlier_states_read_where_the_bindings_fork_at_panics() -> None:
+    """A directory written by the UI tests on which automerge 0.7.2's `fork_at` panics
+    (MissingOps): States rebuilds each earlier state from the changes instead."""
+    data = (Path(__file__).parent / "data" / "directory_fork_at_panics.automerge").read_bytes()
+    doc = Doc.load(data)
+    states = States(doc)
+    users = [sorted(states.at([change.hash]).get("users", {}))
+             for change, _, _ in doc.changes()]
+    assert users[0] == [] and users[-1] == sorted(doc.to_dict()["users"])
+    assert states.at(doc.heads()) == doc.to_dict() and states.at([]) == {}
