@@ -14,6 +14,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "register": frozenset({"registration", "nurse", "clinician"}),
     "read_chart": frozenset({"nurse", "clinician", "lab", "pharmacy"}),
     "triage": frozenset({"nurse", "clinician"}),
+    "attach": frozenset({"registration", "nurse", "clinician", "lab"}),
     "consult": frozenset({"clinician"}),
     "lab": frozenset({"lab", "clinician"}),
     "pharmacy": frozenset({"pharmacy"}),

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from crdt_model.adapter import Doc
+from crdt_model.attachments import ATTACHMENT
 from crdt_model.chart_doc import (
     CANCEL,
     DISPENSATION,
@@ -37,6 +38,7 @@ _TOP_LISTS = {
     "diagnosis": "diagnoses", "prescription": "prescriptions", "lab_order": "lab_orders",
     "lab_result": "lab_results", DISPENSATION: "dispensations", VOID: "voids",
     CANCEL: "cancellations", RESOLUTION: "resolutions", MERGE_LINK: "merge_links",
+    ATTACHMENT: "attachments",
 }
 
 

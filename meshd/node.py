@@ -109,7 +109,9 @@ class Node(Lifecycle):
             store, actor_for(device_id, SYSTEM_USER), genesis=genesis, project=project,
             attestor=attestor,
         )
-        clinic = self.clinic = Clinic(documents, store, data.identity)
+        # The clinic fetches a missing attachment through the sync built below (once running).
+        clinic = self.clinic = Clinic(documents, store, data.identity,
+                                      fetch_blob=lambda sha256: sync.blobs.fetch(sha256))
         # Charts stored by an older schema get their new projection rows in the background.
         self._reprojecting = asyncio.create_task(self._reproject(documents))
         parts.push_async_callback(self._stop_reprojecting)
@@ -119,6 +121,7 @@ class Node(Lifecycle):
         sync = self.sync = node_sync(
             documents, data, options.peer_port, options.peers, keyring=keyring.entries,
             peer_routes=(lambda app: membership.add_peer_route(app),),
+            wanted=clinic.missing_attachments,
         )
         attestor.keys_for = sync.roster.signers
         membership = self.membership = Membership(
