@@ -86,6 +86,10 @@ class BlobSync(Lifecycle):
         await asyncio.gather(*tasks, return_exceptions=True)
         self.started.clear()
 
+    def status(self) -> dict[str, int]:
+        """Blobs fetched from peers, refused (bytes not matching their SHA-256), in flight."""
+        return {"fetched": self.fetched, "refused": self.refused, "fetching": len(self._fetching)}
+
     # --- serving peers -------------------------------------------------------------------
 
     async def answer(self, request: wire.BlobRequest) -> wire.BlobChunk:

@@ -241,8 +241,10 @@ class NodeSync(Lifecycle):
         await asyncio.gather(*self.roster.writes, return_exceptions=True)
 
     def status(self, recent_docs: int = 100) -> dict[str, Any]:
-        """The engine's status with the quarantine list (`GET /api/v1/sync/status`)."""
-        return {**self.engine.status(recent_docs), "quarantine": self.quarantine.report()}
+        """The engine's status with the quarantine list and the attachment blobs fetched and
+        refused (`GET /api/v1/sync/status`)."""
+        return {**self.engine.status(recent_docs), "quarantine": self.quarantine.report(),
+                "attachments": self.blobs.status()}
 
     def add_routes(self, app: web.Application) -> None:
         """Serve the engine's status at GET /api/v1/sync/status (behind the API's auth)."""
