@@ -15,6 +15,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read_chart": frozenset({"nurse", "clinician", "lab", "pharmacy"}),
     "triage": frozenset({"nurse", "clinician"}),
     "attach": frozenset({"registration", "nurse", "clinician", "lab"}),
+    "read_attachment": frozenset({"registration", "nurse", "clinician", "lab", "pharmacy"}),
     "consult": frozenset({"clinician"}),
     "lab": frozenset({"lab", "clinician"}),
     "pharmacy": frozenset({"pharmacy"}),

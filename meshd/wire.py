@@ -13,6 +13,9 @@ from typing import Any, ClassVar, TypeAlias
 import msgpack
 
 from crdt_model.errors import SyncError
+from meshd.wire_blobs import BlobChunk as BlobChunk
+from meshd.wire_blobs import BlobRequest as BlobRequest
+from meshd.wire_blobs import blob_chunk, blob_request
 from meshd.wire_fields import HASH_BYTES as HASH_BYTES
 from meshd.wire_fields import MAX_DOC_ID_CHARS as MAX_DOC_ID_CHARS
 from meshd.wire_fields import MAX_FRAME_BYTES as MAX_FRAME_BYTES
@@ -35,10 +38,6 @@ NONCE_BYTES = 32
 SIGNATURE_BYTES = 64
 DIGEST_BUCKETS = 256
 BUCKET_DIGEST_BYTES = 8
-MAX_BLOB_CHUNK_BYTES = 256 * 1024  # meshd.store.base.BLOB_CHUNK_BYTES: one stored row
-MAX_BLOB_CHUNKS = 1024  # 256 MiB: far above any attachment a chart takes
-MAX_CONTENT_TYPE_CHARS = 129
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,29 +165,6 @@ class Attestations:
     items: tuple[tuple[str, tuple[tuple[bytes, int, bytes, bytes], ...]], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class BlobRequest:
-    """Ask for chunk `seq` of the attachment blob whose SHA-256 is `sha256` (meshd.sync.blobs)."""
-
-    KIND: ClassVar[int] = 11
-    sha256: bytes
-    seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class BlobChunk:
-    """Chunk `seq` of `chunk_count` of a blob of `size` bytes stored as `content_type`; a
-    `chunk_count` of 0 (and no data) says the sender does not hold that blob."""
-
-    KIND: ClassVar[int] = 12
-    sha256: bytes
-    seq: int
-    chunk_count: int
-    size: int
-    content_type: str
-    data: bytes
-
-
 Message: TypeAlias = (
     ClientHello | ServerHello | Auth | Digest | BucketHeads | Want | Snapshots | Changes
     | SyncMessages | Attestations | BlobRequest | BlobChunk
@@ -308,25 +284,6 @@ def _attestation(e: list[Any]) -> tuple[bytes, int, bytes, bytes]:
     return bytes_of(e[0], 16), e[1], bytes_of(e[2], HASH_BYTES), bytes_of(e[3], SIGNATURE_BYTES)
 
 
-def _count(value: Any, low: int, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise SyncError("expected a count in range")
-    return value
-
-
-def _blob_request(b: list[Any]) -> BlobRequest:
-    return BlobRequest(bytes_of(b[0], HASH_BYTES), _count(b[1], 0, MAX_BLOB_CHUNKS - 1))
-
-
-def _blob_chunk(b: list[Any]) -> BlobChunk:
-    count = _count(b[2], 0, MAX_BLOB_CHUNKS)
-    seq = _count(b[1], 0, max(count - 1, 0))
-    size = _count(b[3], 0, MAX_BLOB_CHUNKS * MAX_BLOB_CHUNK_BYTES)
-    kind = b[4] if count == 0 and b[4] == "" else text_of(b[4], MAX_CONTENT_TYPE_CHARS)
-    return BlobChunk(bytes_of(b[0], HASH_BYTES), seq, count, size, kind,
-                     bytes_of(b[5], limit=MAX_BLOB_CHUNK_BYTES))
-
-
 _DECODERS: dict[type[Any], Any] = {
     ClientHello: _hello(ClientHello),
     ServerHello: _hello(ServerHello),
@@ -338,6 +295,6 @@ _DECODERS: dict[type[Any], Any] = {
     Changes: _changes,
     SyncMessages: _sync_messages,
     Attestations: _attestations,
-    BlobRequest: _blob_request,
-    BlobChunk: _blob_chunk,
+    BlobRequest: blob_request,
+    BlobChunk: blob_chunk,
 }

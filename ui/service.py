@@ -111,6 +111,18 @@ class ClinicService(Protocol):
         """Every change of the chart, oldest first: who, when, which device (audit-logged)."""
         ...
 
+    async def add_attachment(self, patient_id: str, data: bytes, content_type: str, name: str,
+                             purpose: str, by: str) -> str:
+        """Store a photo or document and reference it on the chart; returns its SHA-256.
+        TooLarge over `crdt_model.attachments.MAX_ATTACHMENT_BYTES`, ValidationError for a
+        bad name or type."""
+        ...
+
+    async def attachment(self, sha256: str, by: str) -> tuple[bytes, str]:
+        """An attachment's bytes and content type (fetched from the mesh when a chart names it
+        and this device lacks it); NotFound when no device could send it."""
+        ...
+
     async def record_triage(self, patient_id: str, triage: Mapping[str, Any], by: str) -> str:
         """Add a `rules.triage_entry` (vitals, category, danger signs); without an
         `encounter_id` it joins today's visit (checking the patient in). The patient then

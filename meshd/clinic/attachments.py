@@ -64,7 +64,7 @@ class Attachments(ClinicBase):
     async def attachment(self, sha256: str, caller: Caller) -> tuple[bytes, str]:
         """An attachment's bytes and content type, fetched from the mesh first when a chart
         references it and this device lacks it; NotFound when no device could send it."""
-        await self.allow(caller, "read_chart")
+        await self.allow(caller, "read_attachment")
         sha256 = sha256_hex(sha256)
         found = await self.docs.store.read_blob(sha256)
         if found is None:

@@ -39,6 +39,11 @@ Wanted = Callable[[], Awaitable[list[str]]]
 """SHA-256s (hex) that charts here reference and this device does not hold."""
 
 
+async def nothing_wanted() -> list[str]:
+    """The default list of missing attachments: none (sync run without a clinic)."""
+    return []
+
+
 class BlobUnavailable(Exception):
     """A peer does not hold the blob, sent a bad chunk, or went quiet (internal: next peer)."""
 

@@ -31,7 +31,7 @@ from meshd.enrolment import forget_invite_key, invite_key
 from meshd.identity import DataDir
 from meshd.lifecycle import Lifecycle
 from meshd.store.base import AuditEvent
-from meshd.sync.blobs import BlobSync, Wanted
+from meshd.sync.blobs import BlobSync, Wanted, nothing_wanted
 from meshd.sync.documents import DocumentsPort
 from meshd.sync.engine import SyncEngine
 from meshd.sync.handshake import Credentials, Enrolment
@@ -60,11 +60,6 @@ class PendingInvite:
 
 def _nothing() -> None:
     """The default roster listener."""
-
-
-async def nothing_wanted() -> list[str]:
-    """The default list of missing attachments: none (sync run without a clinic)."""
-    return []
 
 
 class DirectoryRoster:
