@@ -31,13 +31,25 @@ class Device:
     """A store and its BlobSync; `peers` is filled in by the test."""
 
     name: str
-    store: MemoryStore
+    store: WatchedStore
     sync: BlobSync
     peers: list[tuple[str, Send]]
 
 
+class WatchedStore(MemoryStore):
+    """A MemoryStore that says when a blob was stored."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stored = asyncio.Event()
+
+    async def put_blob(self, sha256: str, data: bytes, content_type: str) -> None:
+        await super().put_blob(sha256, data, content_type)
+        self.stored.set()
+
+
 def _device(name: str, wanted: list[str] | None = None) -> Device:
-    store = MemoryStore()
+    store = WatchedStore()
     peers: list[tuple[str, Send]] = []
 
     async def listed() -> list[str]:
@@ -154,6 +166,6 @@ async def test_the_background_loop_fetches_what_charts_reference(started: list[D
     _link(asker, holder)
     await asker.sync.start()
     async with asyncio.timeout(10):
-        while not await asker.store.blobs_held([sha]):
-            await asyncio.sleep(0.02)  # the loop's own task: no event to wait on from here
+        await asker.store.stored.wait()
+    assert await asker.store.blobs_held([sha]) == {sha}
     assert asker.sync.status()["fetched"] == 1
