@@ -32,13 +32,14 @@ from crdt_model.review import review_items_of
 _IN_ENCOUNTER = {
     "triage": "triage", "note": "notes", "diagnosis": "diagnoses",
     "prescription": "prescriptions", "lab_order": "lab_orders",
+    "consultation": "consultations", "referral": "referrals",
 }
 _TOP_LISTS = {
     "allergy": "allergies", "encounter": "encounters", "triage": "triage", "note": "notes",
     "diagnosis": "diagnoses", "prescription": "prescriptions", "lab_order": "lab_orders",
     "lab_result": "lab_results", DISPENSATION: "dispensations", VOID: "voids",
     CANCEL: "cancellations", RESOLUTION: "resolutions", MERGE_LINK: "merge_links",
-    ATTACHMENT: "attachments",
+    ATTACHMENT: "attachments", "consultation": "consultations", "referral": "referrals",
 }
 
 

@@ -18,6 +18,7 @@ the table of who may do what (`crdt_model.access`). Split by what a clinic does:
     numbering.py     this device's series of short patient numbers
     reports.py       the report of a period: the numbers the DHIS2 export sends
     attachments.py   photos and documents: blobs in the store, references on the chart
+    consultation.py  consultation sections, follow-up days, referrals
     clinic.py        Clinic, all of the above
 """
 

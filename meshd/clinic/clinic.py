@@ -8,11 +8,12 @@ from typing import Any
 
 from meshd.clinic.attachments import Attachments
 from meshd.clinic.base import Caller
+from meshd.clinic.consultation import Consultations
 from meshd.clinic.registration import Registration
 from meshd.clinic.reports import Reporting
 
 
-class Clinic(Reporting, Registration, Attachments):
+class Clinic(Reporting, Registration, Attachments, Consultations):
     """Registration, clinical care, laboratory, pharmacy and stock, patient flow,
     administration, reports and attachments of this device's clinic, on its documents and read
     model, audited."""
