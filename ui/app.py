@@ -28,6 +28,7 @@ from ui.views import (
     attachments,
     clinic_admin,
     consult,
+    consultation,
     demographics,
     lab,
     patients,
@@ -115,7 +116,7 @@ def setup_ui(
     app[UI_KEY] = ui
     before = set(app.router.resources())
     for module in (account, queue, patients, demographics, triage, consult, lab, pharmacy,
-                   clinic_admin, reports, attachments):
+                   clinic_admin, reports, attachments, consultation):
         app.router.add_routes(module.routes)
     app.router.add_static("/static/", STATIC_DIR, name="ui_static")
     ui.resources = set(app.router.resources()) - before

@@ -219,6 +219,8 @@ ACTION_LABELS = {
     "prescription_cancel": N_("Prescription cancelled"),
     "merge_link": N_("Linked to a duplicate chart"),
     "attachment": N_("Photo or document added"),
+    "consultation": N_("Consultation"),
+    "referral": N_("Referral"),
 }
 
 FIELD_LABELS = {

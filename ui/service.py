@@ -20,6 +20,7 @@ from ui.records import (
     ChangeEvent,
     Chart,
     Facility,
+    FollowUp,
     HistoryEntry,
     PatientSummary,
     PendingLabOrder,
@@ -158,6 +159,16 @@ class ClinicService(Protocol):
         goes back to consultation."""
         ...
 
+    async def record_consultation(self, patient_id: str, sections: Mapping[str, Any],
+                                  by: str) -> str:
+        """Record `crdt_model.consultation.consultation_entry` input in today's visit (a
+        follow-up day must be after today); returns the entry id."""
+        ...
+
+    async def refer(self, patient_id: str, referral: Mapping[str, Any], by: str) -> str:
+        """Record a referral {to, reason} in today's visit; returns its id (the letter's)."""
+        ...
+
     async def void_entry(self, patient_id: str, entry_id: str, reason: str, by: str) -> None:
         """Mark an entry as entered in error (kept and shown struck through)."""
         ...
@@ -173,6 +184,10 @@ class ClinicService(Protocol):
 
     async def move_patient(self, patient_id: str, day: str, station: str, by: str) -> None:
         """Send a queued patient to another station (or `done`)."""
+        ...
+
+    async def follow_ups(self, day: str) -> list[FollowUp]:
+        """Patients a consultation asked back on `day`, by family name."""
         ...
 
     def subscribe(self) -> AsyncIterator[ChangeEvent]:

@@ -14,6 +14,7 @@ from meshd.clinic_ui.records import (
 )
 from meshd.clinic_ui.sync_view import sync_status
 from ui.records import (
+    FollowUp,
     PendingLabOrder,
     PendingPrescription,
     PeriodReport,
@@ -39,6 +40,12 @@ class Flow(ServiceBase):
     async def move_patient(self, patient_id: str, day: str, station: str, by: str) -> None:
         """Send a queued patient to another station (or `done`)."""
         await self.clinic.move_patient(patient_id, station, self.writer(by), day)
+
+    async def follow_ups(self, day: str) -> list[FollowUp]:
+        """Patients a consultation asked back on `day`, by family name."""
+        return [FollowUp(str(r["patient_id"]), str(r["given_name"]), str(r["family_name"]),
+                         r.get("number"), str(r["day"]), r.get("plan"))
+                for r in await self.clinic.follow_ups(day, self.reader())]
 
     async def pending_lab_orders(self) -> list[PendingLabOrder]:
         """Lab orders without a result, oldest first."""

@@ -48,8 +48,8 @@ def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
             + chunk(b"IEND", b""))
 
 
-async def _tablet(browser: Any, node: MeshdProcess) -> Any:
-    context = await browser.new_context(base_url=f"http://127.0.0.1:{node.api_port}",
+async def _tablet(chromium: Any, node: MeshdProcess) -> Any:
+    context = await chromium.new_context(base_url=f"http://127.0.0.1:{node.api_port}",
                                         viewport=PORTRAIT, locale="en-GB")
     context.set_default_timeout(WAIT_MS)
     return await context.new_page()
