@@ -53,10 +53,12 @@ async def download(request: web.Request) -> web.Response:
     """GET /api/v1/attachments/{sha256}: the bytes, with the content type they were added with."""
     data, content_type = await request.app[SERVICE].attachment(
         request.match_info["sha256"], caller_of(request))
+    # Any type may be uploaded: served to scripts, never run as a page of this origin.
     return web.Response(body=data, content_type=content_type, headers={
-        "Cache-Control": "private, max-age=31536000, immutable",  # content-addressed
+        "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": "inline",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Content-Disposition": "attachment",
     })
 
 

@@ -48,6 +48,7 @@ async def test_a_2_mb_scan_is_stored_listed_on_the_chart_and_served_back(api: Ap
     async with api.client.get(f"/api/v1/attachments/{added['sha256']}", headers=AUTH) as got:
         assert got.status == 200
         assert got.headers["Content-Type"] == "application/pdf"
+        assert "sandbox" in got.headers["Content-Security-Policy"]
         assert await got.read() == scan
 
 

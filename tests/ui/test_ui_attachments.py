@@ -69,6 +69,20 @@ async def test_a_document_and_a_photo_are_added_shown_and_served(
 
 
 @pytest.mark.asyncio
+async def test_an_html_file_is_downloaded_never_shown_as_a_page(
+    client: TestClient, clinic: NodeClinicService, clock: Clock,
+) -> None:
+    patient = await _registered(clinic, clock)
+    await log_in(client, "Amina", ADMIN_PIN)
+    page = b"<script>alert(document.cookie)</script>"
+    response = await _upload(client, patient, page, "result.html", "text/html")
+    assert response.status == 303
+    served = await client.get(f"/attachments/{hashlib.sha256(page).hexdigest()}")
+    assert served.headers["Content-Disposition"] == "attachment"
+    assert "script-src 'self'" in served.headers["Content-Security-Policy"]
+
+
+@pytest.mark.asyncio
 async def test_a_file_over_the_limit_is_refused_with_413_and_both_sizes(
     client: TestClient, clinic: NodeClinicService, clock: Clock,
 ) -> None:

@@ -104,9 +104,8 @@ async def show(request: web.Request) -> web.StreamResponse:
                                                                me.id)
     except (NotFound, ClinicMeshError):
         raise web.HTTPNotFound() from None
+    # Photos and PDFs open in the browser; anything else (an HTML or SVG file, say) is only
+    # downloaded, never shown as a page of this origin.
     inline = content_type in SHOWN_INLINE and "download" not in request.query
     return web.Response(body=data, content_type=content_type, headers={
-        "Cache-Control": "private, max-age=31536000, immutable",  # content-addressed
-        "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": "inline" if inline else "attachment",
-    })
+        "Content-Disposition": "inline" if inline else "attachment"})
