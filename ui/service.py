@@ -33,6 +33,7 @@ from ui.records import (
     User,
     VisitFact,
 )
+from ui.stock import StockCard
 
 
 class ClinicService(Protocol):
@@ -219,8 +220,13 @@ class ClinicService(Protocol):
         nothing is left to dispense, a patient waiting at the pharmacy is done."""
         ...
 
-    async def receive_stock(self, drug_id: str, quantity: int, note: str, by: str) -> None:
-        """Add +quantity to the ledger."""
+    async def receive_stock(self, drug_id: str, quantity: int, note: str, by: str,
+                            batch: str = "", expires: str = "") -> None:
+        """Add +quantity to the ledger (of a batch expiring on `expires`, when given)."""
+        ...
+
+    async def stock_card(self, drug_id: str) -> StockCard:
+        """A drug's batches (soonest expiry first) and every movement; NotFound if unknown."""
         ...
 
     async def adjust_stock(self, drug_id: str, quantity: int, reason: str, by: str) -> None:

@@ -24,6 +24,7 @@ from ui.records import (
     SyncStatus,
     VisitFact,
 )
+from ui.stock import StockBatch, StockCard, StockMovement
 
 
 class Flow(ServiceBase):
@@ -74,12 +75,25 @@ class Flow(ServiceBase):
             data["atc"] = atc
         return await self.clinic.add_drug(data, self.writer(by))
 
-    async def receive_stock(self, drug_id: str, quantity: int, note: str, by: str) -> None:
-        """Add +quantity to the ledger."""
+    async def receive_stock(self, drug_id: str, quantity: int, note: str, by: str,
+                            batch: str = "", expires: str = "") -> None:
+        """Add +quantity to the ledger (of a batch expiring on `expires`, when given)."""
         data: dict[str, object] = {"drug_id": drug_id, "quantity": quantity}
-        if note.strip():
-            data["ref"] = note.strip()
+        for key, value in (("ref", note), ("batch", batch), ("expires", expires)):
+            if value.strip():
+                data[key] = value.strip()
         await self.clinic.receive_stock(data, self.writer(by))
+
+    async def stock_card(self, drug_id: str) -> StockCard:
+        """A drug's batches (soonest expiry first) and every movement."""
+        card = await self.clinic.stock_card(drug_id, self.reader())
+        return StockCard(
+            drug_id, str(card["name"] or drug_id), str(card["unit"] or ""), int(card["level"]),
+            tuple(StockBatch(b["batch"], b["expires"], b["level"], b["expired"],
+                             b["near_expiry"]) for b in card["batches"]),
+            tuple(StockMovement(int(m["at"] or 0), str(m["kind"]), int(m["quantity"]),
+                                tuple((str(b), int(q)) for b, q in m["batches"]), m["ref"],
+                                m["user_name"], int(m["level"])) for m in card["movements"]))
 
     async def adjust_stock(self, drug_id: str, quantity: int, reason: str, by: str) -> None:
         """Add a signed correction to the ledger."""

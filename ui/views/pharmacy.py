@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from crdt_model.errors import ClinicMeshError
+from crdt_model.errors import ClinicMeshError, NotFound
 from ui.forms import Errors, error_message, int_value, posted_text, text_value
 from ui.i18n import gettext as _
 from ui.web import redirect, render, require, service
@@ -84,7 +84,19 @@ async def receive(request: web.Request) -> web.StreamResponse:
         return await _page(request, {f"receive:{k}": v for k, v in errors.items()}, form, 400)
     assert quantity is not None
     return await _ledger(request, form, service(request).receive_stock(
-        text_value(form, "drug_id"), quantity, text_value(form, "note"), by=who.id), "receive")
+        text_value(form, "drug_id"), quantity, text_value(form, "note"), by=who.id,
+        batch=text_value(form, "batch"), expires=text_value(form, "expires")), "receive")
+
+
+@routes.get("/pharmacy/stock/{drug_id}")
+async def stock_card(request: web.Request) -> web.StreamResponse:
+    """A drug's stock card: batches soonest expiry first, every movement; printable."""
+    require(request, "pharmacy")
+    try:
+        card = await service(request).stock_card(request.match_info["drug_id"])
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    return render(request, "stock_card.html", card=card)
 
 
 @routes.post("/pharmacy/adjust")
