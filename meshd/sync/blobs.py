@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 WINDOW = 4  # chunks asked of one peer before the first of them arrived
 CHUNK_TIMEOUT_S = 60.0  # a chunk of 256 KiB at 128 kbit/s takes 16 s; four in flight, 64 s
 RETRY_S = 5.0
-SETTLE_S = 0.2  # a burst of arriving changes is looked at once, after it settles
+SETTLE_S = 1.0  # a burst of arriving changes (an initial sync) is looked at once a second
 
 Send = Callable[[wire.BlobRequest], None]
 Peers = Callable[[], Sequence[tuple[str, Send]]]
