@@ -33,7 +33,7 @@ from ui.records import (
     User,
     VisitFact,
 )
-from ui.stock import StockCard
+from ui.stock import StockBatch, StockCard
 
 
 class ClinicService(Protocol):
@@ -223,6 +223,11 @@ class ClinicService(Protocol):
     async def receive_stock(self, drug_id: str, quantity: int, note: str, by: str,
                             batch: str = "", expires: str = "") -> None:
         """Add +quantity to the ledger (of a batch expiring on `expires`, when given)."""
+        ...
+
+    async def expiring_batches(self) -> list[tuple[StockBatch, str, str]]:
+        """(batch, drug id, drug name) of the batches in stock that expired or expire within
+        90 days, soonest first."""
         ...
 
     async def stock_card(self, drug_id: str) -> StockCard:

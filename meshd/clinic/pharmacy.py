@@ -174,6 +174,21 @@ class Pharmacy(Laboratory):
         card["level"] = card["movements"][-1]["level"] if card["movements"] else 0
         return card
 
+    async def expiring_batches(self) -> list[dict[str, Any]]:
+        """Batches in stock that have expired or expire within 90 days, soonest first:
+        {drug_id, name, batch, expires, level, expired} (one read of the facility)."""
+        day = self.today().isoformat()
+
+        def read(doc: Doc) -> list[dict[str, Any]]:
+            root = doc.to_dict()
+            return [{"drug_id": drug_id, "name": drug.get("name") or drug_id, **row,
+                     "expired": row["expires"] < day}
+                    for drug_id, drug in facility.drug_catalogue(doc).items()
+                    for row in batches.expiring(batches.batch_levels(root, drug_id), day)]
+
+        found = await self.docs.read(self.facility_doc_id, read)
+        return sorted(found, key=lambda r: (r["expires"], r["name"]))
+
     async def add_drug(self, data: Mapping[str, Any], caller: Caller) -> str:
         """Add a drug to the catalogue (its id from `drug_id`, else from its name)."""
         await self.allow(caller, "pharmacy")

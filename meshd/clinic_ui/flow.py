@@ -84,6 +84,11 @@ class Flow(ServiceBase):
                 data[key] = value.strip()
         await self.clinic.receive_stock(data, self.writer(by))
 
+    async def expiring_batches(self) -> list[tuple[StockBatch, str, str]]:
+        """Batches in stock that expired or expire within 90 days, soonest first."""
+        return [(StockBatch(r["batch"], r["expires"], r["level"], r["expired"], True),
+                 r["drug_id"], str(r["name"])) for r in await self.clinic.expiring_batches()]
+
     async def stock_card(self, drug_id: str) -> StockCard:
         """A drug's batches (soonest expiry first) and every movement."""
         card = await self.clinic.stock_card(drug_id, self.reader())

@@ -41,6 +41,11 @@ async def test_received_batches_are_given_soonest_expiry_first_and_listed_on_the
 
     pharmacy = await (await client.get("/pharmacy")).text()
     assert f'href="/pharmacy/stock/{drug}"' in pharmacy
+    alert = pharmacy[pharmacy.index('class="warning expiring"'):]
+    alert = alert[:alert.index("</div>")]
+    assert "Expired or expiring within 90 days" in alert
+    assert "(GONE-1, expired on" in alert and "LATE-7" not in alert
+    assert "SOON-3" not in alert, "a batch used up is not news"
     assert 'id="r-expires"' in pharmacy and 'type="date"' in pharmacy
     card = await (await client.get(f"/pharmacy/stock/{drug}")).text()
     assert "In stock: 115 capsule" in card

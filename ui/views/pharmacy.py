@@ -27,7 +27,7 @@ async def _page(request: web.Request, errors: Errors | None = None,
     # (a catalogue medicine never stocked here is not news).
     short = [s for s in stock if s.level < 0 or (s.level == 0 and s.drug_id in wanted)]
     return render(request, "pharmacy.html", status=status, pending=pending, stock=stock,
-                  short=short,
+                  short=short, expiring=await svc.expiring_batches(),
                   levels={s.drug_id: s for s in stock}, errors=errors or {}, form=form or {})
 
 
