@@ -27,6 +27,7 @@ PUSH_BACKLOG = 512
 EAGER_PUSH_BYTES = 64 * 1024
 SNAPSHOT_BATCH_DOCS = 256
 MAX_ENTRIES_PER_MESSAGE = 4096
+BLOB_BACKLOG = 16  # blob messages queued for one peer (4 MiB of chunks); more are dropped
 _T = TypeVar("_T")
 
 
@@ -104,9 +105,12 @@ class Outbox:
         self.wake.set()
 
     def blob(self, message: wire.BlobRequest | wire.BlobChunk) -> None:
-        """Send an attachment blob's request or chunk once no document data is waiting."""
-        self._blobs.append(message)
-        self.wake.set()
+        """Send an attachment blob's request or chunk once no document data is waiting; beyond
+        BLOB_BACKLOG it is dropped (a peer asking faster than it reads gets no more memory
+        here: the asker's wait times out and it asks again)."""
+        if len(self._blobs) < BLOB_BACKLOG:
+            self._blobs.append(message)
+            self.wake.set()
 
     async def next_message(self) -> wire.Message | None:
         """The most urgent message to send now, or None when there is nothing."""
