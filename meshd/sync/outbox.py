@@ -106,9 +106,9 @@ class Outbox:
 
     def blob(self, message: wire.BlobRequest | wire.BlobChunk) -> None:
         """Send an attachment blob's request or chunk once no document data is waiting; beyond
-        BLOB_BACKLOG it is dropped (a peer asking faster than it reads gets no more memory
-        here: the asker's wait times out and it asks again)."""
-        if len(self._blobs) < BLOB_BACKLOG:
+        BLOB_BACKLOG a chunk is dropped (a peer asking faster than it reads gets no more memory
+        here: its wait times out and it asks again); our own requests are few (a window)."""
+        if isinstance(message, wire.BlobRequest) or len(self._blobs) < BLOB_BACKLOG:
             self._blobs.append(message)
             self.wake.set()
 
