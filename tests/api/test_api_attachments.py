@@ -8,9 +8,13 @@ import io
 import os
 
 import pytest
-from api_helpers import AUTH, PATIENT, Api
+from api_helpers import AUTH, DEVICE_ID, IDENTITY, PATIENT, Api
 
+from crdt_model.adapter import actor_for
 from crdt_model.attachments import MAX_ATTACHMENT_BYTES
+from meshd.clinic import Caller, Clinic, genesis_for, project
+from meshd.docs import Documents
+from meshd.store.memory import MemoryStore
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
@@ -116,3 +120,23 @@ async def test_a_voided_attachment_stays_listed_as_voided(memory_api: Api) -> No
     _, chart = await memory_api.get(f"/api/v1/patients/{patient}")
     assert [a["status"] for a in chart["attachments"]] == ["voided"]
     assert await memory_api.clinic.missing_attachments() == []
+
+
+async def test_a_blob_missing_here_is_fetched_on_demand_then_served() -> None:
+    photo = os.urandom(5000)
+    sha = hashlib.sha256(photo).hexdigest()
+    asked: list[str] = []
+    async with MemoryStore() as store:
+
+        async def from_the_mesh(wanted: str) -> bool:
+            asked.append(wanted)
+            await store.put_blob(wanted, photo, "image/jpeg")  # as the blob sync would
+            return True
+
+        docs = Documents(store, actor_for(DEVICE_ID, "system"), genesis=genesis_for(DEVICE_ID),
+                         project=project)
+        clinic = Clinic(docs, store, IDENTITY, fetch_blob=from_the_mesh)
+        caller = Caller("api", "test")
+        assert await clinic.attachment(sha, caller) == (photo, "image/jpeg")
+        assert await clinic.attachment(sha, caller) == (photo, "image/jpeg")
+        assert asked == [sha], "fetched once, then served from the store"
