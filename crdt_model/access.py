@@ -14,6 +14,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "register": frozenset({"registration", "nurse", "clinician"}),
     "read_chart": frozenset({"nurse", "clinician", "lab", "pharmacy"}),
     "triage": frozenset({"nurse", "clinician"}),
+    "attach": frozenset({"registration", "nurse", "clinician", "lab"}),
+    "read_attachment": frozenset({"registration", "nurse", "clinician", "lab", "pharmacy"}),
     "consult": frozenset({"clinician"}),
     "lab": frozenset({"lab", "clinician"}),
     "pharmacy": frozenset({"pharmacy"}),

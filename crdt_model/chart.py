@@ -33,9 +33,11 @@ from crdt_model.entries import (
     order_lab,
     prescribe,
     record_allergy,
+    record_consultation,
     record_diagnosis,
     record_lab_result,
     record_triage,
+    refer,
     void_entry,
 )
 from crdt_model.errors import ConflictError, ValidationError
@@ -45,7 +47,8 @@ from crdt_model.review import resolve_review, review_items
 __all__ = [
     "add_note", "cancel_prescription", "chart_view", "close_encounter", "correct_entry",
     "dispense", "link_duplicate", "open_encounter", "order_lab", "patient_row", "prescribe",
-    "record_allergy", "record_diagnosis", "record_lab_result", "record_triage",
+    "record_allergy", "record_consultation", "record_diagnosis", "record_lab_result",
+    "record_triage", "refer",
     "register_patient", "resolve_review", "review_items", "update_demographics", "void_entry",
 ]
 

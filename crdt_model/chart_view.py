@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from crdt_model.adapter import Doc
+from crdt_model.attachments import ATTACHMENT
 from crdt_model.chart_doc import (
     CANCEL,
     DISPENSATION,
@@ -31,12 +32,14 @@ from crdt_model.review import review_items_of
 _IN_ENCOUNTER = {
     "triage": "triage", "note": "notes", "diagnosis": "diagnoses",
     "prescription": "prescriptions", "lab_order": "lab_orders",
+    "consultation": "consultations", "referral": "referrals",
 }
 _TOP_LISTS = {
     "allergy": "allergies", "encounter": "encounters", "triage": "triage", "note": "notes",
     "diagnosis": "diagnoses", "prescription": "prescriptions", "lab_order": "lab_orders",
     "lab_result": "lab_results", DISPENSATION: "dispensations", VOID: "voids",
     CANCEL: "cancellations", RESOLUTION: "resolutions", MERGE_LINK: "merge_links",
+    ATTACHMENT: "attachments", "consultation": "consultations", "referral": "referrals",
 }
 
 

@@ -34,7 +34,8 @@ from crdt_model.validate import text
 from crdt_model.worklists import age_on
 
 # Kinds a correction may replace; an encounter is voided, not corrected, since entries link to it.
-CORRECTABLE = ("allergy", "triage", "note", "diagnosis", "prescription", "lab_order", "lab_result")
+CORRECTABLE = ("allergy", "triage", "note", "diagnosis", "prescription", "lab_order", "lab_result",
+               "consultation")
 
 
 def _check_links(doc: Doc, clean: Mapping[str, Any]) -> None:
@@ -92,6 +93,17 @@ def add_note(doc: Doc, data: object, author: Author, entry_id: str) -> list[byte
 def record_diagnosis(doc: Doc, data: object, author: Author, entry_id: str) -> list[bytes]:
     """Record a diagnosis {code (ICD-10), label, certainty?, encounter_id?}."""
     return _record(doc, "diagnosis", data, author, entry_id)
+
+
+def record_consultation(doc: Doc, data: object, author: Author, entry_id: str) -> list[bytes]:
+    """Record a consultation {presenting_complaint?, history?, examination?, plan?,
+    follow_up?, encounter_id?} (crdt_model.consultation)."""
+    return _record(doc, "consultation", data, author, entry_id)
+
+
+def refer(doc: Doc, data: object, author: Author, entry_id: str) -> list[bytes]:
+    """Record a referral {to, reason, encounter_id?}; the chart prints its letter."""
+    return _record(doc, "referral", data, author, entry_id)
 
 
 def prescribe(doc: Doc, data: object, author: Author, entry_id: str) -> list[bytes]:

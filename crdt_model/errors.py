@@ -4,7 +4,8 @@ It lives in crdt_model, the lowest layer, so every other package can raise and c
 
     ClinicMeshError
     ├── ValidationError      bad input from a form, a request or a file; names the field
-    │   └── InvalidFields    several fields wrong at once (each one a ValidationError)
+    │   ├── InvalidFields    several fields wrong at once (each one a ValidationError)
+    │   └── TooLarge         an upload over its size limit (an attachment)
     ├── NotFound             a patient, document or entry that does not exist here
     ├── CorruptDocument      bytes that do not load as an Automerge document, or a panic inside it
     ├── Forbidden            an act the user's roles do not allow (crdt_model.access)
@@ -52,6 +53,16 @@ class InvalidFields(ValidationError):
         super().__init__("; ".join(e.message for e in errors), field=first.field,
                          problem=first.problem, limits=first.limits)
         self.errors = errors
+
+
+class TooLarge(ValidationError):
+    """An upload (a photo, a document) bigger than the limit; nothing was stored."""
+
+    code = "too_large"
+
+    def __init__(self, message: str, *, field: str | None = None,
+                 limits: tuple[float, ...] = ()) -> None:
+        super().__init__(message, field=field, problem="too_large", limits=limits)
 
 
 class NotFound(ClinicMeshError):

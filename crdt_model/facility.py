@@ -10,18 +10,28 @@ shelf is the truth and the ledger catches up.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from crdt_model.adapter import Doc, Tx
+from crdt_model.batches import batch_levels, first_expiry_first_out
 from crdt_model.context import Author
 from crdt_model.errors import ConflictError, NotFound, ValidationError
-from crdt_model.ids import FACILITY, SCHEMA_VERSION, check_entry_id, check_slug, facility_id
+from crdt_model.ids import (
+    FACILITY,
+    SCHEMA_VERSION,
+    check_day,
+    check_entry_id,
+    check_slug,
+    facility_id,
+)
 from crdt_model.validate import atc_code, integer, name, reject_unknown, require_mapping, text
 
 LEDGER = ("ledger",)
 DRUGS = ("drugs",)
 SETTINGS = ("settings",)
 MAX_STOCK_MOVE = 1_000_000
+MAX_BATCH_CHARS = 50
 DRUG_FIELDS = ("name", "atc", "form", "strength", "unit", "reorder_level")
 SETTING_FIELDS = ("name", "district", "country")
 
@@ -108,32 +118,43 @@ def _ledger_entry(
 
 
 def receive_stock(doc: Doc, data: object, author: Author, ledger_id: str) -> list[bytes]:
-    """Record stock received {drug_id, quantity > 0, ref?} (a delivery, a batch number)."""
+    """Record stock received {drug_id, quantity > 0, ref?, batch?, expires?} (a delivery; its
+    batch number and expiry day, given out first-expiry-first-out: crdt_model.batches)."""
     raw = require_mapping(data)
-    reject_unknown(raw, ("drug_id", "quantity", "ref"))
+    reject_unknown(raw, ("drug_id", "quantity", "ref", "batch", "expires"))
     drug_id = check_slug(raw.get("drug_id"), "drug_id")
     quantity = integer(raw.get("quantity"), "quantity", 1, MAX_STOCK_MOVE)
     extra = {"ref": text(raw["ref"], "ref", max_chars=200)} if raw.get("ref") else {}
+    if raw.get("batch"):
+        extra["batch"] = text(raw["batch"], "batch", max_chars=MAX_BATCH_CHARS)
+    if raw.get("expires"):
+        extra["expires"] = check_day(raw["expires"], "expires")
     return _ledger_entry(doc, ledger_id, drug_id, quantity, "receive", extra, author)
 
 
 def adjust_stock(doc: Doc, data: object, author: Author, ledger_id: str) -> list[bytes]:
     """Record a stock count correction {drug_id, quantity (signed, not 0), reason}."""
     raw = require_mapping(data)
-    reject_unknown(raw, ("drug_id", "quantity", "reason"))
+    reject_unknown(raw, ("drug_id", "quantity", "reason", "batch"))
     drug_id = check_slug(raw.get("drug_id"), "drug_id")
     quantity = integer(raw.get("quantity"), "quantity", -MAX_STOCK_MOVE, MAX_STOCK_MOVE)
     if quantity == 0:
         raise ValidationError("an adjustment of 0 changes nothing", field="quantity")
     extra = {"ref": text(raw.get("reason"), "reason", max_chars=200)}
+    if raw.get("batch"):
+        extra["batch"] = text(raw["batch"], "batch", max_chars=MAX_BATCH_CHARS)
     return _ledger_entry(doc, ledger_id, drug_id, quantity, "adjust", extra, author)
 
 
 def record_dispense(
     doc: Doc, drug_id: str, quantity: int, ref: str, author: Author, ledger_id: str
 ) -> list[bytes]:
-    """Take `quantity` of `drug_id` out of stock for `ref` (the chart entry dispensed)."""
-    return _ledger_entry(doc, ledger_id, drug_id, -quantity, "dispense", {"ref": ref}, author)
+    """Take `quantity` of `drug_id` out of stock for `ref` (the chart entry dispensed), from
+    its batches first-expiry-first-out on the author's day (expired batches are not given)."""
+    day = datetime.fromtimestamp(author.at_ms / 1000, UTC).date().isoformat()
+    taken = first_expiry_first_out(batch_levels(_root(doc), drug_id), quantity, day)
+    return _ledger_entry(doc, ledger_id, drug_id, -quantity, "dispense",
+                         {"ref": ref, "batches": taken}, author)
 
 
 def drug_catalogue(doc: Doc) -> dict[str, dict[str, Any]]:

@@ -14,6 +14,7 @@ from functools import partial
 from math import ceil
 from typing import Any
 
+from crdt_model.consultation import consultation_entry, referral_entry
 from crdt_model.errors import ValidationError
 from crdt_model.ids import check_entry_id, check_slug
 from crdt_model.validate import (
@@ -268,4 +269,6 @@ ENTRY_RULES = {
     "prescription": prescription_entry,
     "lab_order": lab_order_entry,
     "lab_result": lab_result_entry,
+    "consultation": consultation_entry,
+    "referral": referral_entry,
 }

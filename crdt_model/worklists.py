@@ -21,7 +21,7 @@ DayOf = Callable[[int], str]
 
 # Stations a visit can reach, in the order a patient passes them (queue.STATIONS minus done).
 VISIT_STATIONS = ("registration", "triage", "consultation", "lab", "pharmacy")
-_CONSULTATION_KINDS = ("diagnosis", "note", "prescription", "lab_order")
+_CONSULTATION_KINDS = ("diagnosis", "note", "prescription", "lab_order", "consultation", "referral")
 
 
 def _live(entries: Mapping[str, Mapping[str, Any]], status: Status, kind: str) -> list[str]:

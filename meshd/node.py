@@ -110,7 +110,9 @@ class Node(Lifecycle):
             store, actor_for(device_id, SYSTEM_USER), genesis=genesis, project=project,
             attestor=attestor,
         )
-        clinic = self.clinic = Clinic(documents, store, data.identity)
+        # The clinic fetches a missing attachment through the sync built below (once running).
+        clinic = self.clinic = Clinic(documents, store, data.identity,
+                                      fetch_blob=lambda sha256: sync.blobs.fetch(sha256))
         # Charts stored by an older schema get their new projection rows in the background.
         self._reprojecting = asyncio.create_task(self._reproject(documents))
         parts.push_async_callback(self._stop_reprojecting)
@@ -120,6 +122,7 @@ class Node(Lifecycle):
         sync = self.sync = node_sync(
             documents, data, options.peer_port, options.peers, keyring=keyring.entries,
             peer_routes=(lambda app: membership.add_peer_route(app),),
+            wanted=clinic.missing_attachments,
         )
         attestor.keys_for, attestor.vouching = sync.roster.signers, sync.roster.vouching
         # Once, on a store written before signing: before any peer asks for what it holds.

@@ -13,6 +13,9 @@ from typing import Any, ClassVar, TypeAlias
 import msgpack
 
 from crdt_model.errors import SyncError
+from meshd.wire_blobs import BlobChunk as BlobChunk
+from meshd.wire_blobs import BlobRequest as BlobRequest
+from meshd.wire_blobs import blob_chunk, blob_request
 from meshd.wire_fields import HASH_BYTES as HASH_BYTES
 from meshd.wire_fields import MAX_DOC_ID_CHARS as MAX_DOC_ID_CHARS
 from meshd.wire_fields import MAX_FRAME_BYTES as MAX_FRAME_BYTES
@@ -28,14 +31,13 @@ from meshd.wire_fields import (
 )
 from meshd.wire_fields import Heads as Heads
 
-WIRE_VERSION = 2  # 2: Attestations (signed changes)
+WIRE_VERSION = 3  # 2: Attestations (signed changes); 3: BlobRequest, BlobChunk (attachments)
 MAX_NAME_CHARS = 100
 KEY_BYTES = 32
 NONCE_BYTES = 32
 SIGNATURE_BYTES = 64
 DIGEST_BUCKETS = 256
 BUCKET_DIGEST_BYTES = 8
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,13 +167,13 @@ class Attestations:
 
 Message: TypeAlias = (
     ClientHello | ServerHello | Auth | Digest | BucketHeads | Want | Snapshots | Changes
-    | SyncMessages | Attestations
+    | SyncMessages | Attestations | BlobRequest | BlobChunk
 )
 _KINDS: dict[int, type[Any]] = {
     cls.KIND: cls
     for cls in (
         ClientHello, ServerHello, Auth, Digest, BucketHeads, Want, Snapshots, Changes,
-        SyncMessages, Attestations,
+        SyncMessages, Attestations, BlobRequest, BlobChunk,
     )
 }
 
@@ -293,4 +295,6 @@ _DECODERS: dict[type[Any], Any] = {
     Changes: _changes,
     SyncMessages: _sync_messages,
     Attestations: _attestations,
+    BlobRequest: blob_request,
+    BlobChunk: blob_chunk,
 }

@@ -15,7 +15,7 @@ from datetime import timezone
 from pathlib import Path
 
 import jinja2
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from crdt_model.errors import ClinicMeshError
 from ui import clinical, i18n
@@ -25,8 +25,10 @@ from ui.records import User
 from ui.service import ClinicService
 from ui.views import (
     account,
+    attachments,
     clinic_admin,
     consult,
+    consultation,
     demographics,
     lab,
     patients,
@@ -43,6 +45,7 @@ from ui.web import (
     SESSION_COOKIE,
     TEMPLATES_DIR,
     UI_KEY,
+    UPLOAD,
     USER,
     UiState,
     render,
@@ -55,6 +58,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 PUBLIC_PATHS = ("/login", "/setup", "/language")
 # Requests the page makes by itself (live refresh): they must not keep a session awake.
 LIVE_HEADER = "X-Live"
+CSRF_FIELD_BYTES = 256  # a token is 43 characters
 EVENTS_PATH = "/events"  # EventSource can't send headers; its (re)connects are not activity
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -112,7 +116,7 @@ def setup_ui(
     app[UI_KEY] = ui
     before = set(app.router.resources())
     for module in (account, queue, patients, demographics, triage, consult, lab, pharmacy,
-                   clinic_admin, reports):
+                   clinic_admin, reports, attachments, consultation):
         app.router.add_routes(module.routes)
     app.router.add_static("/static/", STATIC_DIR, name="ui_static")
     ui.resources = set(app.router.resources()) - before
@@ -188,12 +192,31 @@ def _finish(request: web.Request, response: web.StreamResponse, fresh: bool) -> 
     response.headers.update(SECURITY_HEADERS)
 
 
+async def _posted_csrf(request: web.Request) -> object:
+    """The CSRF token of a POST. An upload (multipart: a photo, a scanned document) carries it
+    as its first field and the rest stays unread for the view (`UPLOAD`), so a file is never
+    held whole in memory before its size is checked; other forms are read whole (they are
+    small: the app's body limit)."""
+    if request.content_type == "multipart/form-data":
+        reader = await request.multipart()
+        first = await reader.next()
+        request[UPLOAD] = reader
+        if not isinstance(first, BodyPartReader) or first.name != "csrf":
+            return None
+        token = b""
+        while len(token) <= CSRF_FIELD_BYTES and (piece := await first.read_chunk(
+                CSRF_FIELD_BYTES)):
+            token += piece
+        return token.decode("ascii", "replace")
+    posted = await request.post()
+    return posted.get("csrf") or request.headers.get("X-CSRF-Token")
+
+
 async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
     ui = state(request)
     session = request[SESSION]
     if request.method == "POST":
-        posted = await request.post()
-        token = posted.get("csrf") or request.headers.get("X-CSRF-Token")
+        token = await _posted_csrf(request)
         if not csrf_ok(session, token if isinstance(token, str) else None):
             return render(request, "error.html", status=403, message=i18n.N_(
                 "This form has expired. Go back, reload the page and try again."

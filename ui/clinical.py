@@ -218,6 +218,9 @@ ACTION_LABELS = {
     "encounter_closed": N_("Visit closed"),
     "prescription_cancel": N_("Prescription cancelled"),
     "merge_link": N_("Linked to a duplicate chart"),
+    "attachment": N_("Photo or document added"),
+    "consultation": N_("Consultation"),
+    "referral": N_("Referral"),
 }
 
 FIELD_LABELS = {

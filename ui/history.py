@@ -109,6 +109,18 @@ def what(kind: str, data: Mapping[str, Any]) -> str:
         parts = [allergen(data.get("substance")), str(data.get("reaction") or "")]
     elif kind == "lab_order":
         parts = [_test(data.get("test"))]
+    elif kind == "consultation":
+        parts = [str(data[k]) for k in ("presenting_complaint", "history", "examination", "plan")
+                 if data.get(k)]
+        if data.get("follow_up"):
+            parts.append(_("Follow-up visit") + ": " + fmt_date(str(data["follow_up"])))
+    elif kind == "referral":
+        parts = [str(data.get("to") or "")]
+    elif kind == "attachment":
+        found = data.get("size")
+        size = found if isinstance(found, int) else 0
+        parts = [str(data.get("name") or ""),
+                 _("%(size)s MB") % {"size": fmt_number(size / 1048576, 1)}]
     else:  # note, visit, cancel: their own words
         parts = [str(data[k]) for k in ("text", "chief_complaint") if data.get(k)]
     if data.get("note") and kind not in ("registered", "demographics"):

@@ -247,6 +247,18 @@ class QuarantineItem:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A patient a consultation asked back on `day` (the queue page of that day lists them)."""
+
+    patient_id: str
+    given_name: str
+    family_name: str
+    number: str | None
+    day: str
+    plan: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VisitFact:
     """One patient visit of one day, for reports: who (sex, age), where they went, diagnoses."""
 

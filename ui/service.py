@@ -20,6 +20,7 @@ from ui.records import (
     ChangeEvent,
     Chart,
     Facility,
+    FollowUp,
     HistoryEntry,
     PatientSummary,
     PendingLabOrder,
@@ -32,6 +33,7 @@ from ui.records import (
     User,
     VisitFact,
 )
+from ui.stock import StockBatch, StockCard
 
 
 class ClinicService(Protocol):
@@ -111,6 +113,18 @@ class ClinicService(Protocol):
         """Every change of the chart, oldest first: who, when, which device (audit-logged)."""
         ...
 
+    async def add_attachment(self, patient_id: str, data: bytes, content_type: str, name: str,
+                             purpose: str, by: str) -> str:
+        """Store a photo or document and reference it on the chart; returns its SHA-256.
+        TooLarge over `crdt_model.attachments.MAX_ATTACHMENT_BYTES`, ValidationError for a
+        bad name or type."""
+        ...
+
+    async def attachment(self, sha256: str, by: str) -> tuple[bytes, str]:
+        """An attachment's bytes and content type (fetched from the mesh when a chart names it
+        and this device lacks it); NotFound when no device could send it."""
+        ...
+
     async def record_triage(self, patient_id: str, triage: Mapping[str, Any], by: str) -> str:
         """Add a `rules.triage_entry` (vitals, category, danger signs); without an
         `encounter_id` it joins today's visit (checking the patient in). The patient then
@@ -146,6 +160,16 @@ class ClinicService(Protocol):
         goes back to consultation."""
         ...
 
+    async def record_consultation(self, patient_id: str, sections: Mapping[str, Any],
+                                  by: str) -> str:
+        """Record `crdt_model.consultation.consultation_entry` input in today's visit (a
+        follow-up day must be after today); returns the entry id."""
+        ...
+
+    async def refer(self, patient_id: str, referral: Mapping[str, Any], by: str) -> str:
+        """Record a referral {to, reason} in today's visit; returns its id (the letter's)."""
+        ...
+
     async def void_entry(self, patient_id: str, entry_id: str, reason: str, by: str) -> None:
         """Mark an entry as entered in error (kept and shown struck through)."""
         ...
@@ -161,6 +185,10 @@ class ClinicService(Protocol):
 
     async def move_patient(self, patient_id: str, day: str, station: str, by: str) -> None:
         """Send a queued patient to another station (or `done`)."""
+        ...
+
+    async def follow_ups(self, day: str) -> list[FollowUp]:
+        """Patients a consultation asked back on `day`, by family name."""
         ...
 
     def subscribe(self) -> AsyncIterator[ChangeEvent]:
@@ -192,8 +220,18 @@ class ClinicService(Protocol):
         nothing is left to dispense, a patient waiting at the pharmacy is done."""
         ...
 
-    async def receive_stock(self, drug_id: str, quantity: int, note: str, by: str) -> None:
-        """Add +quantity to the ledger."""
+    async def receive_stock(self, drug_id: str, quantity: int, note: str, by: str,
+                            batch: str = "", expires: str = "") -> None:
+        """Add +quantity to the ledger (of a batch expiring on `expires`, when given)."""
+        ...
+
+    async def expiring_batches(self) -> list[tuple[StockBatch, str, str]]:
+        """(batch, drug id, drug name) of the batches in stock that expired or expire within
+        90 days, soonest first."""
+        ...
+
+    async def stock_card(self, drug_id: str) -> StockCard:
+        """A drug's batches (soonest expiry first) and every movement; NotFound if unknown."""
         ...
 
     async def adjust_stock(self, drug_id: str, quantity: int, reason: str, by: str) -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from aiohttp import web
+from aiohttp import MultipartReader, web
 from markupsafe import Markup
 
 from crdt_model.access import may
+from crdt_model.attachments import MAX_ATTACHMENT_BYTES, megabytes
 from ui import clinical, i18n
 from ui.auth import Session, Sessions
 from ui.lockout import LockoutBook
@@ -44,6 +45,8 @@ USER = web.RequestKey("clinicmesh_user", User)
 FACILITY = web.RequestKey("clinicmesh_facility", Facility)
 NEW_SESSION = web.RequestKey("clinicmesh_new_session", bool)
 END_SESSION = web.RequestKey("clinicmesh_end_session", bool)
+# The rest of an upload's multipart body, after the CSRF field the middleware read.
+UPLOAD = web.RequestKey("clinicmesh_upload", MultipartReader)
 
 
 def state(request: web.Request) -> UiState:
@@ -118,6 +121,8 @@ def render_text(request: web.Request, template: str, **context: Any) -> str:
         "facility": request.get(FACILITY),
         "age_months": lambda birth: age_months(birth, today(request)),
         "language_name": i18n.language_name,
+        "attachment_limit": MAX_ATTACHMENT_BYTES,
+        "attachment_limit_mb": megabytes(MAX_ATTACHMENT_BYTES),
     }
     base.update(context)
     return ui.env.get_template(template).render(base)

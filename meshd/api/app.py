@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from meshd.api import (
+    attachments,
     bundles,
     chart_ops,
     documents,
@@ -36,6 +37,6 @@ def create_api_app(
     )
     app[SERVICE] = clinic
     for module in (health, patients, chart_ops, facility, queue, documents, bundles, users,
-                   reports):
+                   reports, attachments):
         module.add_routes(app)
     return app

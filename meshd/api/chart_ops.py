@@ -116,6 +116,8 @@ ENTRY_ROUTES: dict[str, EntryAct] = {
     "dispense": Clinic.dispense,
     "lab-orders": Clinic.order_lab,
     "lab-results": Clinic.record_lab_result,
+    "consultations": Clinic.record_consultation,
+    "referrals": Clinic.refer,
 }
 
 

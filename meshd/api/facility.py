@@ -26,8 +26,16 @@ async def stock(request: web.Request) -> web.Response:
     return web.json_response({"stock": await request.app[SERVICE].stock()})
 
 
+async def stock_card(request: web.Request) -> web.Response:
+    """GET /api/v1/facility/stock/{drug_id}: {drug_id, name, level, batches: [{batch, expires,
+    level, expired, near_expiry}], movements: [{kind, quantity, batches, ref, user, at, level}]}."""
+    return web.json_response(await request.app[SERVICE].stock_card(
+        request.match_info["drug_id"], caller_of(request)))
+
+
 async def receive(request: web.Request) -> web.Response:
-    """POST /api/v1/facility/stock/receive {drug_id, quantity, ref?}: 201 {"id": <ledger id>}."""
+    """POST /api/v1/facility/stock/receive {drug_id, quantity, ref?, batch?, expires?}: 201
+    {"id": <ledger id>}."""
     data = await json_object(request)
     return web.json_response(
         {"id": await request.app[SERVICE].receive_stock(data, caller_of(request))}, status=201
@@ -48,4 +56,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/facility/drugs", add_drug)
     app.router.add_get("/api/v1/facility/stock", stock)
     app.router.add_post("/api/v1/facility/stock/receive", receive)
+    app.router.add_get("/api/v1/facility/stock/{drug_id}", stock_card)
     app.router.add_post("/api/v1/facility/stock/adjust", adjust)

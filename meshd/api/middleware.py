@@ -22,6 +22,7 @@ from crdt_model.errors import (
     InvalidFields,
     NotFound,
     StoreError,
+    TooLarge,
     ValidationError,
 )
 from meshd.clinic import Caller
@@ -39,6 +40,7 @@ PUBLIC_PATHS = frozenset({"/api/v1/health"})
 API_USER = "api"
 
 _STATUS = {
+    TooLarge: 413,  # before ValidationError: the first matching class decides
     ValidationError: 400,
     CorruptDocument: 400,
     NotFound: 404,

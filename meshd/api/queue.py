@@ -21,6 +21,15 @@ async def rows(request: web.Request) -> web.Response:
     return web.json_response({"day": day, "rows": rows})
 
 
+async def follow_ups(request: web.Request) -> web.Response:
+    """GET /api/v1/follow-ups[?day=YYYY-MM-DD]: {"day", "follow_ups": [{patient_id, names,
+    number, day, consultation_id, plan}]}: the patients a consultation asked back that day."""
+    clinic = request.app[SERVICE]
+    day = request.query.get("day") or clinic.today().isoformat()
+    found = await clinic.follow_ups(day, caller_of(request))
+    return web.json_response({"day": day, "follow_ups": found})
+
+
 async def enqueue(request: web.Request) -> web.Response:
     """POST /api/v1/queue {"patient_id", "station"?}: 201 {"id": <queue entry id>}."""
     body = await json_object(request)
@@ -53,6 +62,7 @@ async def done(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     """Mount the queue routes."""
     app.router.add_get("/api/v1/queue", rows)
+    app.router.add_get("/api/v1/follow-ups", follow_ups)
     app.router.add_post("/api/v1/queue", enqueue)
     app.router.add_post("/api/v1/queue/{entry}/move", move)
     app.router.add_post("/api/v1/queue/{entry}/done", done)

@@ -17,6 +17,8 @@ the table of who may do what (`crdt_model.access`). Split by what a clinic does:
     administration.py facility set-up and users of the mesh directory (roles, language, disabled)
     numbering.py     this device's series of short patient numbers
     reports.py       the report of a period: the numbers the DHIS2 export sends
+    attachments.py   photos and documents: blobs in the store, references on the chart
+    consultation.py  consultation sections, follow-up days, referrals
     clinic.py        Clinic, all of the above
 """
 

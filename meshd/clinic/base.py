@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -25,6 +25,8 @@ from meshd.docs import Listener as Listener  # what `subscribe` takes, for the d
 from meshd.identity import Identity
 from meshd.store.base import AuditEvent, ReadModel
 
+BlobFetch = Callable[[str], Awaitable[bool]]
+"""Fetch an attachment's blob (by SHA-256 hex) from the mesh now; whether it is here after."""
 Operation = Callable[[Doc, Author, str], object]
 """A domain operation bound to its input: (doc, author, new entry id) -> anything."""
 UNKNOWN = "—"
@@ -54,6 +56,11 @@ class Names:
         return self.devices.get(str(device_id)) or (str(device_id)[:8] if device_id else UNKNOWN)
 
 
+async def no_fetch(sha256: str) -> bool:
+    """The default BlobFetch: no mesh to ask (tests, tools), so nothing arrives."""
+    return False
+
+
 def now_ms() -> int:
     """Wall-clock time in epoch milliseconds (the only clock the clinic reads)."""
     return time.time_ns() // 1_000_000
@@ -72,6 +79,7 @@ class ClinicBase:
     def __init__(
         self, docs: Documents, read_model: ReadModel, identity: Identity, *,
         clock: Callable[[], int] = now_ms, today: Callable[[], date] = date.today,
+        fetch_blob: BlobFetch = no_fetch,
     ) -> None:
         self.docs = docs
         self.store = read_model
@@ -79,6 +87,7 @@ class ClinicBase:
         self._clock = clock
         self._today = today
         self._numbers = NumberSeries()
+        self._fetch_blob = fetch_blob  # the node's blob sync: attachments this device lacks
 
     def today(self) -> date:
         """Today's date on this device (for registration ages and the queue of the day)."""

@@ -6,14 +6,17 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from meshd.clinic.attachments import Attachments
 from meshd.clinic.base import Caller
+from meshd.clinic.consultation import Consultations
 from meshd.clinic.registration import Registration
 from meshd.clinic.reports import Reporting
 
 
-class Clinic(Reporting, Registration):
-    """Registration, clinical care, laboratory, pharmacy and stock, patient flow and
-    administration and reports of this device's clinic, on its documents and read model, audited."""
+class Clinic(Reporting, Registration, Attachments, Consultations):
+    """Registration, clinical care, laboratory, pharmacy and stock, patient flow,
+    administration, reports and attachments of this device's clinic, on its documents and read
+    model, audited."""
 
     async def admit(self, data: Mapping[str, Any], caller: Caller,
                     today: date | str | None = None) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crdt_model import chart, facility, rules, validate, worklists
+from crdt_model import batches, chart, facility, rules, validate, worklists
 from crdt_model.adapter import Doc
 from crdt_model.allergies import allergy_clashes
 from crdt_model.context import Author
@@ -148,6 +148,47 @@ class Pharmacy(Laboratory):
         ]
         return sorted(found, key=lambda s: s.name.casefold())
 
+    async def stock_card(self, drug_id: str, caller: Caller) -> dict[str, Any]:
+        """A drug's stock card: its level, its batches soonest expiry first (each flagged
+        `expired` or `near_expiry` today) and every movement with the level after it and who
+        made it; NotFound for a drug not in the catalogue."""
+        await self.allow(caller, "pharmacy")
+        day = self.today().isoformat()
+
+        def read(doc: Doc) -> dict[str, Any]:
+            root = doc.to_dict()
+            drug = facility.drug_catalogue(doc).get(drug_id)
+            if drug is None:
+                raise NotFound("choose a medicine of the catalogue", field="drug_id")
+            levels = batches.batch_levels(root, drug_id)
+            soon = {r["batch"] for r in batches.expiring(levels, day)}
+            return {"drug_id": drug_id, "name": drug.get("name"), "unit": drug.get("unit"),
+                    "batches": [{**r, "expired": bool(r["expires"] and r["expires"] < day),
+                                 "near_expiry": r["batch"] in soon} for r in levels],
+                    "movements": batches.movements(root, drug_id)}
+
+        card = await self.docs.read(self.facility_doc_id, read)
+        names = await self.names()
+        for line in card["movements"]:
+            line["user_name"] = names.user(line["user"])
+        card["level"] = card["movements"][-1]["level"] if card["movements"] else 0
+        return card
+
+    async def expiring_batches(self) -> list[dict[str, Any]]:
+        """Batches in stock that have expired or expire within 90 days, soonest first:
+        {drug_id, name, batch, expires, level, expired} (one read of the facility)."""
+        day = self.today().isoformat()
+
+        def read(doc: Doc) -> list[dict[str, Any]]:
+            root = doc.to_dict()
+            return [{"drug_id": drug_id, "name": drug.get("name") or drug_id, **row,
+                     "expired": row["expires"] < day}
+                    for drug_id, drug in facility.drug_catalogue(doc).items()
+                    for row in batches.expiring(batches.batch_levels(root, drug_id), day)]
+
+        found = await self.docs.read(self.facility_doc_id, read)
+        return sorted(found, key=lambda r: (r["expires"], r["name"]))
+
     async def add_drug(self, data: Mapping[str, Any], caller: Caller) -> str:
         """Add a drug to the catalogue (its id from `drug_id`, else from its name)."""
         await self.allow(caller, "pharmacy")
@@ -164,7 +205,8 @@ class Pharmacy(Laboratory):
         return await self.facility_op(add, caller, drug_id)
 
     async def receive_stock(self, data: Mapping[str, Any], caller: Caller) -> str:
-        """Add +quantity of a drug to the ledger {drug_id, quantity, ref?}; returns the line."""
+        """Add +quantity of a drug to the ledger {drug_id, quantity, ref?, batch?, expires?};
+        returns the line."""
         await self.allow(caller, "pharmacy")
         payload = fields(data)
         return await self.facility_op(

@@ -12,6 +12,8 @@ from typing import Any
 
 from crdt_model import chart, directory, facility, queue, worklists
 from crdt_model.adapter import Doc
+from crdt_model.attachments import chart_attachments
+from crdt_model.consultation import follow_ups
 from crdt_model.context import Author
 from crdt_model.ids import CHART, DIRECTORY, FACILITY, QUEUE, parse_doc_id
 from meshd.store.base import Projections, WorklistRow
@@ -21,6 +23,8 @@ LAB_ORDERS = "lab_order"
 PRESCRIPTIONS = "prescription"
 REVIEWS = "review"
 VISITS = "visit"
+ATTACHMENTS = "attachment"  # every live reference: which blobs this device should hold
+FOLLOW_UPS = "follow_up"  # patients expected back on a day (sort key: the day)
 
 
 def genesis_for(device_id: str) -> Callable[[str, bytes], Doc | None]:
@@ -68,6 +72,16 @@ def chart_worklists(doc: Doc, day_of: Callable[[int], str] = local_day) -> list[
     rows += [
         WorklistRow(VISITS, fact["day"], fact["day"], {**fact, **patient})
         for fact in worklists.visit_facts(doc, day_of)
+    ]
+    rows += [
+        WorklistRow(ATTACHMENTS, a["id"], a["at"],
+                    {"sha256": a["sha256"], "size": a.get("size"), **patient})
+        for a in chart_attachments(doc)
+    ]
+    rows += [
+        WorklistRow(FOLLOW_UPS, f["consultation_id"], f["day"],
+                    {**f, **patient, "number": row.get("number")})
+        for f in follow_ups(doc)
     ]
     return rows
 

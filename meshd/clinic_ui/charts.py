@@ -42,6 +42,26 @@ class Charts(ServiceBase):
         """Write the changed demographic fields (conflicts reach the review queue)."""
         await self.clinic.update_demographics(patient_id, changes, self.writer(by))
 
+    async def record_consultation(self, patient_id: str, sections: Mapping[str, Any],
+                                  by: str) -> str:
+        """Record the consultation's sections in today's visit; returns the entry id."""
+        return await self.clinic.record_consultation(patient_id, sections, self.writer(by))
+
+    async def refer(self, patient_id: str, referral: Mapping[str, Any], by: str) -> str:
+        """Record a referral in today's visit; returns its id."""
+        return await self.clinic.refer(patient_id, referral, self.writer(by))
+
+    async def add_attachment(self, patient_id: str, data: bytes, content_type: str, name: str,
+                             purpose: str, by: str) -> str:
+        """Store a photo or document and reference it on the chart; returns its SHA-256."""
+        added = await self.clinic.add_attachment(patient_id, data, content_type, name,
+                                                 self.writer(by), purpose)
+        return str(added["sha256"])
+
+    async def attachment(self, sha256: str, by: str) -> tuple[bytes, str]:
+        """An attachment's bytes and content type."""
+        return await self.clinic.attachment(sha256, self.reader(by))
+
     async def link_duplicate(self, patient_id: str, survivor_id: str, by: str) -> None:
         """Merge the chart `patient_id` into `survivor_id` (both keep every entry, linked)."""
         await self.clinic.link_duplicate(patient_id, survivor_id, self.writer(by))

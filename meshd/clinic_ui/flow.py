@@ -14,6 +14,7 @@ from meshd.clinic_ui.records import (
 )
 from meshd.clinic_ui.sync_view import sync_status
 from ui.records import (
+    FollowUp,
     PendingLabOrder,
     PendingPrescription,
     PeriodReport,
@@ -23,6 +24,7 @@ from ui.records import (
     SyncStatus,
     VisitFact,
 )
+from ui.stock import StockBatch, StockCard, StockMovement
 
 
 class Flow(ServiceBase):
@@ -39,6 +41,12 @@ class Flow(ServiceBase):
     async def move_patient(self, patient_id: str, day: str, station: str, by: str) -> None:
         """Send a queued patient to another station (or `done`)."""
         await self.clinic.move_patient(patient_id, station, self.writer(by), day)
+
+    async def follow_ups(self, day: str) -> list[FollowUp]:
+        """Patients a consultation asked back on `day`, by family name."""
+        return [FollowUp(str(r["patient_id"]), str(r["given_name"]), str(r["family_name"]),
+                         r.get("number"), str(r["day"]), r.get("plan"))
+                for r in await self.clinic.follow_ups(day, self.reader())]
 
     async def pending_lab_orders(self) -> list[PendingLabOrder]:
         """Lab orders without a result, oldest first."""
@@ -67,12 +75,30 @@ class Flow(ServiceBase):
             data["atc"] = atc
         return await self.clinic.add_drug(data, self.writer(by))
 
-    async def receive_stock(self, drug_id: str, quantity: int, note: str, by: str) -> None:
-        """Add +quantity to the ledger."""
+    async def receive_stock(self, drug_id: str, quantity: int, note: str, by: str,
+                            batch: str = "", expires: str = "") -> None:
+        """Add +quantity to the ledger (of a batch expiring on `expires`, when given)."""
         data: dict[str, object] = {"drug_id": drug_id, "quantity": quantity}
-        if note.strip():
-            data["ref"] = note.strip()
+        for key, value in (("ref", note), ("batch", batch), ("expires", expires)):
+            if value.strip():
+                data[key] = value.strip()
         await self.clinic.receive_stock(data, self.writer(by))
+
+    async def expiring_batches(self) -> list[tuple[StockBatch, str, str]]:
+        """Batches in stock that expired or expire within 90 days, soonest first."""
+        return [(StockBatch(r["batch"], r["expires"], r["level"], r["expired"], True),
+                 r["drug_id"], str(r["name"])) for r in await self.clinic.expiring_batches()]
+
+    async def stock_card(self, drug_id: str) -> StockCard:
+        """A drug's batches (soonest expiry first) and every movement."""
+        card = await self.clinic.stock_card(drug_id, self.reader())
+        return StockCard(
+            drug_id, str(card["name"] or drug_id), str(card["unit"] or ""), int(card["level"]),
+            tuple(StockBatch(b["batch"], b["expires"], b["level"], b["expired"],
+                             b["near_expiry"]) for b in card["batches"]),
+            tuple(StockMovement(int(m["at"] or 0), str(m["kind"]), int(m["quantity"]),
+                                tuple((str(b), int(q)) for b, q in m["batches"]), m["ref"],
+                                m["user_name"], int(m["level"])) for m in card["movements"]))
 
     async def adjust_stock(self, drug_id: str, quantity: int, reason: str, by: str) -> None:
         """Add a signed correction to the ledger."""

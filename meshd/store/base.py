@@ -1,10 +1,11 @@
-"""The store's two faces: what the node needs from durable storage, and nothing more.
+"""The store's faces: what the node needs from durable storage, and nothing more.
 
-`DocumentStore` keeps documents (read, write, heads); `ReadModel` answers from the projection
-rows written in the same transaction (search, queue, worklists, stock, audit), as typed rows
-where the shape is fixed. `Store` is both: the SQLCipher store (`meshd.store.sqlcipher`) and
-the in-memory fake (`meshd.store.memory`) implement it. Documents needs only the document
-store; the clinic core reads the read model.
+`DocumentStore` keeps documents (read, write, heads) and the attachment blobs beside them
+(`BlobStore`: content-addressed bytes, never inside a document); `ReadModel` answers from the
+projection rows written in the same transaction (search, queue, worklists, stock, audit), as
+typed rows where the shape is fixed. `Store` is both: the SQLCipher store
+(`meshd.store.sqlcipher`) and the in-memory fake (`meshd.store.memory`) implement it.
+Documents needs only the document store; the clinic core reads the read model.
 """
 
 from __future__ import annotations
@@ -118,7 +119,42 @@ class WorklistEntry:
     row: Mapping[str, Any]
 
 
-class DocumentStore(Protocol):
+BLOB_CHUNK_BYTES = 256 * 1024  # one stored row, and one wire frame, of an attachment
+
+
+@dataclass(frozen=True, slots=True)
+class BlobChunk:
+    """Chunk `seq` of a stored blob of `chunk_count` chunks and `size` bytes."""
+
+    seq: int
+    chunk_count: int
+    size: int
+    content_type: str
+    data: bytes
+
+
+class BlobStore(Protocol):
+    """Attachment bytes by their SHA-256 (hex), stored whole and durable, read a chunk at a
+    time (a peer's request) or whole (a download)."""
+
+    async def put_blob(self, sha256: str, data: bytes, content_type: str) -> None:
+        """Store `data` under `sha256` (a no-op when held); StoreError if the digest is wrong."""
+        ...
+
+    async def blob_chunk(self, sha256: str, seq: int) -> BlobChunk | None:
+        """Chunk `seq` of the blob, or None when the blob (or that chunk) is not here."""
+        ...
+
+    async def read_blob(self, sha256: str) -> tuple[bytes, str] | None:
+        """The whole blob and the content type it was stored with, or None."""
+        ...
+
+    async def blobs_held(self, sha256s: Sequence[str]) -> set[str]:
+        """Which of `sha256s` are stored here."""
+        ...
+
+
+class DocumentStore(BlobStore, Protocol):
     """Durable documents. Every write returns only after it is durable, and is atomic."""
 
     async def read(self, doc_id: str) -> bytes | None:

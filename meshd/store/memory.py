@@ -16,7 +16,16 @@ from typing import Any
 from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError, StoreError
 from meshd.lifecycle import Lifecycle
-from meshd.store.base import Attestation, AuditEvent, DocWrite, QueueRow, StockRow, WorklistEntry
+from meshd.store.base import (
+    Attestation,
+    AuditEvent,
+    BlobChunk,
+    DocWrite,
+    QueueRow,
+    StockRow,
+    WorklistEntry,
+)
+from meshd.store.blobs import check_digest, chunks_of
 from meshd.store.search import compact, matches, patient_row, search_columns, similar
 
 AUDIT_PAGE = 100
@@ -37,6 +46,7 @@ class MemoryStore(Lifecycle):
         self._worklists: dict[str, list[dict[str, Any]]] = {}
         self._audit: list[AuditEvent] = []
         self._attestations: dict[str, dict[bytes, Attestation]] = {}
+        self._blobs: dict[str, tuple[list[bytes], int, str]] = {}
         self.started = asyncio.Event()
 
     async def start(self) -> None:
@@ -82,6 +92,32 @@ class MemoryStore(Lifecycle):
                 if a.actor not in kept or kept[a.actor].seq < a.seq:
                     kept[a.actor] = a
         self._audit.extend(audit)
+
+    async def put_blob(self, sha256: str, data: bytes, content_type: str) -> None:
+        """Keep an attachment's bytes under their SHA-256 (a no-op when held)."""
+        self._check_open()
+        if sha256 not in self._blobs:
+            check_digest(sha256, bytes(data))
+            self._blobs[sha256] = (chunks_of(bytes(data)), len(data), content_type)
+
+    async def blob_chunk(self, sha256: str, seq: int) -> BlobChunk | None:
+        """Chunk `seq` of a kept blob, or None."""
+        self._check_open()
+        found = self._blobs.get(sha256)
+        if found is None or not 0 <= seq < len(found[0]):
+            return None
+        return BlobChunk(seq, len(found[0]), found[1], found[2], found[0][seq])
+
+    async def read_blob(self, sha256: str) -> tuple[bytes, str] | None:
+        """A whole kept blob and its content type, or None."""
+        self._check_open()
+        found = self._blobs.get(sha256)
+        return None if found is None else (b"".join(found[0]), found[2])
+
+    async def blobs_held(self, sha256s: Sequence[str]) -> set[str]:
+        """Which of `sha256s` are kept here."""
+        self._check_open()
+        return {s for s in sha256s if s in self._blobs}
 
     async def compact(self, doc_id: str) -> bool:
         """Fold the chunks of `doc_id` into its snapshot; False when it had none."""

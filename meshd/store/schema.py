@@ -119,8 +119,27 @@ CREATE TABLE attestations (
 ) WITHOUT ROWID;
 """
 
+# v6: attachments (photos, scanned documents) beside the documents, never inside them: a blob
+# is named by its SHA-256 and kept as chunks of BLOB_CHUNK_BYTES, so a peer asking for one chunk
+# reads one row (crdt_model.attachments, meshd.sync.blobs). Rowid tables: big rows.
+_V6 = """
+CREATE TABLE blobs (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    stored_at INTEGER NOT NULL
+);
+CREATE TABLE blob_chunks (
+    sha256 TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (sha256, seq)
+);
+"""
+
 # MIGRATIONS[i] takes the schema from version i to i + 1. Append only; never edit a shipped one.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -18,8 +18,16 @@ from typing import Any, TypeVar
 
 from crdt_model.errors import ClinicMeshError, StoreError
 from meshd.lifecycle import Lifecycle
-from meshd.store import mutations, queries
-from meshd.store.base import Attestation, AuditEvent, DocWrite, QueueRow, StockRow, WorklistEntry
+from meshd.store import blobs, mutations, queries
+from meshd.store.base import (
+    Attestation,
+    AuditEvent,
+    BlobChunk,
+    DocWrite,
+    QueueRow,
+    StockRow,
+    WorklistEntry,
+)
 from meshd.store.schema import SQLiteError, connect, migrate, secure_file_mode
 from meshd.store.writer import ReaderPool, WriterThread
 
@@ -113,6 +121,12 @@ class SqlCipherStore(Lifecycle):
 
         await self._running()[0].submit(job)
 
+    async def put_blob(self, sha256: str, data: bytes, content_type: str) -> None:
+        """Store an attachment's bytes under their SHA-256, durably (a no-op when held)."""
+        now_ms = int(time.time() * 1000)
+        await self._running()[0].submit(
+            lambda conn: blobs.put(conn, sha256, bytes(data), content_type, now_ms))
+
     async def compact(self, doc_id: str) -> bool:
         """Fold the chunks of `doc_id` into its snapshot now; False when it had none."""
         return await self._running()[0].submit(lambda conn: mutations.compact(conn, doc_id))
@@ -147,6 +161,19 @@ class SqlCipherStore(Lifecycle):
         """The stored attestations (one per actor) of each of `doc_ids` that has any."""
         ids = list(doc_ids)
         return await self._read(lambda conn: queries.attestations(conn, ids))
+
+    async def blob_chunk(self, sha256: str, seq: int) -> BlobChunk | None:
+        """Chunk `seq` of a stored blob, or None."""
+        return await self._read(lambda conn: blobs.chunk(conn, sha256, seq))
+
+    async def read_blob(self, sha256: str) -> tuple[bytes, str] | None:
+        """A whole stored blob and its content type, or None."""
+        return await self._read(lambda conn: blobs.read(conn, sha256))
+
+    async def blobs_held(self, sha256s: Sequence[str]) -> set[str]:
+        """Which of `sha256s` are stored here."""
+        wanted = list(sha256s)
+        return await self._read(lambda conn: blobs.held(conn, wanted))
 
     async def heads(self, prefix: str = "") -> dict[str, tuple[bytes, ...]]:
         """The stored heads of every document whose id starts with `prefix`."""

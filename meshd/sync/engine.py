@@ -27,6 +27,7 @@ from meshd.sync.ports import (
     Link,
     LinkClosed,
     QuarantineRecord,
+    SyncedBlobs,
     SyncedDocuments,
     Transport,
 )
@@ -46,9 +47,10 @@ class SyncEngine(Lifecycle):
         self, credentials: Credentials, documents: SyncedDocuments, transport: Transport, *,
         peers: Sequence[str] = (), timing: SyncTiming | None = None,
         on_quarantine: Callable[[QuarantineRecord], None] | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, blobs: SyncedBlobs | None = None,
     ) -> None:
         self.credentials = credentials
+        self._blobs = blobs  # attachment blobs, answered and received by the sessions
         self.started = asyncio.Event()
         self._documents = documents
         self._transport = transport
@@ -248,7 +250,7 @@ class SyncEngine(Lifecycle):
             return False
         session = PeerSession(
             channel, address, dialed, self._documents, self._index,
-            lambda bad: self._quarantine(channel, bad),
+            lambda bad: self._quarantine(channel, bad), self._blobs,
         )
         existing = self._sessions.get(peer_id)
         if existing is not None:

@@ -30,6 +30,7 @@ from meshd.enrolment import forget_invite_key, invite_key
 from meshd.identity import DataDir
 from meshd.lifecycle import Lifecycle
 from meshd.store.base import AuditEvent
+from meshd.sync.blobs import BlobSync, Wanted, nothing_wanted
 from meshd.sync.documents import DocumentsPort
 from meshd.sync.engine import SyncEngine
 from meshd.sync.handshake import Credentials, Enrolment
@@ -216,30 +217,36 @@ class NodeSync(Lifecycle):
     """The node's sync engine, roster and quarantine, started and stopped together."""
 
     def __init__(self, engine: SyncEngine, roster: DirectoryRoster, quarantine: Quarantine,
-                 ) -> None:
+                 blobs: BlobSync) -> None:
         self.engine = engine
         self.roster = roster
         self.quarantine = quarantine
+        self.blobs = blobs
 
     async def start(self) -> None:
         """Read the roster, then listen and dial; on failure, stop what started and raise."""
         try:
             await self.roster.refresh()
             await self.engine.start()
+            await self.blobs.start()
         except BaseException:
             await self.stop()
             raise
 
     async def stop(self) -> None:
-        """Stop the engine (every session and task) and stop following the roster; safe twice."""
+        """Stop the blob fetch, the engine (every session and task) and stop following the
+        roster; safe twice."""
+        await self.blobs.stop()
         await self.engine.stop()
         self.roster.close()
         await self.quarantine.flush()
         await asyncio.gather(*self.roster.writes, return_exceptions=True)
 
     def status(self, recent_docs: int = 100) -> dict[str, Any]:
-        """The engine's status with the quarantine list (`GET /api/v1/sync/status`)."""
-        return {**self.engine.status(recent_docs), "quarantine": self.quarantine.report()}
+        """The engine's status with the quarantine list and the attachment blobs fetched and
+        refused (`GET /api/v1/sync/status`)."""
+        return {**self.engine.status(recent_docs), "quarantine": self.quarantine.report(),
+                "attachments": self.blobs.status()}
 
     def add_routes(self, app: web.Application) -> None:
         """Serve the engine's status at GET /api/v1/sync/status (behind the API's auth)."""
@@ -255,12 +262,14 @@ def node_sync(
     *, host: str = PEER_HOST, timing: SyncTiming | None = None,
     peer_routes: Sequence[Callable[[web.Application], None]] = (),
     keyring: Callable[[], Sequence[tuple[int, bytes]]] | None = None,
+    wanted: Wanted = nothing_wanted,
 ) -> NodeSync:
     """Sync of this node's documents with its mesh on `host:peer_port`, dialing `peers`, built
     but not started.
 
     `peer_routes` add routes to the peer port's aiohttp app before it starts (pairing);
-    `keyring` gives the mesh keys by epoch, newest first (membership), else `data`'s key alone.
+    `keyring` gives the mesh keys by epoch, newest first (membership), else `data`'s key alone;
+    `wanted` lists the attachment blobs charts reference and this device lacks (the clinic's).
     """
     quarantine = Quarantine(documents)
     unspent = invite_key(data)
@@ -276,12 +285,16 @@ def node_sync(
         admit=roster.admit,
     )
     quiet_engine_refusals()  # strangers on the LAN must not be able to grow the log at will
+    # The blob sync asks the sessions of the engine built below; it runs once the node does.
+    blobs = BlobSync(documents.store, lambda: [(s.peer_id, s.outbox.blob)
+                                               for s in engine.sessions()],
+                     wanted, documents.subscribe)
     engine = SyncEngine(
         credentials, DocumentsPort(documents), WebSocketTransport(host, peer_port,
                                                                   extra_routes=peer_routes),
-        peers=peers, timing=timing, on_quarantine=quarantine.record,
+        peers=peers, timing=timing, on_quarantine=quarantine.record, blobs=blobs,
     )
-    return NodeSync(engine, roster, quarantine)
+    return NodeSync(engine, roster, quarantine, blobs)
 
 
 async def start_node_sync(

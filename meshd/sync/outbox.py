@@ -4,7 +4,8 @@ Outgoing work is pulled, never pushed into a blocking queue: the session's write
 next message when the link is free, so whoever adds work never waits on the peer and a slow
 peer only slows its own session. Pushed changes beyond PUSH_BACKLOG are dropped for an
 anti-entropy round, which works out what the peer lacks. Order: control messages, the digest,
-pushed changes, announcements, sync-protocol messages, then bulk snapshots.
+pushed changes, announcements, sync-protocol messages, bulk snapshots, then attachment blobs
+(charts first: a blob is only fetched by a device that has the chart naming it).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ PUSH_BACKLOG = 512
 EAGER_PUSH_BYTES = 64 * 1024
 SNAPSHOT_BATCH_DOCS = 256
 MAX_ENTRIES_PER_MESSAGE = 4096
+BLOB_BACKLOG = 16  # blob messages queued for one peer (4 MiB of chunks); more are dropped
 _T = TypeVar("_T")
 
 
@@ -44,11 +46,12 @@ class Outbox:
         self._announce: dict[str, wire.Heads] = {}
         self._sync_docs: dict[str, None] = {}
         self._snapshot_docs: dict[str, None] = {}
+        self._blobs: deque[wire.BlobRequest | wire.BlobChunk] = deque()
 
     def pending(self) -> int:
         """Documents with something waiting."""
         return (len(self._pushes) + len(self._announce) + len(self._sync_docs)
-                + len(self._snapshot_docs))
+                + len(self._snapshot_docs) + len(self._blobs))
 
     def push(self, change: DocChange) -> None:
         """Queue a change; a whole document from another peer, or a big one, is only announced.
@@ -101,6 +104,14 @@ class Outbox:
         self._snapshot_docs.update((d, None) for d in doc_ids)
         self.wake.set()
 
+    def blob(self, message: wire.BlobRequest | wire.BlobChunk) -> None:
+        """Send an attachment blob's request or chunk once no document data is waiting; beyond
+        BLOB_BACKLOG a chunk is dropped (a peer asking faster than it reads gets no more memory
+        here: its wait times out and it asks again); our own requests are few (a window)."""
+        if isinstance(message, wire.BlobRequest) or len(self._blobs) < BLOB_BACKLOG:
+            self._blobs.append(message)
+            self.wake.set()
+
     async def next_message(self) -> wire.Message | None:
         """The most urgent message to send now, or None when there is nothing."""
         if self._control:
@@ -132,6 +143,8 @@ class Outbox:
                 self._control.append(wire.Snapshots(tuple(_take(saved, lambda d: len(d.data)))))
             if self._control:
                 return self._control.popleft()
+        if self._blobs:
+            return self._blobs.popleft()
         return None
 
     async def _proven(self, message: wire.Message, doc_ids: list[str]) -> wire.Message:

@@ -21,7 +21,7 @@ from meshd.sync.digest import HeadsDigest
 from meshd.sync.doc_sync import DocSync
 from meshd.sync.handshake import SecureChannel
 from meshd.sync.outbox import Outbox
-from meshd.sync.ports import DocChange, QuarantineRecord, SyncedDocuments
+from meshd.sync.ports import DocChange, QuarantineRecord, SyncedBlobs, SyncedDocuments
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class PeerSession:
     def __init__(
         self, channel: SecureChannel, address: str, dialed: bool,
         documents: SyncedDocuments, index: HeadsDigest, on_bad: Callable[[BadData], None],
+        blobs: SyncedBlobs | None = None,
     ) -> None:
         self.channel = channel
         self.address = address
@@ -64,6 +65,7 @@ class PeerSession:
         self._documents = documents
         self._index = index
         self._on_bad = on_bad
+        self._blobs = blobs
         self._closing = asyncio.Event()
         self._wanted: set[str] = set()
         self._peer_heads: dict[str, wire.Heads] = {}
@@ -163,6 +165,10 @@ class PeerSession:
             await self._on_sync(message)
         elif isinstance(message, wire.Attestations):
             self._on_attestations(message)
+        elif isinstance(message, wire.BlobRequest) and self._blobs is not None:
+            self.outbox.blob(await self._blobs.answer(message))
+        elif isinstance(message, wire.BlobChunk) and self._blobs is not None:
+            self._blobs.received(self.peer_id, message)
         else:
             self._strike(BadData("", f"unexpected {type(message).__name__}", b""))
 

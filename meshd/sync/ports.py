@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError, CorruptDocument
 from meshd.store.base import Attestation
+from meshd.wire import BlobChunk, BlobRequest
 
 Heads = tuple[bytes, ...]
 LOCAL_ORIGIN = "local"
@@ -85,6 +86,19 @@ class SyncedDocuments(Protocol):
 
     def subscribe(self, listener: Callable[[DocChange], None]) -> Callable[[], None]:
         """Call `listener` after every durable change (local or remote); returns unsubscribe."""
+        ...
+
+
+class SyncedBlobs(Protocol):
+    """Attachment blobs, as a peer session sees them (meshd.sync.blobs): a peer's request is
+    answered with one chunk, a chunk that arrives is handed to whoever asked for it."""
+
+    async def answer(self, request: BlobRequest) -> BlobChunk:
+        """The chunk asked for, or a BlobChunk with chunk_count 0 when the blob is not here."""
+        ...
+
+    def received(self, peer_id: str, chunk: BlobChunk) -> None:
+        """A chunk from peer `peer_id` (ignored unless this device asked for it)."""
         ...
 
 

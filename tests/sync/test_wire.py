@@ -22,6 +22,9 @@ MESSAGES: list[wire.Message] = [
     wire.Snapshots((wire.SavedDoc("chart:1", b"\x85o\x4a\x83..."),)),
     wire.Changes((wire.ChangeItem("chart:1", (), (HEAD,), b"chunk"),)),
     wire.SyncMessages((wire.SyncItem("chart:1", b"sync"),)),
+    wire.BlobRequest(HEAD, 3),
+    wire.BlobChunk(HEAD, 1, 2, 300_000, "image/jpeg", b"\xff" * (300_000 - 262_144)),
+    wire.BlobChunk(HEAD, 0, 0, 0, "", b""),  # "not held here"
 ]
 
 
@@ -49,6 +52,11 @@ def _packed(*items: object) -> bytes:
     _packed(1, 8, [["chart:1", [], [HEAD], "text not bytes"]]),
     _packed(1, 9, [["chart:1"]]),
     msgpack.packb({"version": 1}),
+    _packed(wire.WIRE_VERSION, 11, b"short", 0),  # a blob named by less than a SHA-256
+    _packed(wire.WIRE_VERSION, 11, HEAD, -1),
+    _packed(wire.WIRE_VERSION, 12, HEAD, 2, 2, 10, "image/png", b"x"),  # seq past the count
+    _packed(wire.WIRE_VERSION, 12, HEAD, 0, 1, 10, "", b"x"),  # held, but of no type
+    _packed(wire.WIRE_VERSION, 12, HEAD, 0, 1, 10, "image/png", bytes(256 * 1024 + 1)),
 ], ids=str)
 def test_malformed_frames_raise_sync_error(data: bytes) -> None:
     with pytest.raises(SyncError):

@@ -106,8 +106,16 @@ async def busy_clinic(clinic: NodeClinicService, clock: Clock) -> str:
                                      "vitals": {"temperature_c": 37.2, "pulse_bpm": 90}}, by="")
     await clinic.add_allergy(pid, {"substance": "Sulfa"}, by="")
     await clinic.add_diagnosis(pid, {"code": "B54", "label": "Unspecified malaria"}, by="")
-    await clinic.order_lab(pid, {"test": "Malaria rapid test", "code": "malaria_rdt"}, by="")
+    order = await clinic.order_lab(pid, {"test": "Malaria rapid test", "code": "malaria_rdt"},
+                                   by="")
+    await clinic.record_lab_result(pid, {"order_id": order, "value": "positive"}, by="")
+    await clinic.record_consultation(pid, {"presenting_complaint": "Fever", "plan": "ACT"},
+                                     by="")
+    await clinic.refer(pid, {"to": "Kisumu County Hospital", "reason": "Severe anaemia"}, by="")
+    await clinic.add_attachment(pid, b"%PDF-1.4 scan", "application/pdf", "scan.pdf",
+                                "document", by="")
     drug = await clinic.add_drug("Artemether-lumefantrine", "tablet", 30, by="")
+    await clinic.receive_stock(drug, 60, "KEMSA", by="", batch="AL-22", expires="2026-04-01")
     await clinic.prescribe(pid, {"drug": "Artemether-lumefantrine", "drug_id": drug, "dose": 4,
                                  "dose_unit": "tablet", "route": "oral", "frequency": "2x/day",
                                  "duration_days": 3, "quantity": 24}, by="")
@@ -121,7 +129,8 @@ PAGES = ["/queue", "/patients", "/patients?q=baraka", "/patients/new", "/patient
          "/patients/{pid}?dx=malaria", "/patients/{pid}/triage", "/patients/{pid}/card",
          "/patients/{pid}/history", "/lab", "/pharmacy", "/review", "/sync", "/reports",
          "/users", "/patients/{pid}/edit", "/patients/{pid}/merge?q=otieno",
-         "/patients/{pid}/merge/{pid}", "/lock"]
+         "/patients/{pid}/merge/{pid}", "/patients/{pid}/referrals/{referral}",
+         "/patients/{pid}/lab/{order}", "/pharmacy/stock/{drug}", "/lock"]
 
 
 @pytest.mark.asyncio
@@ -132,8 +141,12 @@ async def test_every_page_is_fully_translated(
     await add_user(clinic, "Juma", "admin", language=language)
     await log_in(client, "Juma")
     english = english_only_phrases(language)
+    chart = await clinic.get_chart(busy_clinic, by="")
+    ids = {"pid": busy_clinic, "referral": chart.of_kind("referral")[0].id,
+           "order": chart.of_kind("lab_order")[0].id,
+           "drug": (await clinic.stock())[0].drug_id}
     for template in PAGES:
-        path = template.format(pid=busy_clinic)
+        path = template.format(**ids)
         if path == "/lock":
             await post(client, "/lock/now", {}, page="/queue")
         response = await client.get(path)

@@ -131,6 +131,15 @@ async def test_a_catalogue_prescription_is_dispensed_as_written(
         "quantity": "15"}, page="/pharmacy")
     assert response.status == 303
     assert await _levels(clinic) == {**before, "cotrimoxazole-480": -15}
+    after = await (await client.get(response.headers["Location"])).text()
+    [given] = (await clinic.get_chart(patient)).of_kind("dispensation")
+    label_path = f"/patients/{patient}/labels/{given.id}"
+    assert f'href="{label_path}"' in after and "Print the label" in after
+    label = await (await client.get(label_path)).text()
+    for shown in ("Co-trimoxazole 400 mg + 80 mg", "Quantity given", "15",
+                  "Print the label"):
+        assert shown in label, shown
+    assert (await client.get(f"/patients/{patient}/labels/{patient}")).status == 404
 
 
 @pytest.mark.asyncio

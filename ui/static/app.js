@@ -79,6 +79,28 @@
     document.querySelectorAll(".js-print").forEach(function (el) {
       el.addEventListener("click", function () { window.print(); });
     });
+    // An upload over the size limit is refused here, before minutes of sending it; the
+    // server refuses it too (413) when this script does not run.
+    document.querySelectorAll("form.js-upload").forEach(function (form) {
+      var input = form.querySelector("input[type=file]");
+      var message = form.querySelector(".js-too-big");
+      var max = parseInt(form.getAttribute("data-max-bytes"), 10);
+      function tooBig() {
+        var file = input.files && input.files[0];
+        return file && file.size > max ? file : null;
+      }
+      input.addEventListener("change", function () {
+        var file = tooBig();
+        message.hidden = !file;
+        if (file) {
+          var mb = (file.size / 1048576).toFixed(1);
+          message.textContent = form.getAttribute("data-too-big").replace("{size}", mb);
+        }
+      });
+      form.addEventListener("submit", function (event) {
+        if (tooBig()) { event.preventDefault(); message.hidden = false; }
+      });
+    });
     // Highlight a vital sign outside its normal range while it is typed.
     document.querySelectorAll("input[data-normal-low]").forEach(function (el) {
       function check() {

@@ -3,6 +3,7 @@ ICD-10 diagnoses, prescriptions (with allergy warning), lab orders, voids, chart
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from ui.history import sentence
 from ui.i18n import gettext as _
 from ui.records import Chart, ChartEntry
 from ui.views.patients import patient_id_of
+from ui.visits import past_visits
 from ui.web import age_months, redirect, render, require, service, today, user
 
 routes = web.RouteTableDef()
@@ -74,7 +76,8 @@ async def chart_page(request: web.Request, patient_id: str, errors: Errors | Non
         dx_query=dx_query, dx_results=icd10.search(dx_query) if dx_query else [],
         stock=await svc.stock(), results=results_by_order(chart), lab_tests=LAB_TESTS,
         allergens=await svc.allergens(),
-        queued=queued[0] if queued else None,
+        queued=queued[0] if queued else None, visits=past_visits(chart),
+        tomorrow=(date.fromisoformat(today(request)) + timedelta(days=1)).isoformat(),
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from crdt_model.errors import ClinicMeshError
+from crdt_model.errors import ClinicMeshError, NotFound
 from crdt_model.lab_tests import LAB_TESTS as CATALOGUE_TESTS
 from ui.clinical import INTERPRETATION_LABELS, LAB_TESTS
 from ui.forms import Errors, error_message, number_value, posted_text, text_value
@@ -66,3 +66,22 @@ async def enter_result(request: web.Request) -> web.StreamResponse:
         field, message = error_message(exc)
         return await _page(request, {f"{order_id}:{field}": message}, form, status=400)
     raise redirect("/lab")
+
+
+@routes.get("/patients/{patient_id}/lab/{order_id}")
+async def report(request: web.Request) -> web.StreamResponse:
+    """A lab order's results on one printable page: value, unit, reference range and flag."""
+    who = require(request, "read_chart")
+    patient_id = patient_id_of(request)
+    try:
+        chart = await service(request).get_chart(patient_id, by=who.id)
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    order_id = request.match_info["order_id"]
+    order = next((e for e in chart.entries if e.id == order_id and e.kind == "lab_order"), None)
+    if order is None:
+        raise web.HTTPNotFound()
+    results = [e for e in chart.of_kind("lab_result", include_voided=True)
+               if e.data.get("order_id") == order_id]
+    return render(request, "lab_report.html", chart=chart, order=order,
+                  results=list(reversed(results)), lab_tests=LAB_TESTS)

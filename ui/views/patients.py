@@ -115,5 +115,6 @@ async def card(request: web.Request) -> web.StreamResponse:
     except NotFound:
         raise web.HTTPNotFound() from None
     qr = segno.make(patient_id, error="m").svg_inline(scale=4, border=2, dark="#000")
+    photos = [e for e in chart.of_kind("attachment") if e.data.get("purpose") == "photo"]
     return render(request, "card.html", patient=chart.patient, qr=svg(qr),
-                  new=request.query.get("new") == "1")
+                  new=request.query.get("new") == "1", photo=photos[-1] if photos else None)

@@ -4,17 +4,21 @@ warnings, reconcile a level below zero, add drugs to the catalogue. What a dispe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
 
-from crdt_model.errors import ClinicMeshError
+from crdt_model.errors import ClinicMeshError, NotFound
 from ui.forms import Errors, error_message, int_value, posted_text, text_value
 from ui.i18n import gettext as _
+from ui.views.patients import patient_id_of
 from ui.web import redirect, render, require, service
 
 routes = web.RouteTableDef()
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_LABEL = re.compile(f"/patients/{_UUID}/labels/{_UUID}")
 
 
 async def _page(request: web.Request, errors: Errors | None = None,
@@ -26,8 +30,10 @@ async def _page(request: web.Request, errors: Errors | None = None,
     # Worth a warning: a level below zero, or none left of a medicine someone is waiting for
     # (a catalogue medicine never stocked here is not news).
     short = [s for s in stock if s.level < 0 or (s.level == 0 and s.drug_id in wanted)]
+    printed = request.query.get("label", "")
     return render(request, "pharmacy.html", status=status, pending=pending, stock=stock,
-                  short=short,
+                  label=printed if _LABEL.fullmatch(printed) else None,
+                  short=short, expiring=await svc.expiring_batches(),
                   levels={s.drug_id: s for s in stock}, errors=errors or {}, form=form or {})
 
 
@@ -50,15 +56,33 @@ async def dispense(request: web.Request) -> web.StreamResponse:
         "quantity": int_value(form, "quantity", errors),
     }
     patient_id = text_value(form, "patient_id")
+    given = ""
     if not errors:
         try:
-            await service(request).dispense(patient_id, data, by=who.id)
+            given = await service(request).dispense(patient_id, data, by=who.id)
         except ClinicMeshError as exc:
             field, message = error_message(exc)
             errors[field] = message
     if errors:
         return await _page(request, {f"{prefix}:{k}": v for k, v in errors.items()}, form, 400)
-    raise redirect("/pharmacy")
+    raise redirect(f"/pharmacy?label=/patients/{patient_id}/labels/{given}")
+
+
+@routes.get("/patients/{patient_id}/labels/{dispensation_id}")
+async def label(request: web.Request) -> web.StreamResponse:
+    """The label stuck on what was given: patient, medicine, how to take it, how much, when."""
+    who = require(request, "read_chart")
+    try:
+        chart = await service(request).get_chart(patient_id_of(request), by=who.id)
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    given = next((e for e in chart.of_kind("dispensation")
+                  if e.id == request.match_info["dispensation_id"]), None)
+    if given is None:
+        raise web.HTTPNotFound()
+    prescribed = next((e for e in chart.entries
+                       if e.id == given.data.get("prescription_id")), None)
+    return render(request, "label.html", chart=chart, given=given, prescribed=prescribed)
 
 
 async def _ledger(request: web.Request, form: dict[str, str], write: Awaitable[Any],
@@ -84,7 +108,19 @@ async def receive(request: web.Request) -> web.StreamResponse:
         return await _page(request, {f"receive:{k}": v for k, v in errors.items()}, form, 400)
     assert quantity is not None
     return await _ledger(request, form, service(request).receive_stock(
-        text_value(form, "drug_id"), quantity, text_value(form, "note"), by=who.id), "receive")
+        text_value(form, "drug_id"), quantity, text_value(form, "note"), by=who.id,
+        batch=text_value(form, "batch"), expires=text_value(form, "expires")), "receive")
+
+
+@routes.get("/pharmacy/stock/{drug_id}")
+async def stock_card(request: web.Request) -> web.StreamResponse:
+    """A drug's stock card: batches soonest expiry first, every movement; printable."""
+    require(request, "pharmacy")
+    try:
+        card = await service(request).stock_card(request.match_info["drug_id"])
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    return render(request, "stock_card.html", card=card)
 
 
 @routes.post("/pharmacy/adjust")

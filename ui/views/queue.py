@@ -31,7 +31,9 @@ def by_station(entries: list[QueueEntry]) -> dict[str, list[QueueEntry]]:
 async def _context(request: web.Request) -> dict[str, Any]:
     entries = await service(request).queue_today(today(request))
     return {"groups": by_station(entries), "waiting": sum(e.station != "done" for e in entries),
-            "now": now_ms(request), "day": today(request)}
+            "now": now_ms(request), "day": today(request),
+            "follow_ups": await service(request).follow_ups(today(request)),
+            "queued": {e.patient_id for e in entries}}
 
 
 @routes.get("/queue")
