@@ -199,3 +199,36 @@ def test_a_member_cannot_make_itself_an_admin_or_plant_a_device(
     finally:
         node.stop()
     assert _directory(honest_dir) == before
+
+
+def test_the_honest_nodes_keep_syncing_with_each_other_while_a_member_attacks(
+    tmp_path: Path,
+) -> None:
+    """Two honest nodes and a rostered tablet turned hostile, attached to the first: its forged
+    admin user is refused and named there and never reaches the second, and the honest nodes'
+    own writes keep flowing both ways."""
+    first_dir, second_dir, hostile_dir = make_mesh(tmp_path, 3)
+    patient = str(uuid.uuid4())
+    nurse = Author(first_dir.identity.device_id, "nurse", AT_MS)
+    store_docs(first_dir, {chart_id(patient): chart.register_patient(
+        patient, PATIENT, nurse, "2026-11-29")})
+    first = MeshdProcess(first_dir).start([])
+    second = MeshdProcess(second_dir).start([first.peer_address])
+    try:
+        eventually(lambda: second.call("GET", f"/api/v1/patients/{patient}")[0] == 200, 20)
+        doc_id = directory_id(first_dir.identity.mesh_id)
+        asyncio.run(_attack(first, hostile_dir, doc_id,
+                            lambda tx: tx.put(("users",), "eve", ADMIN)))
+        eventually(lambda: first.sync_status()["quarantine"] != [], 15)
+        assert first.sync_status()["quarantine"][0]["device_name"] == "stolen-tablet"
+        for writer, reader, text in ((second, first, "from the second"),
+                                     (first, second, "from the first")):
+            status, _ = writer.call("POST", f"/api/v1/patients/{patient}/notes", {"text": text})
+            assert status == 201
+            eventually(lambda reader=reader, text=text: text in json.dumps(
+                reader.call("GET", f"/api/v1/patients/{patient}")[1]), 20)
+        for node in (first, second):
+            assert "eve" not in json.dumps(node.call("GET", "/api/v1/users")[1])
+    finally:
+        second.stop()
+        first.stop()
