@@ -65,6 +65,9 @@ async def vouch_history(
         return found
 
     ids = await documents.store.doc_ids()
+    if ids:
+        log.info("checking once that the %d stored documents are signed (an upgrade from "
+                 "before signing signs or vouches for them now)", len(ids))
     count = 0
     for start in range(0, len(ids), BATCH):
         count += await documents.attest_stored(ids[start:start + BATCH], attest)
