@@ -36,6 +36,8 @@ from meshd.identity import RUN_FILE, DataDir, load_data_dir, load_store_key
 from meshd.lifecycle import Lifecycle
 from meshd.membership.keyring import Keyring
 from meshd.membership.service import Membership
+from meshd.relay.link import RelayLink
+from meshd.relay.node_api import add_relay_routes
 from meshd.store.sqlcipher import SqlCipherStore
 from meshd.sync.node_sync import NodeSync, node_sync
 
@@ -119,8 +121,11 @@ class Node(Lifecycle):
         sync = self.sync = node_sync(
             documents, data, options.peer_port, options.peers, keyring=keyring.entries,
             peer_routes=(lambda app: membership.add_peer_route(app),),
+            relay=lambda: relay.status(),
         )
-        attestor.keys_for = sync.roster.signers
+        relay = RelayLink(documents, data, sync.engine)
+        # Rostered devices sign their own changes; the relay countersigns other clinics'.
+        attestor.keys_for = relay.trusted_keys(sync.roster.signers)
         membership = self.membership = Membership(
             data, documents, clinic, keyring, sync.engine, mdns=options.mdns
         )
@@ -131,7 +136,9 @@ class Node(Lifecycle):
                 await result
         membership.add_api_routes(app)
         sync.add_routes(app)
+        add_relay_routes(app, relay, documents)
         await parts.enter_async_context(sync)
+        await parts.enter_async_context(relay)
         await parts.enter_async_context(membership)
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S,
                                access_log_class=RouteAccessLogger)

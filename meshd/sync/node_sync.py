@@ -209,10 +209,11 @@ class NodeSync(Lifecycle):
     """The node's sync engine, roster and quarantine, started and stopped together."""
 
     def __init__(self, engine: SyncEngine, roster: DirectoryRoster, quarantine: Quarantine,
-                 ) -> None:
+                 relay: Callable[[], dict[str, Any] | None] | None = None) -> None:
         self.engine = engine
         self.roster = roster
         self.quarantine = quarantine
+        self._relay = relay  # the relay link's state (meshd.relay.link), when the node has one
 
     async def start(self) -> None:
         """Read the roster, then listen and dial; on failure, stop what started and raise."""
@@ -232,7 +233,9 @@ class NodeSync(Lifecycle):
 
     def status(self, recent_docs: int = 100) -> dict[str, Any]:
         """The engine's status with the quarantine list (`GET /api/v1/sync/status`)."""
-        return {**self.engine.status(recent_docs), "quarantine": self.quarantine.report()}
+        relay = self._relay() if self._relay is not None else None
+        return {**self.engine.status(recent_docs), "quarantine": self.quarantine.report(),
+                "relay": relay}
 
     def add_routes(self, app: web.Application) -> None:
         """Serve the engine's status at GET /api/v1/sync/status (behind the API's auth)."""
@@ -248,12 +251,14 @@ def node_sync(
     *, host: str = PEER_HOST, timing: SyncTiming | None = None,
     peer_routes: Sequence[Callable[[web.Application], None]] = (),
     keyring: Callable[[], Sequence[tuple[int, bytes]]] | None = None,
+    relay: Callable[[], dict[str, Any] | None] | None = None,
 ) -> NodeSync:
     """Sync of this node's documents with its mesh on `host:peer_port`, dialing `peers`, built
     but not started.
 
     `peer_routes` add routes to the peer port's aiohttp app before it starts (pairing);
-    `keyring` gives the mesh keys by epoch, newest first (membership), else `data`'s key alone.
+    `keyring` gives the mesh keys by epoch, newest first (membership), else `data`'s key alone;
+    `relay` the relay link's state for the status.
     """
     quarantine = Quarantine(documents)
     unspent = invite_key(data)
@@ -273,7 +278,7 @@ def node_sync(
                                                                   extra_routes=peer_routes),
         peers=peers, timing=timing, on_quarantine=quarantine.record,
     )
-    return NodeSync(engine, roster, quarantine)
+    return NodeSync(engine, roster, quarantine, relay)
 
 
 async def start_node_sync(
