@@ -135,6 +135,8 @@ class RelayServer(Lifecycle):
         if clinic is None or clinic.revoked_ms is not None or not mesh_id:
             raise web.HTTPForbidden(text="no such clinic on this relay")
         if not await asyncio.to_thread(self.registry.bind_mesh, clinic.id, mesh_id):
+            if clinic.id in self.spaces:
+                self.spaces[clinic.id].refused("a link named another clinic's mesh")
             raise web.HTTPForbidden(text="this credential belongs to another mesh")
         space = await self.space(clinic, mesh_id)
         ws = web.WebSocketResponse(max_msg_size=_MAX_MSG_SIZE, heartbeat=HEARTBEAT_S)

@@ -128,6 +128,8 @@ class ClinicSpace(Lifecycle):
         self._roster: DirectoryRoster | None = None
         self._open: OpenUntilRostered | None = None
         self._quarantine: Quarantine | None = None
+        self._refused_links = 0
+        self._refusal: str | None = None
 
     async def start(self) -> None:
         """Open the clinic's store and start its engine (it accepts links from the server)."""
@@ -176,12 +178,18 @@ class ClinicSpace(Lifecycle):
         """Whether a device of the clinic is linked now."""
         return bool(self.engine and self.engine.sessions())
 
+    def refused(self, reason: str) -> None:
+        """Count a link refused before its handshake (e.g. a credential of another mesh)."""
+        self._refused_links += 1
+        self._refusal = reason
+
     def errors(self) -> tuple[int, str | None]:
-        """Refused handshakes and quarantined data, and the latest reason."""
+        """Refused links and handshakes and quarantined data, and the latest reason."""
         if self.engine is None or self._quarantine is None:
-            return 0, None
+            return self._refused_links, self._refusal
         last = self._quarantine.records[-1].reason if self._quarantine.records else None
-        return self.engine.refused + self.engine.quarantined, last
+        return (self.engine.refused + self.engine.quarantined + self._refused_links,
+                last or self._refusal)
 
     async def chart_count(self) -> int:
         """How many charts the clinic's store holds."""
