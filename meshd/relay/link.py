@@ -179,6 +179,7 @@ class RelayLink(Lifecycle):
             log.warning("the relay refused this device's credential: %s", exc)
             await link.close()
             return False
+        channel.linked = True  # the relay is not on the mesh roster: its credential is
         self.state = CONNECTED
         self.last_contact_ms = int(self._clock() * 1000)
         try:

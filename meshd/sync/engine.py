@@ -65,7 +65,6 @@ class SyncEngine(Lifecycle):
         self._banned_until: dict[str, float] = {}
         self._handshaking: set[Link] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._linked: set[str] = set()  # peers authenticated by other credentials (a relay)
         self._unsubscribe: Callable[[], None] | None = None
         self._stopping = False
         self.quarantined = 0
@@ -113,8 +112,8 @@ class SyncEngine(Lifecycle):
     def enforce_roster(self) -> None:
         """End sessions with peers no longer on the roster (e.g. a device just revoked)."""
         allowed = self.credentials.roster()
-        for peer_id, session in list(self._sessions.items()):
-            if session.channel.peer_key not in allowed and peer_id not in self._linked:
+        for session in list(self._sessions.values()):
+            if session.channel.peer_key not in allowed and not session.channel.linked:
                 log.warning("ending the session with %s: no longer on the roster",
                             session.channel.peer_name)
                 session.close()
@@ -123,8 +122,8 @@ class SyncEngine(Lifecycle):
         """End sessions opened with an older mesh key than the newest held (after a rotation);
         their peers redial with the new key, or are handed the directory that carries it."""
         newest = self.credentials.mesh_keys()[0][0]
-        for peer_id, session in list(self._sessions.items()):
-            if session.channel.key_epoch < newest and peer_id not in self._linked:
+        for session in list(self._sessions.values()):
+            if session.channel.key_epoch < newest and not session.channel.linked:
                 log.info("ending the session with %s: the mesh key changed",
                          session.channel.peer_name)
                 session.close()
@@ -139,20 +138,15 @@ class SyncEngine(Lifecycle):
 
     def status(self, recent_docs: int = 100) -> dict[str, Any]:
         """Peers and documents as `GET /api/v1/sync/status` shows them."""
-        device = {
-            "device_id": self.credentials.device_public.hex(),
-            "device_name": self.credentials.device_name,
-            "address": self.address,
-        }
+        device = {"device_id": self.credentials.device_public.hex(),
+                  "device_name": self.credentials.device_name, "address": self.address}
         counters = {"quarantined": self.quarantined, "handshakes_refused": self.refused}
         return engine_status(device, self._records.values(), self._changed_ms, len(self._index),
                              counters, recent_docs, self._clock())
 
     async def run_link(self, channel: SecureChannel, address: str) -> bool:
-        """Run a session over a channel this device dialed and authenticated with credentials
-        of its own (the relay link, meshd.relay.link): the same push and anti-entropy as with a
-        peer, kept whatever the mesh roster or key epoch says; whether it ran."""
-        self._linked.add(channel.peer_id)
+        """A session over a channel this device dialed with other credentials (`linked`: the
+        relay link, meshd.relay.link), whatever the roster says; whether it ran."""
         return await self._run(channel, address, dialed=True)
 
     # --- changes -------------------------------------------------------------------------
