@@ -87,6 +87,25 @@ def register(app: typer.Typer) -> None:
             raise _fail(exc.message) from None
         typer.echo(json.dumps({"clinic": clinic.name, "id": clinic.id, "out": str(out)}))
 
+    @relay_app.command("add-service")
+    def add_service(
+        name: Annotated[str, typer.Argument(help="The service's name (e.g. a district lab).")],
+        clinic: Annotated[str, typer.Option("--clinic", help="The clinic it writes to.")],
+        out: Annotated[Path, typer.Option("--out", help="Where to write its credential.")],
+        data_dir: RelayDirOption,
+    ) -> None:
+        """Register an ancillary service that posts lab results to a clinic's charts."""
+        me = relay_identity(data_dir)
+        if me.url is None:
+            raise _fail("the relay has not run yet")
+        try:
+            service = Registry(data_dir).add_service(name, clinic)
+            cred.write_file(cred.Credential(service.id, service.name, me.url, service.secret,
+                                            me.public_key.hex(), me.cert_pem), out)
+        except ClinicMeshError as exc:
+            raise _fail(exc.message) from None
+        typer.echo(json.dumps({"service": service.name, "id": service.id, "out": str(out)}))
+
     @relay_app.command("revoke-clinic")
     def revoke_clinic(
         name: Annotated[str, typer.Argument(help="The clinic's name.")],

@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS clinics (
 CREATE TABLE IF NOT EXISTS shared (patient_id TEXT, clinic_id TEXT, since_ms INTEGER,
   PRIMARY KEY (patient_id, clinic_id));
 CREATE TABLE IF NOT EXISTS audit (at_ms INTEGER, clinic_id TEXT, action TEXT, detail TEXT);
+CREATE TABLE IF NOT EXISTS services (id TEXT PRIMARY KEY, name TEXT NOT NULL, clinic_id TEXT
+  NOT NULL, secret TEXT NOT NULL, created_ms INTEGER, revoked_ms INTEGER, UNIQUE (name, clinic_id));
 """
 
 
@@ -61,6 +63,17 @@ class ClinicRecord:
         return {"name": self.name, "id": self.id, "revoked": self.revoked_ms is not None,
                 "mesh_id": self.mesh_id, "last_contact_ms": self.last_contact_ms,
                 "charts": self.charts, "errors": self.errors, "last_error": self.last_error}
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRecord:
+    """An ancillary service (a district lab, a referral hospital) and the clinic it writes to."""
+
+    id: str
+    name: str
+    clinic_id: str
+    secret: str
+    revoked_ms: int | None
 
 
 def now_ms() -> int:
@@ -154,6 +167,32 @@ class Registry:
         for patient_id, clinic_id in rows:
             found.setdefault(patient_id, set()).add(clinic_id)
         return found
+
+    def add_service(self, name: str, clinic_name: str) -> ServiceRecord:
+        """Register an ancillary service (a district lab) writing to one clinic's charts."""
+        clinic = next((c for c in self.clinics() if c.name == clinic_name), None)
+        if clinic is None:
+            raise NotFound(f"the relay serves no clinic named {clinic_name!r}", field="clinic")
+        service_id = os.urandom(8).hex()
+        try:
+            with self._db() as db:
+                db.execute("INSERT INTO services (id, name, clinic_id, secret, created_ms)"
+                           " VALUES (?,?,?,?,?)",
+                           (service_id, name.strip()[:MAX_NAME_CHARS], clinic.id, new_secret(),
+                            now_ms()))
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(f"{name!r} is already a service of {clinic_name}",
+                                field="name") from exc
+        found = self.service(service_id)
+        assert found is not None
+        return found
+
+    def service(self, service_id: str) -> ServiceRecord | None:
+        """The ancillary service with this id, or None."""
+        with self._db() as db:
+            row = db.execute("SELECT id, name, clinic_id, secret, revoked_ms FROM services"
+                             " WHERE id = ?", (service_id,)).fetchone()
+        return ServiceRecord(*row) if row else None
 
     def audit(self, clinic_id: str, action: str, detail: dict[str, Any]) -> None:
         """One row of the cross-clinic audit."""

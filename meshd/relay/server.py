@@ -3,6 +3,7 @@
     wss://HOST:PORT/relay/v1/sync/<clinic id>?mesh=<mesh id>   a device's sync link
     GET  /relay/v1/patients?q=TEXT                             search every clinic (bearer)
     POST /relay/v1/patients/<id>/pull                          bring a chart to the caller's clinic
+    POST /relay/v1/patients/<id>/lab-results                   an ancillary service's result
     GET  /relay/v1/health                                      no auth
 
 A clinic's credential opens its own space only (its id in the path, its secret as the handshake
@@ -24,6 +25,7 @@ from aiohttp import web
 from meshd.lifecycle import Lifecycle
 from meshd.relay.credential import SYNC_PATH, secret_matches
 from meshd.relay.registry import ClinicRecord, Registry, now_ms, publish_address, relay_identity
+from meshd.relay.services import Services
 from meshd.relay.sharing import Sharing
 from meshd.relay.space import ClinicSpace
 from meshd.sync.timing import SyncTiming
@@ -57,6 +59,7 @@ class RelayServer(Lifecycle):
         self.identity = relay_identity(options.data_dir)
         self.spaces: dict[str, ClinicSpace] = {}
         self.sharing = Sharing(self)
+        self.services = Services(self)
         self.port: int | None = None
         self._opening = asyncio.Lock()
         self._runner: web.AppRunner | None = None
@@ -74,6 +77,7 @@ class RelayServer(Lifecycle):
             app.router.add_get(SYNC_PATH + "{clinic}", self._sync)
             app.router.add_get("/relay/v1/health", self._health)
             self.sharing.add_routes(app)
+            self.services.add_routes(app)
             self._runner = web.AppRunner(app, handle_signals=False,
                                          shutdown_timeout=SHUTDOWN_GRACE_S)
             await self._runner.setup()

@@ -82,10 +82,13 @@ class RelayProcess:
     def log(self) -> str:
         return (self.root / "relay.log").read_text()[-4000:]
 
-    def call(self, method: str, path: str, bearer: str = "") -> tuple[int, Any]:
+    def call(self, method: str, path: str, bearer: str = "", body: Any = None
+             ) -> tuple[int, Any]:
         """One HTTPS request to the relay (trusting its own certificate)."""
-        request = urllib.request.Request(f"https://127.0.0.1:{self.port}{path}", method=method,
-                                         headers={"Authorization": f"Bearer {bearer}"})
+        request = urllib.request.Request(
+            f"https://127.0.0.1:{self.port}{path}", method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"})
         context = ssl.create_default_context(cafile=str(self.cert))
         try:
             with urllib.request.urlopen(request, timeout=API_TIMEOUT_S,
@@ -101,6 +104,15 @@ class RelayProcess:
                      "--out", str(out))
         assert done.returncode == 0, done.stderr
         return out
+
+    def add_service(self, name: str, clinic: str) -> str:
+        """`meshd relay add-service`: the service's bearer (id.secret)."""
+        out = self.root / f"{name.replace(' ', '-')}.service"
+        done = meshd("relay", "add-service", "--data-dir", str(self.data_dir), name,
+                     "--clinic", clinic, "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        written = json.loads(out.read_text())
+        return f"{written['clinic_id']}.{written['secret']}"
 
     def status(self) -> dict[str, Any]:
         """`meshd relay status --json`."""

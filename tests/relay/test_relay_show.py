@@ -4,6 +4,7 @@ edited in B, and the edit reaches every device of clinic A."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,8 +105,32 @@ def test_a_chart_follows_its_patient_from_clinic_a_to_clinic_b_and_back(
         eventually(lambda n=node: _chart_has(n, patient, "follow-up in clinic A"), 30,
                    "clinic A's edit on every device of clinic B")
 
+    # A district lab posts a result through the relay: it reaches clinic A's devices in < 5 s.
+    status, body = clinic_a[0].call("POST", f"/api/v1/patients/{patient}/lab-orders",
+                                    {"test": "Malaria RDT"})
+    assert status == 201, body
+    order = str(body["id"])
+    lab = relay.add_service("District lab", "Clinic A")
+
+    def posted() -> bool:
+        status, body = relay.call("POST", f"/relay/v1/patients/{patient}/lab-results", lab,
+                                  {"order_id": order, "value": "positive (P. falciparum)"})
+        assert status in (201, 400, 404), body  # 4xx until the order has reached the relay
+        return status == 201
+
+    eventually(posted, 30, "the lab result accepted by the relay")
+    sent = time.monotonic()
+    eventually(lambda: _chart_has(clinic_a[1], patient, "positive (P. falciparum)"), 5,
+               "the lab result on a device of clinic A within 5 s")
+    took_s = time.monotonic() - sent
+    print(f"lab result on a device of clinic A {took_s:.2f} s after the relay took it")
+    assert took_s < 5.0
+    status, _ = relay.call("POST", f"/relay/v1/patients/{patient}/lab-results", "0" * 16 + ".x",
+                           {"order_id": order, "value": "forged"})
+    assert status == 401
+
     report = relay.status()
     by_name = {c["name"]: c for c in report["clinics"]}
     assert by_name["Clinic A"]["charts"] >= 1 and by_name["Clinic B"]["charts"] >= 1
     assert by_name["Clinic A"]["last_contact_ms"] and by_name["Clinic B"]["errors"] == 0
-    assert {row["action"] for row in report["audit"]} >= {"search", "pull"}
+    assert {row["action"] for row in report["audit"]} >= {"search", "pull", "lab_result"}
