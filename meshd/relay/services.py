@@ -18,11 +18,9 @@ from aiohttp import web
 
 from crdt_model.errors import ClinicMeshError, ConflictError, Forbidden, NotFound
 from meshd.api.middleware import error_response
-from meshd.clinic import Caller, Clinic
-from meshd.identity import Identity
+from meshd.clinic import Caller
 from meshd.relay.credential import secret_matches
 from meshd.relay.registry import ServiceRecord
-from meshd.relay.space import ClinicSpace
 
 if TYPE_CHECKING:
     from meshd.relay.server import RelayServer
@@ -36,7 +34,6 @@ class Services:
 
     def __init__(self, server: RelayServer) -> None:
         self._server = server
-        self._clinics: dict[str, Clinic] = {}
 
     def add_routes(self, app: web.Application) -> None:
         """The services' routes."""
@@ -52,19 +49,6 @@ class Services:
             return None
         return found
 
-    async def _clinic(self, space: ClinicSpace) -> Clinic:
-        """The clinic core over a clinic's space, as the relay's device."""
-        found = self._clinics.get(space.clinic.id)
-        if found is None:
-            facilities = sorted(await space.store.heads("facility:"))
-            facility = facilities[0].split(":", 1)[1] if facilities else "unknown"
-            identity = Identity(space.identity.device_id, "relay", space.mesh_id, facility,
-                                space.clinic.name)
-            assert space.documents is not None
-            found = self._clinics[space.clinic.id] = Clinic(space.documents, space.store,
-                                                            identity)
-        return found
-
     async def _lab_result(self, request: web.Request) -> web.Response:
         service = await self._service_of(request)
         if service is None:
@@ -74,7 +58,7 @@ class Services:
             return error_response(409, "conflict", "the clinic has not linked to the relay yet")
         try:
             body = await request.json()
-            clinic = await self._clinic(space)
+            clinic = await space.core()
             entry = await clinic.record_lab_result(request.match_info["id"], body,
                                                    Caller(f"service-{service.id}", "relay"))
         except ValueError:

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from crdt_model.errors import ValidationError
 from crdt_model.ids import CHART, chart_id, check_uuid
+from meshd.clinic import Caller
 from meshd.docs import Listener
 from meshd.sync.ports import Heads
 
@@ -82,8 +83,10 @@ class Sharing:
         if len(query) < MIN_QUERY_CHARS:
             return _error(400, "invalid", f"search with at least {MIN_QUERY_CHARS} characters")
         found: dict[str, dict[str, Any]] = {}
+        asker = Caller(f"clinic-{clinic.id}", "relay")  # audited in every clinic searched
         for space in list(self._server.spaces.values()):
-            for row in await space.store.search_patients(query, SEARCH_LIMIT):
+            core = await space.core()
+            for row in await core.search_patients(query, asker, SEARCH_LIMIT):
                 result = {k: row.get(k) for k in RESULT_FIELDS}
                 result["clinic"] = space.clinic.name
                 kept = found.get(str(row["id"]))
@@ -93,10 +96,6 @@ class Sharing:
         results = list(found.values())[:SEARCH_LIMIT]
         await asyncio.to_thread(self._server.registry.audit, clinic.id, "search",
                                 {"q": query, "results": len(results)})
-        own = self._server.spaces.get(clinic.id)
-        if own is not None:
-            await own.documents_record(own.audit_event(
-                "relay_search", "", f"q={query!r}: {len(results)} results"))
         return web.json_response({"results": results})
 
     async def _pull(self, request: web.Request) -> web.Response:

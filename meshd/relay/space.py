@@ -22,8 +22,9 @@ from pathlib import Path
 from crdt_model.adapter import ChangeInfo, Doc, actor_for
 from crdt_model.ids import directory_id
 from meshd.attest import Attestor, NotYetProven, latest_by_actor
-from meshd.clinic import genesis_for, project
+from meshd.clinic import Clinic, genesis_for, project
 from meshd.docs import Documents, Listener
+from meshd.identity import Identity
 from meshd.lifecycle import Lifecycle
 from meshd.relay.registry import ClinicRecord, RelayIdentity, now_ms
 from meshd.store import keys
@@ -129,6 +130,7 @@ class ClinicSpace(Lifecycle):
         self._open: OpenUntilRostered | None = None
         self._quarantine: Quarantine | None = None
         self._refused_links = 0
+        self._core: Clinic | None = None
         self._refusal: str | None = None
 
     async def start(self) -> None:
@@ -231,6 +233,17 @@ class ClinicSpace(Lifecycle):
                         result)
             return False
         return True
+
+    async def core(self) -> Clinic:
+        """The clinic core over this space, acting as the relay's device (searches, services)."""
+        if self._core is None:
+            facilities = sorted(await self.store.heads("facility:"))
+            facility = facilities[0].split(":", 1)[1] if facilities else "unknown"
+            identity = Identity(self.identity.device_id, RELAY_USER, self.mesh_id, facility,
+                                self.clinic.name)
+            assert self.documents is not None
+            self._core = Clinic(self.documents, self.store, identity)
+        return self._core
 
     async def documents_record(self, event: AuditEvent) -> None:
         """Write one audit row in the clinic's store."""

@@ -76,12 +76,13 @@ def test_a_chart_follows_its_patient_from_clinic_a_to_clinic_b_and_back(
     assert status == 201, body
     patient = str(body["id"])
 
-    def found_from_b() -> list[dict[str, Any]]:
-        status, body = clinic_b[1].call("GET", "/api/v1/relay/patients?q=Wanjiru")
+    def found_from_b(query: str = "Wanjiru") -> list[dict[str, Any]]:
+        status, body = clinic_b[1].call("GET", f"/api/v1/relay/patients?q={query}")
         assert status == 200, body
         return [r for r in body["results"] if r["id"] == patient]
 
     results = eventually(found_from_b, 30, "the patient found through the relay")
+    assert found_from_b("Wanjiro%20Kamau"), "a misspelt name finds her too"
     assert results[0]["clinic"] == "Clinic A"
     assert results[0]["village"] == "Kisoro" and results[0]["birth_date"] == "1987-03-14"
 
