@@ -35,7 +35,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS clinics (
   id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, secret TEXT NOT NULL, created_ms INTEGER,
   revoked_ms INTEGER, mesh_id TEXT, last_contact_ms INTEGER, charts INTEGER DEFAULT 0,
-  errors INTEGER DEFAULT 0, last_error TEXT);
+  errors INTEGER DEFAULT 0, last_error TEXT, devices TEXT DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS shared (patient_id TEXT, clinic_id TEXT, since_ms INTEGER,
   PRIMARY KEY (patient_id, clinic_id));
 CREATE TABLE IF NOT EXISTS audit (at_ms INTEGER, clinic_id TEXT, action TEXT, detail TEXT);
@@ -57,12 +57,14 @@ class ClinicRecord:
     charts: int
     errors: int
     last_error: str | None
+    devices: str = "[]"
 
     def as_status(self) -> dict[str, Any]:
         """The clinic as `meshd relay status --json` lists it (no secret)."""
         return {"name": self.name, "id": self.id, "revoked": self.revoked_ms is not None,
                 "mesh_id": self.mesh_id, "last_contact_ms": self.last_contact_ms,
-                "charts": self.charts, "errors": self.errors, "last_error": self.last_error}
+                "charts": self.charts, "errors": self.errors, "last_error": self.last_error,
+                "devices": json.loads(self.devices or "[]")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +132,8 @@ class Registry:
         """Every clinic, by name."""
         with self._db() as db:
             rows = db.execute("SELECT id, name, secret, revoked_ms, mesh_id, last_contact_ms,"
-                              " charts, errors, last_error FROM clinics ORDER BY name").fetchall()
+                              " charts, errors, last_error, devices FROM clinics"
+                              " ORDER BY name").fetchall()
         return [ClinicRecord(*row) for row in rows]
 
     def clinic(self, clinic_id: str) -> ClinicRecord | None:
@@ -146,12 +149,14 @@ class Registry:
         return row is not None and row[0] == mesh_id
 
     def record_contact(self, clinic_id: str, charts: int, errors: int,
-                       last_error: str | None, contact_ms: int | None) -> None:
+                       last_error: str | None, contact_ms: int | None,
+                       devices: list[dict[str, Any]]) -> None:
         """The clinic's live figures (written by the running relay)."""
         with self._db() as db:
             db.execute("UPDATE clinics SET charts = ?, errors = ?, last_error = ?,"
-                       " last_contact_ms = COALESCE(?, last_contact_ms) WHERE id = ?",
-                       (charts, errors, last_error, contact_ms, clinic_id))
+                       " last_contact_ms = COALESCE(?, last_contact_ms), devices = ?"
+                       " WHERE id = ?",
+                       (charts, errors, last_error, contact_ms, json.dumps(devices), clinic_id))
 
     def share(self, patient_id: str, clinic_ids: list[str]) -> None:
         """The chart of `patient_id` is held by each of `clinic_ids` from now on."""

@@ -175,7 +175,7 @@ class RelayServer(Lifecycle):
             errors, last = space.errors()
             await asyncio.to_thread(self.registry.record_contact, clinic_id,
                                     await space.chart_count(), errors, last,
-                                    space.last_contact_ms)
+                                    space.last_contact_ms, space.devices())
 
 
 async def run_relay(options: RelayOptions) -> None:

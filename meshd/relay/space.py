@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from crdt_model.adapter import ChangeInfo, Doc, actor_for
 from crdt_model.ids import directory_id
@@ -184,6 +185,13 @@ class ClinicSpace(Lifecycle):
         """Count a link refused before its handshake (e.g. a credential of another mesh)."""
         self._refused_links += 1
         self._refusal = reason
+
+    def devices(self) -> list[dict[str, Any]]:
+        """The clinic's devices linked now: name, key, bytes, messages received by kind."""
+        return [{"name": s.channel.peer_name, "device_key": s.peer_id,
+                 "bytes_in": s.channel.bytes_in, "bytes_out": s.channel.bytes_out,
+                 "received": dict(s.received)}
+                for s in (self.engine.sessions() if self.engine else ())]
 
     def errors(self) -> tuple[int, str | None]:
         """Refused links and handshakes and quarantined data, and the latest reason."""
