@@ -136,7 +136,7 @@ class Node(Lifecycle):
                 await result
         membership.add_api_routes(app)
         sync.add_routes(app)
-        add_relay_routes(app, relay, documents)
+        add_relay_routes(app, relay, clinic, documents)
         await parts.enter_async_context(sync)
         await parts.enter_async_context(relay)
         await parts.enter_async_context(membership)

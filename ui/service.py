@@ -233,3 +233,8 @@ class ClinicService(Protocol):
     async def back_up(self, folder: str, passphrase: str, by: str) -> BackupInfo:
         """Write an encrypted backup of this device into `folder` (a USB stick, say)."""
         ...
+
+    async def link_relay(self, credential: str, by: str) -> str:
+        """Link the clinic to the central relay with a credential file's text; the relay's
+        URL (every device of the clinic uses it from then on)."""
+        ...

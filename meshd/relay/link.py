@@ -21,10 +21,8 @@ from typing import Any
 import aiohttp
 
 from crdt_model import directory
-from crdt_model.context import Author
 from crdt_model.errors import ClinicMeshError
 from crdt_model.ids import directory_id
-from meshd.clinic import now_ms
 from meshd.docs import Documents
 from meshd.identity import DataDir
 from meshd.lifecycle import Lifecycle
@@ -112,13 +110,6 @@ class RelayLink(Lifecycle):
             return None
         return {"url": self.credential.url, "clinic": self.credential.clinic,
                 "state": self.state, "last_contact_ms": self.last_contact_ms}
-
-    async def store(self, found: Credential) -> None:
-        """Keep `found` in the mesh directory (every device of the clinic links with it)."""
-        author = Author(self._data.identity.device_id, "system", now_ms())
-        await self._documents.update(
-            self._doc_id, lambda doc: directory.set_relay_credential(doc, found.to_json(), author),
-            actor=author.actor)
 
     async def _heard(self, doc_id: str, heads: Heads, origin: str) -> None:
         if doc_id == self._doc_id:

@@ -6,12 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from crdt_model import directory
 from crdt_model.adapter import actor_for
-from crdt_model.context import Author
-from crdt_model.ids import directory_id
 from meshd.attest import Attestor
-from meshd.clinic import genesis_for, now_ms, project
+from meshd.clinic import Caller, Clinic, genesis_for, project
 from meshd.docs import Documents
 from meshd.identity import load_data_dir, load_store_key
 from meshd.relay.credential import Credential
@@ -28,8 +25,5 @@ async def link_stopped_node(data_dir: Path, found: Credential,
     async with SqlCipherStore(data.store_path, key) as store:
         documents = Documents(store, actor_for(device, "system"), genesis=genesis,
                               project=project, attestor=Attestor(data.device_key, genesis))
-        author = Author(device, "system", now_ms())
-        await documents.update(
-            directory_id(data.identity.mesh_id),
-            lambda doc: directory.set_relay_credential(doc, found.to_json(), author),
-            actor=author.actor)
+        await Clinic(documents, store, data.identity).link_relay(found.to_json(),
+                                                                 Caller("cli", "cli"))

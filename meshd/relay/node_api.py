@@ -11,29 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from urllib.parse import quote
 
 from aiohttp import web
 
-from crdt_model.errors import ClinicMeshError, ValidationError
+from crdt_model.errors import ValidationError
 from crdt_model.ids import chart_id, check_uuid
-from meshd.api.middleware import error_response
+from meshd.api.middleware import caller_of, error_response
+from meshd.clinic import Clinic, actions
 from meshd.docs import Documents
 from meshd.relay import credential as cred
 from meshd.relay.link import RelayLink, RelayUnavailable
-from meshd.store.base import AuditEvent
 
 PULL_WAIT_S = 10.0
-API_USER = "api"
 
 
-def add_relay_routes(app: web.Application, link: RelayLink, documents: Documents) -> None:
-    """Mount the relay routes on the node's API app."""
-
-    async def audit(action: str, doc_id: str, detail: str) -> None:
-        await documents.record([AuditEvent(int(time.time() * 1000), API_USER, action, doc_id,
-                                           "api", detail[:500])])
+def add_relay_routes(app: web.Application, link: RelayLink, clinic: Clinic,
+                     documents: Documents) -> None:
+    """Mount the relay routes on the node's API app (the core decides and audits)."""
 
     async def store_link(request: web.Request) -> web.Response:
         try:
@@ -44,11 +39,7 @@ def add_relay_routes(app: web.Application, link: RelayLink, documents: Documents
                 found = found.with_ca(body["ca_pem"])
         except ValueError:
             return error_response(400, "invalid", "the body is not JSON")
-        except ClinicMeshError as exc:
-            return error_response(400, exc.code, exc.message, exc.field)
-        await link.store(found)
-        await audit("relay_link", "", f"{found.clinic} at {found.url}")
-        return web.json_response({"clinic": found.clinic, "url": found.url})
+        return web.json_response(await clinic.link_relay(found.to_json(), caller_of(request)))
 
     async def search(request: web.Request) -> web.Response:
         query = request.query.get("q", "")
@@ -59,7 +50,8 @@ def add_relay_routes(app: web.Application, link: RelayLink, documents: Documents
         if status != 200:
             return web.json_response(answer, status=status if status < 500 else 502)
         results = answer.get("results", []) if isinstance(answer, dict) else []
-        await audit("relay_search", "", f"q={query!r}: {len(results)} results")
+        await clinic.audit_relay(actions.RELAY_SEARCH, "", f"q={query!r}: {len(results)} results",
+                                 caller_of(request))
         return web.json_response({"results": results})
 
     async def pull(request: web.Request) -> web.Response:
@@ -74,7 +66,8 @@ def add_relay_routes(app: web.Application, link: RelayLink, documents: Documents
         if status != 200:
             return web.json_response(answer, status=status if status < 500 else 502)
         doc_id = chart_id(patient)
-        await audit("relay_pull", doc_id, f"from {', '.join(answer.get('from', []))}")
+        await clinic.audit_relay(actions.RELAY_PULL, doc_id,
+                                 f"from {', '.join(answer.get('from', []))}", caller_of(request))
         here = await _arrived(documents, doc_id)
         return web.json_response({"id": patient, "here": here, "from": answer.get("from", [])},
                                  status=200 if here else 202)
