@@ -15,6 +15,7 @@ import json
 import os
 import re
 import ssl
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -73,6 +74,19 @@ class Credential:
     def to_json(self) -> str:
         """The credential as one JSON text (the file, and the directory setting)."""
         return json.dumps(asdict(self), sort_keys=True)
+
+
+def with_relay(device_keys: Callable[[bytes], Iterable[bytes]],
+               relay_keys: Callable[[], Iterable[bytes]]) -> Callable[[bytes], Iterable[bytes]]:
+    """Who may sign changes of a device (meshd.attest's `keys_for`): its own keys when the
+    clinic's directory lists it, else the relay's, which countersigns what it proved of other
+    clinics' devices; the relay can never sign for one of the clinic's own devices."""
+
+    def keys_for(prefix: bytes) -> Iterable[bytes]:
+        found = set(device_keys(prefix))
+        return found if found else set(relay_keys())
+
+    return keys_for
 
 
 def parse(text: str) -> Credential:

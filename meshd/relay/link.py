@@ -68,18 +68,13 @@ class RelayLink(Lifecycle):
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
-    def trusted_keys(self, device_keys: Callable[[bytes], set[bytes]]
+    def trusted_keys(self, device_keys: Callable[[bytes], Iterable[bytes]]
                      ) -> Callable[[bytes], Iterable[bytes]]:
-        """Who may sign changes of a device (meshd.attest): its keys when the mesh rosters it,
-        else the relay's key, which countersigns what it proved of other clinics' devices."""
+        """`keys_for` of meshd.attest: the roster's keys, else the relay's (cred.with_relay)."""
+        return cred.with_relay(device_keys, self._relay_keys)
 
-        def keys_for(prefix: bytes) -> Iterable[bytes]:
-            found = device_keys(prefix)
-            if found or self.credential is None:
-                return found
-            return {self.credential.relay_public}
-
-        return keys_for
+    def _relay_keys(self) -> set[bytes]:
+        return set() if self.credential is None else {self.credential.relay_public}
 
     async def start(self) -> None:
         """Read the credential and keep the link up in the background."""

@@ -91,6 +91,7 @@ class Registry:
         data_dir.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.executescript(SCHEMA)
+        os.chmod(data_dir / DB_FILE, 0o600)  # it holds every clinic's secret
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:

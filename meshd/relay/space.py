@@ -27,6 +27,7 @@ from meshd.clinic import Clinic, genesis_for, project
 from meshd.docs import Documents, Listener
 from meshd.identity import Identity
 from meshd.lifecycle import Lifecycle
+from meshd.relay.credential import with_relay
 from meshd.relay.registry import ClinicRecord, RelayIdentity, now_ms
 from meshd.store import keys
 from meshd.store.base import Attestation, AuditEvent
@@ -149,7 +150,7 @@ class ClinicSpace(Lifecycle):
                                                 identity.device_id, on_change=self._roster_changed)
         self._open = OpenUntilRostered(roster)
         # Another clinic's device is proven by the relay's own countersignature (§5 "Relay").
-        attestor.keys_for = lambda prefix: roster.signers(prefix) or {identity.public_key}
+        attestor.keys_for = with_relay(roster.signers, lambda: {identity.public_key})
         self._quarantine = Quarantine(documents)
         credentials = Credentials(identity.key, "relay", bytes.fromhex(self.clinic.secret),
                                   lambda: self.open_roster)

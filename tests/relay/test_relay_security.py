@@ -98,12 +98,19 @@ def test_credentials_reach_only_their_own_clinic_and_forged_changes_are_refused(
         "given_name": "Baraka", "family_name": "Otieno", "sex": "male",
         "birth_date": "2001-06-01"})
     assert status == 201, body
+    status, body = a0.call("POST", "/api/v1/patients", {
+        "given_name": "Imani", "family_name": "Said", "sex": "female",
+        "birth_date": "2003-02-02"})
+    assert status == 201, body
     eventually(lambda: _search(a1, "Baraka"), 30, "B's patient on the relay")
+    assert [r["clinic"] for r in eventually(lambda: _search(b0, "Imani"), 30,
+                                            "A's patient on the relay")] == ["Clinic A"]
     # The forged chart of A's device is refused on the relay, as on A's other device.
     eventually(lambda: relay.clinic("Clinic A")["errors"] >= 1, 30, "the refusal counted")
     assert "not signed" in (relay.clinic("Clinic A")["last_error"] or "")
     time.sleep(SETTLE_S)  # to show that nothing arrives, some exchanges must have happened
     assert _local(a0, "Baraka") == [] and _local(a1, "Baraka") == []
+    assert _local(b0, "Imani") == [], "clinic A's data reached clinic B unasked"
     assert [r for r in _search(b0, "Mallory") if r["id"] == forged] == []
     assert _local(a1, "Mallory") == []
 
