@@ -5,6 +5,7 @@
     POST /relay/v1/patients/<id>/pull                          bring a chart to the caller's clinic
     POST /relay/v1/patients/<id>/lab-results                   an ancillary service's result
     GET  /relay/v1/health                                      no auth
+    GET  /relay/operator                                       the operator's page (login)
 
 A clinic's credential opens its own space only (its id in the path, its secret as the handshake
 key); an unknown or revoked credential is refused before the WebSocket opens, a wrong secret
@@ -24,6 +25,7 @@ from aiohttp import web
 
 from meshd.lifecycle import Lifecycle
 from meshd.relay.credential import SYNC_PATH, secret_matches
+from meshd.relay.operator import OperatorPage
 from meshd.relay.registry import ClinicRecord, Registry, now_ms, publish_address, relay_identity
 from meshd.relay.services import Services
 from meshd.relay.sharing import Sharing
@@ -78,6 +80,7 @@ class RelayServer(Lifecycle):
             app.router.add_get("/relay/v1/health", self._health)
             self.sharing.add_routes(app)
             self.services.add_routes(app)
+            OperatorPage(self).add_routes(app)
             self._runner = web.AppRunner(app, handle_signals=False,
                                          shutdown_timeout=SHUTDOWN_GRACE_S)
             await self._runner.setup()

@@ -105,3 +105,26 @@ async def test_a_revoked_or_unknown_credential_is_refused_before_the_websocket(
         headers={"Authorization": f"Bearer {hilltop.bearer}"},
     ) as answer:
         assert answer.status == 401
+
+
+@pytest.mark.asyncio
+async def test_the_operator_page_needs_the_token_and_lists_the_clinics(relay: RelayServer
+                                                                      ) -> None:
+    hilltop = _credential(relay, "Hilltop")
+    relay.registry.audit(hilltop.clinic_id, "pull", {"patient": "p-1", "from": ["Riverside"]})
+    token = (relay.options.data_dir / "operator-token").read_text().strip()
+    trust = ssl.create_default_context(cadata=hilltop.ca_pem)
+    page = f"{hilltop.url}/relay/operator"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        async with client.get(page, ssl=trust) as answer:
+            shown = await answer.text()
+            assert "Operator token" in shown and "Hilltop" not in shown
+        async with client.post(page + "/login", data={"token": "guess"}, ssl=trust) as answer:
+            assert answer.status == 403 and "Wrong operator token." in await answer.text()
+        async with client.post(page + "/login", data={"token": token}, ssl=trust) as answer:
+            assert answer.status == 200  # redirected to the page, now logged in
+            shown = await answer.text()
+        assert "Hilltop" in shown and "Riverside" in shown and "Cross-clinic access" in shown
+        async with client.get(page, ssl=trust, headers={"Accept-Language": "fr"}) as answer:
+            shown = await answer.text()
+        assert '<html lang="fr">' in shown and "Cliniques" in shown and "Hilltop" in shown
