@@ -106,6 +106,19 @@ def register(app: typer.Typer) -> None:
             raise _fail(exc.message) from None
         typer.echo(json.dumps({"service": service.name, "id": service.id, "out": str(out)}))
 
+    @relay_app.command("revoke-service")
+    def revoke_service(
+        name: Annotated[str, typer.Argument(help="The service's name.")],
+        clinic: Annotated[str, typer.Option("--clinic", help="The clinic it writes to.")],
+        data_dir: RelayDirOption,
+    ) -> None:
+        """Revoke an ancillary service's credential."""
+        try:
+            Registry(data_dir).revoke_service(name, clinic)
+        except ClinicMeshError as exc:
+            raise _fail(exc.message) from None
+        typer.echo(f"Revoked the credential of {name} for {clinic}.")
+
     @relay_app.command("revoke-clinic")
     def revoke_clinic(
         name: Annotated[str, typer.Argument(help="The clinic's name.")],

@@ -193,6 +193,16 @@ class Registry:
         assert found is not None
         return found
 
+    def revoke_service(self, name: str, clinic_name: str) -> None:
+        """Revoke an ancillary service's credential: the relay refuses it from now on."""
+        clinic = next((c for c in self.clinics() if c.name == clinic_name), None)
+        with self._db() as db:
+            done = db.execute("UPDATE services SET revoked_ms = COALESCE(revoked_ms, ?)"
+                              " WHERE name = ? AND clinic_id = ?",
+                              (now_ms(), name, clinic.id if clinic else "")).rowcount
+        if not done:
+            raise NotFound(f"no service {name!r} of clinic {clinic_name!r}", field="name")
+
     def service(self, service_id: str) -> ServiceRecord | None:
         """The ancillary service with this id, or None."""
         with self._db() as db:

@@ -83,6 +83,8 @@ def test_a_chart_follows_its_patient_from_clinic_a_to_clinic_b_and_back(
 
     results = eventually(found_from_b, 30, "the patient found through the relay")
     assert found_from_b("Wanjiro%20Kamau"), "a misspelt name finds her too"
+    assert found_from_b(patient), "so does the id on her patient card's QR code"
+    assert found_from_b("Kamau%20Kisoro"), "and her family name with her village"
     assert results[0]["clinic"] == "Clinic A"
     assert results[0]["village"] == "Kisoro" and results[0]["birth_date"] == "1987-03-14"
 
@@ -128,6 +130,12 @@ def test_a_chart_follows_its_patient_from_clinic_a_to_clinic_b_and_back(
     assert took_s < 5.0
     status, _ = relay.call("POST", f"/relay/v1/patients/{patient}/lab-results", "0" * 16 + ".x",
                            {"order_id": order, "value": "forged"})
+    assert status == 401
+    revoked = meshd("relay", "revoke-service", "--data-dir", str(relay.data_dir), "District lab",
+                    "--clinic", "Clinic A")
+    assert revoked.returncode == 0, revoked.stderr
+    status, _ = relay.call("POST", f"/relay/v1/patients/{patient}/lab-results", lab,
+                           {"order_id": order, "value": "after revocation"})
     assert status == 401
 
     report = relay.status()
