@@ -38,6 +38,7 @@ from meshd.membership.keyring import Keyring
 from meshd.membership.service import Membership
 from meshd.relay.link import RelayLink
 from meshd.relay.node_api import add_relay_routes
+from meshd.relay.patients import RelayPatients
 from meshd.store.sqlcipher import SqlCipherStore
 from meshd.sync.node_sync import NodeSync, node_sync
 
@@ -80,6 +81,7 @@ class Node(Lifecycle):
         self.clinic: Clinic | None = None
         self.sync: NodeSync | None = None
         self.membership: Membership | None = None
+        self.relay_patients: RelayPatients | None = None
         self.api_port: int | None = None
         self._reprojecting: asyncio.Task[int] | None = None
         self._parts = AsyncExitStack()
@@ -124,6 +126,7 @@ class Node(Lifecycle):
             relay=lambda: relay.status(),
         )
         relay = RelayLink(documents, data, sync.engine)
+        relay_patients = self.relay_patients = RelayPatients(relay, clinic, documents)
         # Rostered devices sign their own changes; the relay countersigns other clinics'.
         attestor.keys_for = relay.trusted_keys(sync.roster.signers)
         membership = self.membership = Membership(
@@ -136,7 +139,7 @@ class Node(Lifecycle):
                 await result
         membership.add_api_routes(app)
         sync.add_routes(app)
-        add_relay_routes(app, relay, clinic, documents)
+        add_relay_routes(app, clinic, relay_patients)
         await parts.enter_async_context(sync)
         await parts.enter_async_context(relay)
         await parts.enter_async_context(membership)
@@ -160,6 +163,7 @@ class Node(Lifecycle):
         finally:
             self.store = self.documents = self.clinic = None
             self.sync = self.membership = None
+            self.relay_patients = None
             self.started.clear()
 
     async def _stop_reprojecting(self) -> None:
