@@ -33,8 +33,12 @@ def sync_status(
     relay = relay_status(relay_url, (engine_report or {}).get("relay"))
     if engine_report is None:
         return SyncStatus(device_name=device_name, relay=relay, offline_since_ms=started_ms)
-    peers = tuple(_peer(p, device_names or {}) for p in engine_report.get("peers", []))
-    connected = any(p.connected for p in peers)
+    # The relay's session is shown on the relay line, not as a device of the clinic.
+    relay_key = ((engine_report.get("relay") or {}).get("relay_key"))
+    peers = tuple(_peer(p, device_names or {}) for p in engine_report.get("peers", [])
+                  if relay_key is None or p.get("device_id") != relay_key)
+    connected = any(p.connected for p in peers) or (relay is not None
+                                                     and relay.state == "connected")
     last_contact = max((p.last_contact_ms for p in peers if p.last_contact_ms), default=None)
     return SyncStatus(
         device_name=str(engine_report.get("device", {}).get("device_name") or device_name),

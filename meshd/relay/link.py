@@ -100,11 +100,13 @@ class RelayLink(Lifecycle):
             self._client = None
 
     def status(self) -> dict[str, Any] | None:
-        """`"relay"` of GET /api/v1/sync/status: {url, state, last_contact_ms}, or None."""
+        """`"relay"` of GET /api/v1/sync/status: {url, clinic, relay_key, state,
+        last_contact_ms}, or None without a credential."""
         if self.credential is None:
             return None
         return {"url": self.credential.url, "clinic": self.credential.clinic,
-                "state": self.state, "last_contact_ms": self.last_contact_ms}
+                "relay_key": self.credential.relay_key, "state": self.state,
+                "last_contact_ms": self.last_contact_ms}
 
     async def _heard(self, doc_id: str, heads: Heads, origin: str) -> None:
         if doc_id == self._doc_id:

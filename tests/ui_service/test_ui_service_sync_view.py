@@ -45,6 +45,11 @@ def test_the_relay_line_is_the_relay_links_own_state() -> None:
     relay = sync_status("d", dialing, None, STARTED_MS).relay
     assert relay is not None and relay.state == "unreachable"
     assert sync_status("d", {"peers": [], "relay": None}, None, STARTED_MS).relay is None
+    # The relay's own session is the relay line, not a device; it counts as being online.
+    alone = {"peers": [{**peer("relay", True, 9_000, 0), "device_id": "ab" * 32}],
+             "relay": {**linked["relay"], "relay_key": "ab" * 32}}
+    status = sync_status("d", alone, None, STARTED_MS)
+    assert status.peers == () and status.offline_since_ms is None
 
 
 def test_documents_over_the_sync_budget_are_counted_per_peer() -> None:
