@@ -244,3 +244,23 @@ def sealed_keys(record: dict[str, Any]) -> list[tuple[int, str, str]]:
         if epoch.isdigit() and rotator and isinstance(value, str):
             found.append((int(epoch), rotator, value))
     return sorted(found)
+
+
+RELAY_SETTING = "relay_credential"
+MAX_RELAY_SETTING_CHARS = 16_384
+
+
+def set_relay_credential(doc: Doc, credential: str, author: Author) -> list[bytes]:
+    """Keep the clinic's relay credential (an opaque JSON text) in the mesh settings, so every
+    device of the clinic links to the relay with it; a later write replaces it."""
+    if not isinstance(credential, str) or len(credential) > MAX_RELAY_SETTING_CHARS:
+        raise ValidationError("a relay credential is a text of at most 16 KiB", field="credential")
+    _root(doc)
+    return _change(doc, author, lambda tx: tx.put(("settings",), RELAY_SETTING, credential))
+
+
+def relay_credential(doc: Doc) -> str | None:
+    """The relay credential the mesh settings hold, or None."""
+    settings = _root(doc).get("settings")
+    value = settings.get(RELAY_SETTING) if isinstance(settings, dict) else None
+    return value if isinstance(value, str) else None

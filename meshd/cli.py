@@ -28,6 +28,7 @@ from meshd.node import (
     running_node,
 )
 from meshd.node_client import NodeRefused, node_api
+from meshd.relay.commands import register as register_relay
 from meshd.secret_files import NO_PASSPHRASE_WARNING
 from meshd.status import store_summary
 from meshd.store import keys
@@ -289,4 +290,5 @@ def _secret(path: Path) -> str:
 
 register_membership(app, run)
 register_bundle(app)  # bundle export|import: meshd.bundle.commands
+register_relay(app)  # relay, relay-link: meshd.relay.commands
 demo.register(app)  # demo: meshd.demo (after run, which it calls)

@@ -36,6 +36,9 @@ from meshd.identity import RUN_FILE, DataDir, load_data_dir, load_store_key
 from meshd.lifecycle import Lifecycle
 from meshd.membership.keyring import Keyring
 from meshd.membership.service import Membership
+from meshd.relay.link import RelayLink
+from meshd.relay.node_api import add_relay_routes
+from meshd.relay.patients import RelayPatients
 from meshd.signing_upgrade import vouch_history
 from meshd.store.sqlcipher import SqlCipherStore
 from meshd.sync.node_sync import NodeSync, node_sync
@@ -79,6 +82,7 @@ class Node(Lifecycle):
         self.clinic: Clinic | None = None
         self.sync: NodeSync | None = None
         self.membership: Membership | None = None
+        self.relay_patients: RelayPatients | None = None
         self.api_port: int | None = None
         self._reprojecting: asyncio.Task[int] | None = None
         self._parts = AsyncExitStack()
@@ -123,8 +127,13 @@ class Node(Lifecycle):
             documents, data, options.peer_port, options.peers, keyring=keyring.entries,
             peer_routes=(lambda app: membership.add_peer_route(app),),
             wanted=clinic.missing_attachments,
+            relay=lambda: relay.status(),
         )
-        attestor.keys_for, attestor.vouching = sync.roster.signers, sync.roster.vouching
+        relay = RelayLink(documents, data, sync.engine)
+        relay_patients = self.relay_patients = RelayPatients(relay, clinic, documents)
+        # Rostered devices sign their own changes; the relay countersigns other clinics'.
+        attestor.keys_for = relay.trusted_keys(sync.roster.signers)
+        attestor.vouching = sync.roster.vouching
         # Once, on a store written before signing: before any peer asks for what it holds.
         await vouch_history(documents, attestor, data, now_ms())
         membership = self.membership = Membership(
@@ -137,7 +146,9 @@ class Node(Lifecycle):
                 await result
         membership.add_api_routes(app)
         sync.add_routes(app)
+        add_relay_routes(app, clinic, relay_patients)
         await parts.enter_async_context(sync)
+        await parts.enter_async_context(relay)
         await parts.enter_async_context(membership)
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S,
                                access_log_class=RouteAccessLogger)
@@ -159,6 +170,7 @@ class Node(Lifecycle):
         finally:
             self.store = self.documents = self.clinic = None
             self.sync = self.membership = None
+            self.relay_patients = None
             self.started.clear()
 
     async def _stop_reprojecting(self) -> None:

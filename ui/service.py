@@ -22,6 +22,7 @@ from ui.records import (
     Facility,
     FollowUp,
     HistoryEntry,
+    OtherPatient,
     PatientSummary,
     PendingLabOrder,
     PendingPrescription,
@@ -270,4 +271,19 @@ class ClinicService(Protocol):
 
     async def back_up(self, folder: str, passphrase: str, by: str) -> BackupInfo:
         """Write an encrypted backup of this device into `folder` (a USB stick, say)."""
+        ...
+
+    async def search_other_clinics(self, query: str, by: str) -> list[OtherPatient]:
+        """Patients of the other clinics on the central relay (ClinicMeshError when it can't
+        be asked: no relay, or unreachable)."""
+        ...
+
+    async def bring_chart_here(self, patient_id: str, by: str) -> bool:
+        """Pull another clinic's chart into this clinic through the relay; whether it is on
+        this device already (else it is on its way)."""
+        ...
+
+    async def link_relay(self, credential: str, by: str) -> str:
+        """Link the clinic to the central relay with a credential file's text; the relay's
+        URL (every device of the clinic uses it from then on)."""
         ...

@@ -17,6 +17,7 @@ from meshd.clinic import actions
 from meshd.clinic.base import Caller, new_id
 from meshd.clinic.medicines import default_catalogue
 from meshd.clinic.pharmacy import Pharmacy
+from meshd.relay import credential as relay_credential
 
 UserSetter = Callable[[Doc, str, str, Author], object]
 """A directory write of one field of a user: (doc, user id, value, author)."""
@@ -156,6 +157,25 @@ class Administration(Pharmacy):
         """Audit a backup of this device written by `caller` (an admin) to `file`."""
         await self.allow(caller, "users")
         await self.docs.record([self.audit(caller, actions.BACKUP, "", file)])
+
+    async def link_relay(self, credential: str, caller: Caller) -> dict[str, str]:
+        """Keep the central relay's credential (the JSON text of its file) in the mesh
+        directory, admin only: every device of the clinic links with it (meshd.relay.link)."""
+        await self.allow(caller, "users")
+        found = relay_credential.parse(credential)
+        author = self.author(caller)
+        await self.docs.update(
+            self.directory_doc_id,
+            lambda doc: directory.set_relay_credential(doc, found.to_json(), author),
+            [self.audit(caller, actions.RELAY_LINK, self.directory_doc_id,
+                        f"{found.clinic} at {found.url}"[:200])],
+            actor=author.actor,
+        )
+        return {"clinic": found.clinic, "url": found.url}
+
+    async def audit_relay(self, action: str, doc_id: str, detail: str, caller: Caller) -> None:
+        """Audit a search of, or a pull from, the central relay on this device."""
+        await self.docs.record([self.audit(caller, action, doc_id, detail[:200])])
 
     async def _set(self, setter: UserSetter, user_id: str, value: str, caller: Caller) -> None:
         if caller.user != user_id:  # everyone may change their own language and PIN

@@ -13,6 +13,7 @@ from typing import Any
 
 from meshd.backup import DeviceBackups
 from meshd.clinic import Caller, Clinic
+from meshd.relay.patients import RelayPatients
 
 UI_ORIGIN = "ui"
 # Reads made outside a logged-in request (tests, scripts) are audited as the UI itself.
@@ -37,8 +38,10 @@ class ServiceBase:
     def __init__(
         self, clinic: Clinic, *, sync_report: EngineReport = no_sync,
         relay_url: str | None = None, backups: DeviceBackups | None = None,
+        relay_patients: RelayPatients | None = None,
     ) -> None:
         self.clinic = clinic
+        self.relay_patients = relay_patients  # other clinics through the relay, on a node
         self.identity = clinic.identity
         self._sync_report = sync_report
         self._relay_url = relay_url

@@ -116,6 +116,10 @@ class Flow(ServiceBase):
         return sync_status(self.identity.device_name, self._sync_report(), self._relay_url,
                            self._started_ms, names.devices)
 
+    async def link_relay(self, credential: str, by: str) -> str:
+        """Link the clinic to the central relay with a credential file's text; its URL."""
+        return (await self.clinic.link_relay(credential, self.writer(by)))["url"]
+
     async def visits(self, first_day: str, last_day: str) -> list[VisitFact]:
         """Every visit between two days (inclusive), for reports."""
         return [visit_fact(r) for r in await self.clinic.visits(first_day, last_day)]

@@ -52,7 +52,7 @@ def service_for(node: Node) -> NodeClinicService:
 
     backups = DeviceBackups(node.data.path, node.options.passphrase) if node.data else None
     return NodeClinicService(node.clinic, sync_report=sync_report, relay_url=node.options.relay,
-                             backups=backups)
+                             backups=backups, relay_patients=node.relay_patients)
 
 
 def pin_hash_key(data: DataDir) -> bytes:

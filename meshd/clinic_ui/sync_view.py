@@ -12,11 +12,15 @@ from typing import Any
 from ui.records import PeerStatus, QuarantineItem, RelayStatus, SyncStatus
 
 
-def relay_status(url: str | None) -> RelayStatus | None:
-    """The relay line: none configured, or configured but not reached.
-
-    No relay client exists yet, so a configured relay is reported unreachable, never connected.
-    """
+def relay_status(url: str | None, link: Mapping[str, Any] | None = None) -> RelayStatus | None:
+    """The relay line: the relay link's own state when the clinic has a relay credential
+    (meshd.relay.link: connected while a session runs), else a `--relay` URL that no
+    credential lets this device use (unreachable), else none."""
+    if link and link.get("url"):
+        last = link.get("last_contact_ms")
+        return RelayStatus(url=str(link["url"]),
+                           state="connected" if link.get("state") == "connected" else "unreachable",
+                           last_contact_ms=last if isinstance(last, int) else None)
     return None if not url else RelayStatus(url=url, state="unreachable", last_contact_ms=None)
 
 
@@ -26,11 +30,15 @@ def sync_status(
 ) -> SyncStatus:
     """SyncStatus from an engine report (None when sync is not running); a peer is named as
     the mesh directory names it (`device_names`, by device id), as every other page does."""
-    relay = relay_status(relay_url)
+    relay = relay_status(relay_url, (engine_report or {}).get("relay"))
     if engine_report is None:
         return SyncStatus(device_name=device_name, relay=relay, offline_since_ms=started_ms)
-    peers = tuple(_peer(p, device_names or {}) for p in engine_report.get("peers", []))
-    connected = any(p.connected for p in peers)
+    # The relay's session is shown on the relay line, not as a device of the clinic.
+    relay_key = ((engine_report.get("relay") or {}).get("relay_key"))
+    peers = tuple(_peer(p, device_names or {}) for p in engine_report.get("peers", [])
+                  if relay_key is None or p.get("device_id") != relay_key)
+    connected = any(p.connected for p in peers) or (relay is not None
+                                                     and relay.state == "connected")
     last_contact = max((p.last_contact_ms for p in peers if p.last_contact_ms), default=None)
     return SyncStatus(
         device_name=str(engine_report.get("device", {}).get("device_name") or device_name),

@@ -115,7 +115,7 @@ class SyncEngine(Lifecycle):
         """End sessions with peers no longer on the roster (e.g. a device just revoked)."""
         allowed = self.credentials.roster()
         for session in list(self._sessions.values()):
-            if session.channel.peer_key not in allowed:
+            if session.channel.peer_key not in allowed and not session.channel.linked:
                 log.warning("ending the session with %s: no longer on the roster",
                             session.channel.peer_name)
                 session.close()
@@ -125,7 +125,7 @@ class SyncEngine(Lifecycle):
         their peers redial with the new key, or are handed the directory that carries it."""
         newest = self.credentials.mesh_keys()[0][0]
         for session in list(self._sessions.values()):
-            if session.channel.key_epoch < newest:
+            if session.channel.key_epoch < newest and not session.channel.linked:
                 log.info("ending the session with %s: the mesh key changed",
                          session.channel.peer_name)
                 session.close()
@@ -140,14 +140,16 @@ class SyncEngine(Lifecycle):
 
     def status(self, recent_docs: int = 100) -> dict[str, Any]:
         """Peers and documents as `GET /api/v1/sync/status` shows them."""
-        device = {
-            "device_id": self.credentials.device_public.hex(),
-            "device_name": self.credentials.device_name,
-            "address": self.address,
-        }
+        device = {"device_id": self.credentials.device_public.hex(),
+                  "device_name": self.credentials.device_name, "address": self.address}
         counters = {"quarantined": self.quarantined, "handshakes_refused": self.refused}
         return engine_status(device, self._records.values(), self._changed_ms, len(self._index),
                              counters, recent_docs, self._clock())
+
+    async def run_link(self, channel: SecureChannel, address: str) -> bool:
+        """A session over a channel this device dialed with other credentials (`linked`: the
+        relay link, meshd.relay.link), whatever the roster says; whether it ran."""
+        return await self._run(channel, address, dialed=True)
 
     # --- changes -------------------------------------------------------------------------
 

@@ -102,6 +102,7 @@ class SecureChannel:
         self.bytes_out = 0
         self.key_epoch = 0  # the mesh key epoch this session was opened with
         self.outdated_key = False  # the peer used an older key than this device's newest
+        self.linked = False  # authenticated by a credential, not the mesh roster (the relay)
         self._sealer = sealer
         self._opener = opener
 

@@ -71,11 +71,13 @@ class NodeSync(Lifecycle):
     """The node's sync engine, roster and quarantine, started and stopped together."""
 
     def __init__(self, engine: SyncEngine, roster: DirectoryRoster, quarantine: Quarantine,
-                 blobs: BlobSync) -> None:
+                 blobs: BlobSync,
+                 relay: Callable[[], dict[str, Any] | None] | None = None) -> None:
         self.engine = engine
         self.roster = roster
         self.quarantine = quarantine
         self.blobs = blobs
+        self._relay = relay  # the relay link's state (meshd.relay.link), when the node has one
 
     async def start(self) -> None:
         """Read the roster, then listen and dial; on failure, stop what started and raise."""
@@ -97,10 +99,11 @@ class NodeSync(Lifecycle):
         await asyncio.gather(*self.roster.writes, return_exceptions=True)
 
     def status(self, recent_docs: int = 100) -> dict[str, Any]:
-        """The engine's status with the quarantine list and the attachment blobs fetched and
-        refused (`GET /api/v1/sync/status`)."""
+        """The engine's status with the quarantine list, the attachment blobs fetched and
+        refused, and the relay link (`GET /api/v1/sync/status`)."""
+        relay = self._relay() if self._relay is not None else None
         return {**self.engine.status(recent_docs), "quarantine": self.quarantine.report(),
-                "attachments": self.blobs.status()}
+                "attachments": self.blobs.status(), "relay": relay}
 
     def add_routes(self, app: web.Application) -> None:
         """Serve the engine's status at GET /api/v1/sync/status (behind the API's auth)."""
@@ -117,13 +120,15 @@ def node_sync(
     peer_routes: Sequence[Callable[[web.Application], None]] = (),
     keyring: Callable[[], Sequence[tuple[int, bytes]]] | None = None,
     wanted: Wanted = nothing_wanted,
+    relay: Callable[[], dict[str, Any] | None] | None = None,
 ) -> NodeSync:
     """Sync of this node's documents with its mesh on `host:peer_port`, dialing `peers`, built
     but not started.
 
     `peer_routes` add routes to the peer port's aiohttp app before it starts (pairing);
     `keyring` gives the mesh keys by epoch, newest first (membership), else `data`'s key alone;
-    `wanted` lists the attachment blobs charts reference and this device lacks (the clinic's).
+    `wanted` lists the attachment blobs charts reference and this device lacks (the clinic's);
+    `relay` the relay link's state for the status.
     """
     quarantine = Quarantine(documents)
     unspent = invite_key(data)
@@ -148,7 +153,7 @@ def node_sync(
                                                                   extra_routes=peer_routes),
         peers=peers, timing=timing, on_quarantine=quarantine.record, blobs=blobs,
     )
-    return NodeSync(engine, roster, quarantine, blobs)
+    return NodeSync(engine, roster, quarantine, blobs, relay)
 
 
 async def start_node_sync(

@@ -21,7 +21,13 @@ from meshd.sync.digest import HeadsDigest
 from meshd.sync.doc_sync import DocSync
 from meshd.sync.handshake import SecureChannel
 from meshd.sync.outbox import Outbox
-from meshd.sync.ports import DocChange, QuarantineRecord, SyncedBlobs, SyncedDocuments
+from meshd.sync.ports import (
+    LOCAL_ORIGIN,
+    DocChange,
+    QuarantineRecord,
+    SyncedBlobs,
+    SyncedDocuments,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +94,11 @@ class PeerSession:
         return len(self._wanted)
 
     def push(self, change: DocChange) -> None:
-        """Queue a change for this peer unless it already has exactly these heads."""
-        if self._peer_heads.get(change.doc_id) != change.heads:
+        """Queue a change for this peer unless it already has exactly these heads; on a relay
+        link only this device's own edits (the relay has the others' from their authors, or by
+        anti-entropy: two devices linked at once never both send one change)."""
+        if self._peer_heads.get(change.doc_id) != change.heads and (
+                change.origin == LOCAL_ORIGIN or not self.channel.linked):
             self.outbox.push(change)
 
     def request_anti_entropy(self) -> None:

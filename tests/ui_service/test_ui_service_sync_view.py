@@ -35,6 +35,23 @@ def test_without_an_engine_the_status_says_so_honestly() -> None:
     assert status.relay is not None and status.relay.state == "unreachable"
 
 
+def test_the_relay_line_is_the_relay_links_own_state() -> None:
+    linked = {"peers": [], "relay": {"url": "https://relay.example:7443", "state": "connected",
+                                     "last_contact_ms": 9_000}}
+    relay = sync_status("d", linked, None, STARTED_MS).relay
+    assert relay is not None and (relay.url, relay.state, relay.last_contact_ms) == (
+        "https://relay.example:7443", "connected", 9_000)
+    dialing = {"peers": [], "relay": {"url": "https://relay.example:7443", "state": "connecting"}}
+    relay = sync_status("d", dialing, None, STARTED_MS).relay
+    assert relay is not None and relay.state == "unreachable"
+    assert sync_status("d", {"peers": [], "relay": None}, None, STARTED_MS).relay is None
+    # The relay's own session is the relay line, not a device; it counts as being online.
+    alone = {"peers": [{**peer("relay", True, 9_000, 0), "device_id": "ab" * 32}],
+             "relay": {**linked["relay"], "relay_key": "ab" * 32}}
+    status = sync_status("d", alone, None, STARTED_MS)
+    assert status.peers == () and status.offline_since_ms is None
+
+
 def test_documents_over_the_sync_budget_are_counted_per_peer() -> None:
     paused = {**peer("lab", True, 5_000, 0), "docs_over_budget": ["chart:a", "chart:b"]}
     status = sync_status("d", {"peers": [paused, peer("desk", True, 5_000, 0)]}, None, STARTED_MS)

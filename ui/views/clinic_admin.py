@@ -152,13 +152,31 @@ async def sync(request: web.Request) -> web.StreamResponse:
 
 
 async def _sync_page(request: web.Request, form: dict[str, str], errors: Errors,
-                     status_code: int = 200, done: BackupInfo | None = None) -> web.Response:
+                     status_code: int = 200, done: BackupInfo | None = None,
+                     linked: str | None = None) -> web.Response:
     status = await service(request).sync_status()
     now = now_ms(request)
     return render(request, "sync.html", status=status_code, sync_state=status, now=now,
                   offline_s=offline_seconds(status, now), recent_s=RECENT_CONTACT_S,
                   last_backup=await service(request).last_backup(), backup_done=done,
-                  form=form, errors=errors)
+                  form=form, errors=errors, relay_linked=linked)
+
+
+@routes.post("/relay-link")
+async def link_relay(request: web.Request) -> web.StreamResponse:
+    """Link the clinic to the central relay with the credential file its operator gave."""
+    who = require(request, "users")
+    form = await posted_text(request)
+    credential = text_value(form, "credential")
+    if not credential:
+        return await _sync_page(request, form, {
+            "credential": _("Please paste the text of the relay's credential file.")}, 400)
+    try:
+        url = await service(request).link_relay(credential, by=who.id)
+    except ClinicMeshError:
+        return await _sync_page(request, form, {
+            "credential": _("This is not a relay credential. Paste the whole file.")}, 400)
+    return await _sync_page(request, {}, {}, linked=url)
 
 
 @routes.post("/backup")

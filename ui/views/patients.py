@@ -36,7 +36,10 @@ async def search(request: web.Request) -> web.StreamResponse:
     results = await service(request).search_patients(query, SEARCH_LIMIT) if query else []
     waiting = {q.patient_id: q.station for q in await service(request).queue_today(today(request))
                if q.station != "done"} if results else {}
-    return render(request, "patients.html", q=query, results=results, waiting=waiting)
+    # A patient who presents here first may have a chart in another clinic (the relay).
+    elsewhere = bool(query) and (await service(request).sync_status()).relay is not None
+    return render(request, "patients.html", q=query, results=results, waiting=waiting,
+                  other_clinics=elsewhere)
 
 
 def _demographics(form: dict[str, str], errors: Errors) -> dict[str, Any]:
@@ -118,3 +121,34 @@ async def card(request: web.Request) -> web.StreamResponse:
     photos = [e for e in chart.of_kind("attachment") if e.data.get("purpose") == "photo"]
     return render(request, "card.html", patient=chart.patient, qr=svg(qr),
                   new=request.query.get("new") == "1", photo=photos[-1] if photos else None)
+
+
+@routes.get("/patients/other")
+async def other_clinics(request: web.Request) -> web.StreamResponse:
+    """Search the other clinics on the central relay (a patient who presents here first)."""
+    who = require(request, "register")
+    query = request.query.get("q", "").strip()[:100]
+    results, failed = [], False
+    if query:
+        try:
+            results = await service(request).search_other_clinics(query, by=who.id)
+        except ClinicMeshError:
+            failed = True
+    return render(request, "other_clinics.html", q=query, results=results, failed=failed,
+                  on_its_way=False)
+
+
+@routes.post("/patients/{patient_id}/bring")
+async def bring_here(request: web.Request) -> web.StreamResponse:
+    """Bring another clinic's chart into this clinic, then open it."""
+    who = require(request, "register")
+    patient_id = patient_id_of(request)
+    try:
+        here = await service(request).bring_chart_here(patient_id, by=who.id)
+    except ClinicMeshError:
+        return render(request, "other_clinics.html", status=503, q="", results=[],
+                      failed=True, on_its_way=False)
+    if here:
+        raise redirect(f"/patients/{patient_id}")
+    return render(request, "other_clinics.html", q="", results=[], failed=False,
+                  on_its_way=True)

@@ -1,0 +1,133 @@
+"""Charts follow patients: search every clinic on the relay, pull a chart into the asking
+clinic, and from then on carry each change of it to every clinic that holds it.
+
+A chart copied between clinics carries the relay's countersignature over each author's latest
+change: the relay proved those changes against their own clinic's roster when they arrived, and
+the receiving clinic's devices accept the relay's key (from their credential) for devices that
+are not theirs (docs/ARCHITECTURE.md §5 "Relay"). Every search and pull is audited on the relay
+(`relay.db`) and in the stores of the clinics involved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from crdt_model.errors import ValidationError
+from crdt_model.ids import CHART, chart_id, check_uuid
+from meshd.clinic import Caller
+from meshd.docs import Listener
+from meshd.sync.ports import Heads
+
+if TYPE_CHECKING:
+    from meshd.relay.server import RelayServer
+
+log = logging.getLogger(__name__)
+
+COPY_ORIGIN = "relay:"  # origin of a chart copied from another clinic's space
+SEARCH_LIMIT = 20
+MIN_QUERY_CHARS = 2
+RESULT_FIELDS = ("id", "given_name", "family_name", "birth_date", "village")
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": code, "message": message}, status=status)
+
+
+class Sharing:
+    """Search, pull and the copying of shared charts between clinics' spaces."""
+
+    def __init__(self, server: RelayServer) -> None:
+        self._server = server
+        self._shared: dict[str, set[str]] | None = None
+
+    def add_routes(self, app: web.Application) -> None:
+        """The relay's patient routes."""
+        app.router.add_get("/relay/v1/patients", self._search)
+        app.router.add_post("/relay/v1/patients/{id}/pull", self._pull)
+
+    def listener(self, clinic_id: str) -> Listener:
+        """The Documents listener of a clinic's space: carries its shared charts onwards."""
+
+        async def heard(doc_id: str, heads: Heads, origin: str) -> None:
+            if doc_id.startswith(CHART + ":") and not origin.startswith(COPY_ORIGIN):
+                await self._carry(clinic_id, doc_id)
+
+        return heard
+
+    async def _holders(self, patient_id: str) -> set[str]:
+        if self._shared is None:
+            self._shared = await asyncio.to_thread(self._server.registry.shared)
+        return self._shared.get(patient_id, set())
+
+    async def _carry(self, source_id: str, doc_id: str) -> None:
+        """Copy a changed shared chart to every other clinic holding it."""
+        targets = await self._holders(doc_id.split(":", 1)[1]) - {source_id}
+        source = self._server.spaces.get(source_id)
+        if not targets or source is None:
+            return
+        found = await source.countersigned(doc_id)
+        if found is None:
+            return
+        for target_id in sorted(targets):
+            target = self._server.spaces.get(target_id)
+            if target is not None:
+                await target.take(doc_id, *found, COPY_ORIGIN + source_id)
+
+    async def _search(self, request: web.Request) -> web.Response:
+        clinic = await self._server.clinic_of(request)
+        query = request.query.get("q", "").strip()
+        if len(query) < MIN_QUERY_CHARS:
+            return _error(400, "invalid", f"search with at least {MIN_QUERY_CHARS} characters")
+        found: dict[str, dict[str, Any]] = {}
+        asker = Caller(f"clinic-{clinic.id}", "relay")  # audited in every clinic searched
+        for space in list(self._server.spaces.values()):
+            core = await space.core()
+            for row in await core.search_patients(query, asker, SEARCH_LIMIT):
+                result = {k: row.get(k) for k in RESULT_FIELDS}
+                result["clinic"] = space.clinic.name
+                kept = found.get(str(row["id"]))
+                # A chart held by several clinics is named by one other than the asker's.
+                if kept is None or kept["clinic"] == clinic.name:
+                    found[str(row["id"])] = result
+        results = list(found.values())[:SEARCH_LIMIT]
+        await asyncio.to_thread(self._server.registry.audit, clinic.id, "search",
+                                {"q": query, "results": len(results)})
+        return web.json_response({"results": results})
+
+    async def _pull(self, request: web.Request) -> web.Response:
+        clinic = await self._server.clinic_of(request)
+        try:
+            patient = check_uuid(request.match_info["id"], "id")
+        except ValidationError as exc:
+            return _error(400, "invalid", exc.message)
+        doc_id = chart_id(patient)
+        target = self._server.spaces.get(clinic.id)
+        if target is None:
+            return _error(409, "conflict", "link a device of this clinic to the relay first")
+        sources = [s for s in list(self._server.spaces.values())
+                   if s.clinic.id != clinic.id and await s.store.read(doc_id) is not None]
+        here = await target.store.read(doc_id) is not None
+        if not sources and not here:
+            return _error(404, "not_found", "no clinic on this relay holds that chart")
+        for source in sources:
+            found = await source.countersigned(doc_id)
+            if found is None:
+                continue
+            audit = [target.audit_event("relay_pull", doc_id, f"from {source.clinic.name}")]
+            if not await target.take(doc_id, *found, COPY_ORIGIN + source.clinic.id, audit):
+                return _error(409, "refused_change", "the chart did not pass the checks")
+            await source.documents_record(source.audit_event(
+                "relay_pulled_by", doc_id, f"by {clinic.name}"))
+        holders = [clinic.id, *(s.clinic.id for s in sources)]
+        await asyncio.to_thread(self._server.registry.share, patient, holders)
+        await self._holders(patient)  # loads the map once
+        assert self._shared is not None
+        self._shared.setdefault(patient, set()).update(holders)
+        await asyncio.to_thread(self._server.registry.audit, clinic.id, "pull",
+                                {"patient": patient,
+                                 "from": [s.clinic.name for s in sources]})
+        return web.json_response({"id": patient, "from": [s.clinic.name for s in sources]})
