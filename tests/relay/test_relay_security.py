@@ -24,6 +24,7 @@ from crdt_model.ids import chart_id
 from crdt_model.sample import build_sample_chart
 from meshd import identity
 from meshd.clinic import project
+from meshd.signing_upgrade import DONE_FILE
 from meshd.store.base import DocWrite
 from meshd.store.sqlcipher import SqlCipherStore
 
@@ -59,6 +60,9 @@ def _forge_unsigned_chart(data: identity.DataDir, given_name: str) -> str:
                                         project(doc_id, doc), True, ())])
 
     asyncio.run(write())
+    # Slipped in after this device's one-time signing of history from before signing
+    # (meshd.signing_upgrade), which would otherwise sign it as this device's own old change.
+    (data.path / DONE_FILE).write_text("0\n")
     return patient
 
 
