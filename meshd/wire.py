@@ -28,7 +28,7 @@ from meshd.wire_fields import (
 )
 from meshd.wire_fields import Heads as Heads
 
-WIRE_VERSION = 2  # 2: Attestations (signed changes)
+WIRE_VERSION = 3  # 2: Attestations (signed changes); 3: gossip (IHave, Prune, Graft, Busy)
 MAX_NAME_CHARS = 100
 KEY_BYTES = 32
 NONCE_BYTES = 32
@@ -163,15 +163,44 @@ class Attestations:
     items: tuple[tuple[str, tuple[tuple[bytes, int, bytes, bytes], ...]], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class IHave:
+    """Lazy gossip (meshd.sync.gossip): the sender holds these heads; pull what you lack."""
+
+    KIND: ClassVar[int] = 13
+    entries: tuple[DocHeads, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Prune:
+    """Gossip: a change came twice, this time from you; from now on announce (IHave), don't push."""
+
+    KIND: ClassVar[int] = 14
+
+
+@dataclass(frozen=True, slots=True)
+class Graft:
+    """Gossip: you announced a change I lacked; push changes to me again."""
+
+    KIND: ClassVar[int] = 15
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """The listener holds as many sessions as it may (meshd.sync.peering): dial another."""
+
+    KIND: ClassVar[int] = 16
+
+
 Message: TypeAlias = (
     ClientHello | ServerHello | Auth | Digest | BucketHeads | Want | Snapshots | Changes
-    | SyncMessages | Attestations
+    | SyncMessages | Attestations | IHave | Prune | Graft | Busy
 )
 _KINDS: dict[int, type[Any]] = {
     cls.KIND: cls
     for cls in (
         ClientHello, ServerHello, Auth, Digest, BucketHeads, Want, Snapshots, Changes,
-        SyncMessages, Attestations,
+        SyncMessages, Attestations, IHave, Prune, Graft, Busy,
     )
 }
 
@@ -239,6 +268,10 @@ def _bucket_heads(b: list[Any]) -> BucketHeads:
     return BucketHeads(tuple(entries))
 
 
+def _ihave(b: list[Any]) -> IHave:
+    return IHave(_bucket_heads(b).entries)
+
+
 def _want(b: list[Any]) -> Want:
     return Want(tuple(doc_id_of(d) for d in list_of(b[0])))
 
@@ -293,4 +326,8 @@ _DECODERS: dict[type[Any], Any] = {
     Changes: _changes,
     SyncMessages: _sync_messages,
     Attestations: _attestations,
+    IHave: _ihave,
+    Prune: lambda b: Prune(),
+    Graft: lambda b: Graft(),
+    Busy: lambda b: Busy(),
 }

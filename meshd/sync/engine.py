@@ -1,17 +1,21 @@
 """The sync engine: keeps this device's documents converged with every peer it can reach.
 
 It accepts and dials peer links (through a Transport), authenticates them, runs one PeerSession
-per peer, pushes every document change to every peer but the one it came from (multi-hop), runs
-anti-entropy on connect and every `anti_entropy_interval_s`, quarantines bad data and backs off
-peers that keep sending it. It owns its tasks: after `stop()` none is left running.
+per peer (at most `max_sessions`; whom to dial is meshd.sync.peering's choice), hands every
+document change on to every peer but the one it came from (multi-hop: pushed whole on eager
+links, announced on lazy ones, see meshd.sync.peer), runs anti-entropy on connect and every
+`anti_entropy_interval_s`, quarantines bad data and backs off peers that keep sending it. It
+owns its tasks: after `stop()` none is left running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +26,7 @@ from meshd.sync.digest import HeadsDigest
 from meshd.sync.handover import hand_over
 from meshd.sync.handshake import Credentials, SecureChannel
 from meshd.sync.peer import BadData, PeerMisbehaving, PeerSession
+from meshd.sync.peering import DEFAULT_MAX_SESSIONS, PeerChoice
 from meshd.sync.ports import (
     DocChange,
     Link,
@@ -37,6 +42,11 @@ log = logging.getLogger(__name__)
 
 MAX_OLDER_KEYS = 3  # mesh key epochs a dialer falls back through (membership key rotation)
 RECENT_CHANGES_KEPT = 1000  # documents the status can list as recently changed
+# Lazy gossip: each change is announced to this many lazy peers, at random (Plumtree announces
+# to all: with hundreds of devices that costs more frames than the pushes themselves). Eager
+# links lost are grafted back at once, and anti-entropy still finds anything missed.
+LAZY_FANOUT = 1
+PEERING_CHECK_S = 5.0  # the longest the dialer sleeps without looking at its sessions
 
 
 class SyncEngine(Lifecycle):
@@ -47,6 +57,7 @@ class SyncEngine(Lifecycle):
         peers: Sequence[str] = (), timing: SyncTiming | None = None,
         on_quarantine: Callable[[QuarantineRecord], None] | None = None,
         clock: Callable[[], float] = time.time,
+        max_sessions: int | None = DEFAULT_MAX_SESSIONS, rng: random.Random | None = None,
     ) -> None:
         self.credentials = credentials
         self.started = asyncio.Event()
@@ -61,7 +72,12 @@ class SyncEngine(Lifecycle):
         self._sessions: dict[str, PeerSession] = {}
         self._records: dict[str, PeerRecord] = {}
         self._address_peer: dict[str, str] = {}
-        self._dialing: set[str] = set()
+        self._rng = rng or random.Random()
+        self._choice = PeerChoice(max_sessions, self._rng,
+                                  retry_min_s=self._timing.reconnect_min_s,
+                                  retry_max_s=self._timing.reconnect_max_s)
+        self._peering = asyncio.Event()  # set when whom to dial may have changed
+        self._frames_ended: Counter[str] = Counter()  # frames sent in sessions that ended
         self._banned_until: dict[str, float] = {}
         self._handshaking: set[Link] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -81,7 +97,8 @@ class SyncEngine(Lifecycle):
         self._unsubscribe = self._documents.subscribe(self._on_change)
         await self._transport.start(self._accept)
         for address in self._static_peers:
-            self.add_peer(address)
+            self.add_peer(address, pinned=True)
+        self._spawn(self._peering_loop())
         self._spawn(self._anti_entropy_loop())
         self.started.set()
 
@@ -101,13 +118,14 @@ class SyncEngine(Lifecycle):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._transport.stop()
 
-    def add_peer(self, address: str) -> None:
-        """Keep a session with the peer at HOST:PORT, reconnecting with backoff (e.g. from mDNS)."""
-        if address == self.address or address in self._dialing or self._stopping:
+    def add_peer(self, address: str, *, pinned: bool = False) -> None:
+        """Know the peer at HOST:PORT (e.g. from mDNS) and keep a session with it, reconnecting
+        with backoff, if it is pinned or among those chosen (meshd.sync.peering)."""
+        if address == self.address or self._stopping:
             return
-        self._dialing.add(address)
-        self._records.setdefault("@" + address, PeerRecord(address=address))
-        self._spawn(self._dial_loop(address))
+        if self._choice.add(address, pinned=pinned):
+            self._records.setdefault("@" + address, PeerRecord(address=address))
+        self._peering.set()
 
     def enforce_roster(self) -> None:
         """End sessions with peers no longer on the roster (e.g. a device just revoked)."""
@@ -131,6 +149,13 @@ class SyncEngine(Lifecycle):
     def sessions(self) -> list[PeerSession]:
         """The live peer sessions."""
         return list(self._sessions.values())
+
+    def frames_sent(self) -> Counter[str]:
+        """Messages sent to peers so far, by kind (every message is one frame)."""
+        total = Counter(self._frames_ended)
+        for session in self._sessions.values():
+            total.update(session.sent)
+        return total
 
     def connected_peers(self) -> list[str]:
         """Device ids (hex keys) of the peers with a live session."""
@@ -156,9 +181,17 @@ class SyncEngine(Lifecycle):
         self._changed_ms[change.doc_id] = int(self._clock() * 1000)
         if len(self._changed_ms) > RECENT_CHANGES_KEPT:
             del self._changed_ms[next(iter(self._changed_ms))]
+        gossip = not self._choice.small
+        lazy: list[PeerSession] = []
         for peer_id, session in self._sessions.items():
-            if peer_id != change.origin:
+            if peer_id == change.origin:
+                continue
+            if session.eager or not gossip:
                 session.push(change)
+            elif not session.has(change):
+                lazy.append(session)
+        for session in self._rng.sample(lazy, min(LAZY_FANOUT, len(lazy))):
+            session.announce(change)
 
     async def _anti_entropy_loop(self) -> None:
         while True:
@@ -190,24 +223,36 @@ class SyncEngine(Lifecycle):
         await hand_over(channel, self._documents, self.credentials.handoff_docs,
                         self._timing.handshake_timeout_s)
 
-    async def _dial_loop(self, address: str) -> None:
-        failures = 0
+    async def _peering_loop(self) -> None:
+        """Dial whom the choice says, whenever sessions, candidates or backoffs change."""
         while True:
-            known = self._sessions.get(self._address_peer.get(address, ""))
-            if known is not None:
-                await known.finished.wait()  # that peer is connected already, by its own dial
-            try:
-                lasted = await self._dial_once(address)
-            except Exception:  # a bug must cost one attempt, never the dialer
-                log.exception("dialing %s failed", address)
-                lasted = False
-            failures = 0 if lasted else failures + 1
-            banned_s = self._banned_until.get(self._address_peer.get(address, ""), 0.0)
-            if banned_s > time.monotonic():
-                await asyncio.sleep(banned_s - time.monotonic())
-            delay = min(self._timing.reconnect_max_s,
-                        self._timing.reconnect_min_s * 2 ** min(failures, 16))
-            await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # jitter: no thundering herd
+            self._peering.clear()
+            now = time.monotonic()
+            for address in self._choice.to_dial(len(self._sessions), self._connected(), now):
+                self._spawn(self._dial(address))
+            wait_s = self._choice.next_retry_s(now)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(wait_s or PEERING_CHECK_S, PEERING_CHECK_S)):
+                    await self._peering.wait()
+
+    def _connected(self) -> set[str]:
+        """Known addresses of the peers with a live session."""
+        live = {s.address for s in self._sessions.values()}
+        live.update(a for a, p in self._address_peer.items() if p in self._sessions)
+        return live
+
+    async def _dial(self, address: str) -> None:
+        started = time.monotonic()
+        try:
+            ran = await self._dial_once(address)
+        except Exception:  # a bug must cost one attempt, never the dialer
+            log.exception("dialing %s failed", address)
+            ran = False
+        banned_s = self._banned_until.get(self._address_peer.get(address, ""), 0.0)
+        now = time.monotonic()
+        self._choice.ended(address, ran_s=now - started if ran else None, now_s=now,
+                           not_before_s=banned_s)
+        self._peering.set()
 
     async def _dial_once(self, address: str) -> bool:
         """Dial, authenticate and run one session; whether it got as far as syncing."""
@@ -249,8 +294,11 @@ class SyncEngine(Lifecycle):
         session = PeerSession(
             channel, address, dialed, self._documents, self._index,
             lambda bad: self._quarantine(channel, bad),
+            pruning=lambda: not self._choice.small, lazy_delay_s=self._timing.lazy_push_delay_s,
         )
         existing = self._sessions.get(peer_id)
+        if existing is None and self._choice.full(len(self._sessions)):
+            return await self._refuse(session)
         if existing is not None:
             # Both ends keep the session dialed by the lower device key, so they agree; between
             # equals the newer one wins (the older is likely a dead link not yet noticed).
@@ -276,8 +324,31 @@ class SyncEngine(Lifecycle):
         finally:
             if self._sessions.get(peer_id) is session:
                 del self._sessions[peer_id]
+                self._replace_eager(session)
             record.detach(session, self._clock())
-        return True
+            self._frames_ended.update(session.sent)
+            self._peering.set()  # a dropped peer is replaced
+        return not session.busy
+
+    async def _refuse(self, session: PeerSession) -> bool:
+        """No room for this session: the dialer is told (Busy) so it tries another device."""
+        if session.dialed:
+            await session.channel.link.close()  # room was taken while we dialed: no penalty
+            return True
+        session.refuse_busy()
+        with contextlib.suppress(PeerMisbehaving):
+            await session.run()
+        self._frames_ended.update(session.sent)
+        return False
+
+    def _replace_eager(self, ended: PeerSession) -> None:
+        """An eager link ended: graft a lazy one, so the gossip tree is not left cut in two
+        (a cycle this makes is pruned by the next change that arrives twice)."""
+        if not ended.eager or self._choice.small or self._stopping:
+            return
+        lazy = [s for s in self._sessions.values() if not s.eager]
+        if lazy:
+            self._rng.choice(lazy).graft()
 
     def _quarantine(self, channel: SecureChannel, bad: BadData) -> None:
         log.warning("bad data from %s for %r: %s", channel.peer_name, bad.doc_id, bad.reason)

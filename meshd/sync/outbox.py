@@ -4,7 +4,8 @@ Outgoing work is pulled, never pushed into a blocking queue: the session's write
 next message when the link is free, so whoever adds work never waits on the peer and a slow
 peer only slows its own session. Pushed changes beyond PUSH_BACKLOG are dropped for an
 anti-entropy round, which works out what the peer lacks. Order: control messages, the digest,
-pushed changes, announcements, sync-protocol messages, then bulk snapshots.
+pushed changes, announcements, lazy gossip (IHave, sent `lazy_delay_s` after its first entry
+so that one frame carries what changed meanwhile), sync-protocol messages, then bulk snapshots.
 """
 
 from __future__ import annotations
@@ -33,8 +34,13 @@ class Outbox:
     """The work queued for one peer; `wake` is set whenever there is some."""
 
     def __init__(self, documents: SyncedDocuments, index: HeadsDigest,
-                 doc_sync: DocSync) -> None:
+                 doc_sync: DocSync, peer_heads: dict[str, wire.Heads] | None = None,
+                 lazy_delay_s: float = 0.0) -> None:
         self.wake = asyncio.Event()
+        self._peer_heads = {} if peer_heads is None else peer_heads
+        self._lazy_delay_s = lazy_delay_s
+        self._lazy: dict[str, wire.Heads] = {}
+        self._lazy_due = False
         self._documents = documents
         self._index = index
         self._doc_sync = doc_sync
@@ -47,8 +53,8 @@ class Outbox:
 
     def pending(self) -> int:
         """Documents with something waiting."""
-        return (len(self._pushes) + len(self._announce) + len(self._sync_docs)
-                + len(self._snapshot_docs))
+        return (len(self._pushes) + len(self._announce) + len(self._lazy)
+                + len(self._sync_docs) + len(self._snapshot_docs))
 
     def push(self, change: DocChange) -> None:
         """Queue a change; a whole document from another peer, or a big one, is only announced.
@@ -67,6 +73,16 @@ class Outbox:
             self._pushes.append(
                 wire.ChangeItem(change.doc_id, change.base, change.heads, change.data)
             )
+        self.wake.set()
+
+    def lazy(self, doc_id: str, heads: wire.Heads) -> None:
+        """Announce these heads in the next IHave (lazy gossip), unless the peer has them."""
+        if not self._lazy and not self._lazy_due:
+            asyncio.get_running_loop().call_later(self._lazy_delay_s, self._lazy_ready)
+        self._lazy[doc_id] = heads
+
+    def _lazy_ready(self) -> None:
+        self._lazy_due = True
         self.wake.set()
 
     def digest(self) -> None:
@@ -114,6 +130,16 @@ class Outbox:
         if self._announce:
             ids = list(self._announce)[:MAX_ENTRIES_PER_MESSAGE]
             return wire.BucketHeads(tuple(wire.DocHeads(d, self._announce.pop(d)) for d in ids))
+        if self._lazy_due:
+            self._lazy_due = False
+            lazy, self._lazy = self._lazy, {}
+            # What the peer announced meanwhile, it has: no need to tell it.
+            fresh = [wire.DocHeads(d, h) for d, h in lazy.items() if self._peer_heads.get(d) != h]
+            if len(fresh) > MAX_ENTRIES_PER_MESSAGE:
+                self._lazy = {e.doc_id: e.heads for e in fresh[MAX_ENTRIES_PER_MESSAGE:]}
+                self._lazy_due = True
+            if fresh:
+                return wire.IHave(tuple(fresh[:MAX_ENTRIES_PER_MESSAGE]))
         while self._sync_docs:
             items = await self._sync_batch()
             if items:

@@ -3,6 +3,12 @@
 The reader never waits on the peer (only on local documents), so a slow or stuck peer stalls
 nothing but its own session. Bad data is reported for quarantine and counted; MAX_STRIKES of it
 ends the session as PeerMisbehaving.
+
+Gossip (in the spirit of Plumtree): a session is eager (changes are pushed whole) or lazy (only
+announced by IHave after a short delay). Where pruning is on (a big mesh, see
+meshd.sync.peering), a change that arrives a second time by push prunes that link: both ends
+turn it lazy, so pushes follow a spanning tree. An IHave naming heads this device lacks pulls
+them with the sync protocol and grafts the link (eager again), repairing the tree.
 """
 
 from __future__ import annotations
@@ -53,10 +59,13 @@ class PeerSession:
     def __init__(
         self, channel: SecureChannel, address: str, dialed: bool,
         documents: SyncedDocuments, index: HeadsDigest, on_bad: Callable[[BadData], None],
+        *, pruning: Callable[[], bool] = lambda: False, lazy_delay_s: float = 0.0,
     ) -> None:
         self.channel = channel
         self.address = address
         self.dialed = dialed
+        self.eager = True  # push changes whole to this peer (gossip), else announce them
+        self.busy = False  # the peer refused the session: it holds all it may (wire.Busy)
         self.strikes = 0
         self.received: Counter[str] = Counter()
         self.sent: Counter[str] = Counter()
@@ -65,12 +74,14 @@ class PeerSession:
         self._index = index
         self._on_bad = on_bad
         self._closing = asyncio.Event()
+        self._refusing = False
         self._wanted: set[str] = set()
         self._peer_heads: dict[str, wire.Heads] = {}
         self.sync_received: Counter[str] = Counter()
         self._offered: OrderedDict[str, list[Attestation]] = OrderedDict()  # newest last
         self.doc_sync = DocSync(channel.peer_name)
-        self.outbox = Outbox(documents, index, self.doc_sync)
+        self._pruning = pruning
+        self.outbox = Outbox(documents, index, self.doc_sync, self._peer_heads, lazy_delay_s)
 
     @property
     def peer_id(self) -> str:
@@ -89,6 +100,26 @@ class PeerSession:
         """Queue a change for this peer unless it already has exactly these heads."""
         if self._peer_heads.get(change.doc_id) != change.heads:
             self.outbox.push(change)
+
+    def has(self, change: DocChange) -> bool:
+        """Whether the peer said it holds exactly the heads this change leads to."""
+        return self._peer_heads.get(change.doc_id) == change.heads
+
+    def announce(self, change: DocChange) -> None:
+        """Announce a change lazily (IHave) unless the peer already has exactly these heads."""
+        if not self.has(change):
+            self.outbox.lazy(change.doc_id, change.heads)
+
+    def graft(self) -> None:
+        """Make this link eager at both ends (repairing the gossip tree)."""
+        if not self.eager:
+            self.eager = True
+            self.outbox.control(wire.Graft())
+
+    def refuse_busy(self) -> None:
+        """Tell the peer this device has no room for its session, then end it."""
+        self.outbox.control(wire.Busy())
+        self._refusing = True
 
     def request_anti_entropy(self) -> None:
         """Send our bucket digests at the next opportunity."""
@@ -132,6 +163,8 @@ class PeerSession:
             while (message := await self.outbox.next_message()) is not None:
                 self.sent[type(message).__name__] += 1
                 await self.channel.send(message)
+                if self._refusing:
+                    return
 
     # --- reading -------------------------------------------------------------------------
 
@@ -163,6 +196,15 @@ class PeerSession:
             await self._on_sync(message)
         elif isinstance(message, wire.Attestations):
             self._on_attestations(message)
+        elif isinstance(message, wire.IHave):
+            self._on_ihave(message)
+        elif isinstance(message, wire.Prune):
+            self.eager = False
+        elif isinstance(message, wire.Graft):
+            self.eager = True
+        elif isinstance(message, wire.Busy):
+            self.busy = True
+            self.close()
         else:
             self._strike(BadData("", f"unexpected {type(message).__name__}", b""))
 
@@ -199,6 +241,20 @@ class PeerSession:
         self._request(want)
         self.outbox.sync(differ)
 
+    def _on_ihave(self, message: wire.IHave) -> None:
+        missing: list[str] = []
+        for entry in message.entries:
+            self._peer_heads[entry.doc_id] = entry.heads
+            mine = self._index.get(entry.doc_id)
+            if mine is None:
+                self._request([entry.doc_id])
+                missing.append(entry.doc_id)
+            elif not set(entry.heads) <= set(mine):
+                missing.append(entry.doc_id)  # lacking, or holding more: sync tells which
+        if missing:
+            self.outbox.sync(d for d in missing if d in self._index)
+            self.graft()
+
     def _request(self, doc_ids: list[str]) -> None:
         fresh = [d for d in doc_ids if d not in self._wanted]
         self._wanted.update(fresh)
@@ -210,6 +266,7 @@ class PeerSession:
             self._peer_heads[item.doc_id] = item.heads
             mine = self._index.get(item.doc_id)
             if mine == item.heads:
+                self._duplicate()
                 continue  # already here, by another path
             if mine is None and item.base:
                 self._request([item.doc_id])  # only the tail of a document we never had
@@ -221,6 +278,12 @@ class PeerSession:
             i.doc_id for i, new in zip(batch, results, strict=True)
             if new is False and self._index.get(i.doc_id) != i.heads
         )
+
+    def _duplicate(self) -> None:
+        """A pushed change was here already: prune this link (gossip) if pruning is on."""
+        if self.eager and self._pruning():
+            self.eager = False
+            self.outbox.control(wire.Prune())
 
     async def _on_sync(self, message: wire.SyncMessages) -> None:
         for item in message.items:
