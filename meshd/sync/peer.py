@@ -81,6 +81,7 @@ class PeerSession:
         self._offered: OrderedDict[str, list[Attestation]] = OrderedDict()  # newest last
         self.doc_sync = DocSync(channel.peer_name)
         self._pruning = pruning
+        self._lazy_delay_s = lazy_delay_s
         self.outbox = Outbox(documents, index, self.doc_sync, self._peer_heads, lazy_delay_s)
 
     @property
@@ -242,18 +243,26 @@ class PeerSession:
         self.outbox.sync(differ)
 
     def _on_ihave(self, message: wire.IHave) -> None:
-        missing: list[str] = []
         for entry in message.entries:
             self._peer_heads[entry.doc_id] = entry.heads
-            mine = self._index.get(entry.doc_id)
-            if mine is None:
-                self._request([entry.doc_id])
-                missing.append(entry.doc_id)
-            elif not set(entry.heads) <= set(mine):
-                missing.append(entry.doc_id)  # lacking, or holding more: sync tells which
+        # The pushed copy is likely on its way by the tree: look again after the lazy delay.
+        missing = [e for e in message.entries if self._lacks(e)]
         if missing:
-            self.outbox.sync(d for d in missing if d in self._index)
-            self.graft()
+            asyncio.get_running_loop().call_later(self._lazy_delay_s, self._pull, missing)
+
+    def _lacks(self, entry: wire.DocHeads) -> bool:
+        mine = self._index.get(entry.doc_id)
+        return mine is None or not set(entry.heads) <= set(mine)
+
+    def _pull(self, announced: list[wire.DocHeads]) -> None:
+        """Ask for what the peer announced and still has not come: the tree missed us here,
+        so this link is grafted (eager again)."""
+        missing = [e.doc_id for e in announced if self._lacks(e)]
+        if not missing or self._closing.is_set():
+            return
+        self._request([d for d in missing if d not in self._index])
+        self.outbox.sync(d for d in missing if d in self._index)  # lacking, or holding more
+        self.graft()
 
     def _request(self, doc_ids: list[str]) -> None:
         fresh = [d for d in doc_ids if d not in self._wanted]

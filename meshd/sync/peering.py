@@ -55,6 +55,7 @@ class PeerChoice:
         self._retry_min_s = retry_min_s
         self._retry_max_s = retry_max_s
         self._known: dict[str, Candidate] = {}
+        self._unpinned = 0
 
     def __contains__(self, address: object) -> bool:
         return address in self._known
@@ -62,8 +63,7 @@ class PeerChoice:
     @property
     def small(self) -> bool:
         """Whether every known peer fits in the bound: dial all, push to all."""
-        unpinned = sum(not c.pinned for c in self._known.values())
-        return self.max_sessions is None or unpinned <= self.max_sessions
+        return self.max_sessions is None or self._unpinned <= self.max_sessions
 
     @property
     def dial_target(self) -> int:
@@ -78,18 +78,22 @@ class PeerChoice:
         """Know `address` (pinned: always dialed); whether it was new."""
         known = self._known.get(address)
         if known is not None:
-            known.pinned = known.pinned or pinned
+            if pinned and not known.pinned:
+                known.pinned, self._unpinned = True, self._unpinned - 1
             return False
         self._known[address] = Candidate(address, pinned)
+        self._unpinned += not pinned
         return True
 
     def to_dial(self, sessions: int, connected: Collection[str], now_s: float) -> list[str]:
         """Addresses to dial now, each marked as being dialed until `ended` is called."""
+        small = self.small
         ready = [c for c in self._known.values()
                  if not c.dialing and c.address not in connected and c.retry_at_s <= now_s]
-        chosen = [c for c in ready if c.pinned or self.small]
-        if not self.small:
-            dialing = sum(c.dialing for c in self._known.values())
+        chosen = [c for c in ready if c.pinned or small]
+        if not small:
+            # A dial lasts as long as its session: count only those not connected yet.
+            dialing = sum(c.dialing and c.address not in connected for c in self._known.values())
             room = self.dial_target - sessions - dialing - len(chosen)
             if self.max_sessions is not None:
                 room = min(room, self.max_sessions - sessions - dialing - len(chosen))
@@ -101,11 +105,18 @@ class PeerChoice:
 
     def _best(self, ready: list[Candidate], connected: Collection[str],
               count: int) -> list[Candidate]:
-        """The `count` best to dial: fewest failures, a subnet not connected yet, stablest."""
+        """The `count` best to dial: fewest failures, a subnet not connected (or chosen) yet,
+        stablest, then at random."""
         used = Counter(subnet_of(a) for a in connected)
-        ranked = sorted(ready, key=lambda c: (
-            c.failures, used[subnet_of(c.address)], -c.connected_s, self._rng.random()))
-        return ranked[:count]
+        ties = {c.address: self._rng.random() for c in ready}
+        left, chosen = list(ready), []
+        while left and len(chosen) < count:
+            best = min(left, key=lambda c: (c.failures, used[subnet_of(c.address)],
+                                            -c.connected_s, ties[c.address]))
+            left.remove(best)
+            chosen.append(best)
+            used[subnet_of(best.address)] += 1
+        return chosen
 
     def ended(self, address: str, *, ran_s: float | None, now_s: float,
               not_before_s: float = 0.0) -> None:

@@ -22,6 +22,10 @@ MESSAGES: list[wire.Message] = [
     wire.Snapshots((wire.SavedDoc("chart:1", b"\x85o\x4a\x83..."),)),
     wire.Changes((wire.ChangeItem("chart:1", (), (HEAD,), b"chunk"),)),
     wire.SyncMessages((wire.SyncItem("chart:1", b"sync"),)),
+    wire.IHave((wire.DocHeads("chart:1", (HEAD,)),)),
+    wire.Prune(),
+    wire.Graft(),
+    wire.Busy(),
 ]
 
 
