@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar, TypeAlias
 
 import msgpack
+import zstandard
 
 from crdt_model.errors import SyncError
 from meshd.wire_fields import HASH_BYTES as HASH_BYTES
@@ -28,13 +29,16 @@ from meshd.wire_fields import (
 )
 from meshd.wire_fields import Heads as Heads
 
-WIRE_VERSION = 3  # 2: Attestations (signed changes); 3: gossip (IHave, Prune, Graft, Busy)
+# 2: Attestations (signed changes); 3: gossip (IHave, Prune, Graft, Busy), Packed (zstd)
+WIRE_VERSION = 3
 MAX_NAME_CHARS = 100
 KEY_BYTES = 32
 NONCE_BYTES = 32
 SIGNATURE_BYTES = 64
 DIGEST_BUCKETS = 256
 BUCKET_DIGEST_BYTES = 8
+PACK_MIN_BYTES = 1024  # smaller messages are sent as they are: zstd would gain little
+PACK_LEVEL = 3
 
 
 
@@ -192,15 +196,26 @@ class Busy:
     KIND: ClassVar[int] = 16
 
 
+@dataclass(frozen=True, slots=True)
+class Packed:
+    """Another message (bulk snapshots, a batch of sync messages), encoded and compressed as
+    one zstd frame; `size` is its encoded size, at most MAX_FRAME_BYTES. `decode` returns the
+    message inside, having decompressed no more than `size` bytes (a bomb is refused)."""
+
+    KIND: ClassVar[int] = 17
+    size: int
+    data: bytes
+
+
 Message: TypeAlias = (
     ClientHello | ServerHello | Auth | Digest | BucketHeads | Want | Snapshots | Changes
-    | SyncMessages | Attestations | IHave | Prune | Graft | Busy
+    | SyncMessages | Attestations | IHave | Prune | Graft | Busy | Packed
 )
 _KINDS: dict[int, type[Any]] = {
     cls.KIND: cls
     for cls in (
         ClientHello, ServerHello, Auth, Digest, BucketHeads, Want, Snapshots, Changes,
-        SyncMessages, Attestations, IHave, Prune, Graft, Busy,
+        SyncMessages, Attestations, IHave, Prune, Graft, Busy, Packed,
     )
 }
 
@@ -220,8 +235,44 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def pack(message: Message) -> Message:
+    """`message` as Packed when compressing makes it smaller, else `message` itself."""
+    raw = encode(message)
+    if len(raw) < PACK_MIN_BYTES or len(raw) > MAX_FRAME_BYTES:
+        return message
+    data = zstandard.ZstdCompressor(level=PACK_LEVEL).compress(raw)
+    return Packed(len(raw), data) if len(data) < len(raw) else message
+
+
+def _unpack(packed: Packed) -> bytes:
+    """The bytes inside, read through a bounded stream: never more than `size` is allocated,
+    whatever size the zstd frame claims (zstd's one-shot decompress trusts the frame)."""
+    try:
+        reader = zstandard.ZstdDecompressor(max_window_size=MAX_FRAME_BYTES).stream_reader(
+            packed.data)
+        chunks, total = [], 0
+        while total <= packed.size and (chunk := reader.read(packed.size + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+    except zstandard.ZstdError as exc:
+        raise SyncError(f"packed message does not decompress: {exc}") from exc
+    if total != packed.size:
+        raise SyncError("packed message is not the size it claims")
+    return b"".join(chunks)
+
+
 def decode(data: bytes) -> Message:
-    """The message encoded in `data`; SyncError if it is malformed in any way."""
+    """The message encoded in `data` (the one inside, for Packed); SyncError if it is malformed
+    in any way."""
+    message = _decode(data)
+    if isinstance(message, Packed):
+        message = _decode(_unpack(message))
+        if isinstance(message, Packed):
+            raise SyncError("a packed message inside a packed message")
+    return message
+
+
+def _decode(data: bytes) -> Message:
     if len(data) > MAX_FRAME_BYTES:
         raise SyncError("frame too large")
     try:
@@ -270,6 +321,13 @@ def _bucket_heads(b: list[Any]) -> BucketHeads:
 
 def _ihave(b: list[Any]) -> IHave:
     return IHave(_bucket_heads(b).entries)
+
+
+def _packed(b: list[Any]) -> Packed:
+    size = b[0]
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_FRAME_BYTES:
+        raise SyncError("expected a packed size within the frame limit")
+    return Packed(size, bytes_of(b[1]))
 
 
 def _want(b: list[Any]) -> Want:
@@ -330,4 +388,5 @@ _DECODERS: dict[type[Any], Any] = {
     Prune: lambda b: Prune(),
     Graft: lambda b: Graft(),
     Busy: lambda b: Busy(),
+    Packed: _packed,
 }

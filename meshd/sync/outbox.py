@@ -6,6 +6,8 @@ peer only slows its own session. Pushed changes beyond PUSH_BACKLOG are dropped 
 anti-entropy round, which works out what the peer lacks. Order: control messages, the digest,
 pushed changes, announcements, lazy gossip (IHave, sent `lazy_delay_s` after its first entry
 so that one frame carries what changed meanwhile), sync-protocol messages, then bulk snapshots.
+Bulk snapshots, sync-message batches and heads lists go compressed (wire.pack); single pushed
+changes do not: they are small, and every millisecond of theirs counts.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ class Outbox:
         batch = deque(wire.DocHeads(d, h) for d, h in entries)
         while batch:
             count = min(MAX_ENTRIES_PER_MESSAGE, len(batch))
-            self.control(wire.BucketHeads(tuple(batch.popleft() for _ in range(count))))
+            self.control(wire.pack(wire.BucketHeads(tuple(batch.popleft() for _ in range(count)))))
 
     def want(self, doc_ids: list[str]) -> None:
         """Ask for whole documents, split into messages of bounded size."""
@@ -143,7 +145,7 @@ class Outbox:
         while self._sync_docs:
             items = await self._sync_batch()
             if items:
-                return await self._proven(wire.SyncMessages(tuple(items)),
+                return await self._proven(wire.pack(wire.SyncMessages(tuple(items))),
                                           [i.doc_id for i in items])
         while self._snapshot_docs:
             ids = list(self._snapshot_docs)[:SNAPSHOT_BATCH_DOCS]
@@ -155,7 +157,8 @@ class Outbox:
                 self._control.append(attestations_message(signed))
             saved = deque(wire.SavedDoc(d, b) for d, b in found.items())
             while saved:
-                self._control.append(wire.Snapshots(tuple(_take(saved, lambda d: len(d.data)))))
+                batch = wire.Snapshots(tuple(_take(saved, lambda d: len(d.data))))
+                self._control.append(wire.pack(batch))  # one zstd stream per batch
             if self._control:
                 return self._control.popleft()
         return None

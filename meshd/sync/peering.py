@@ -109,7 +109,7 @@ class PeerChoice:
         stablest, then at random."""
         used = Counter(subnet_of(a) for a in connected)
         ties = {c.address: self._rng.random() for c in ready}
-        left, chosen = list(ready), []
+        left, chosen = list(ready), list[Candidate]()
         while left and len(chosen) < count:
             best = min(left, key=lambda c: (c.failures, used[subnet_of(c.address)],
                                             -c.connected_s, ties[c.address]))
