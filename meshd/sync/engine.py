@@ -123,8 +123,7 @@ class SyncEngine(Lifecycle):
         with backoff, if it is pinned or among those chosen (meshd.sync.peering)."""
         if address == self.address or self._stopping:
             return
-        if self._choice.add(address, pinned=pinned):
-            self._records.setdefault("@" + address, PeerRecord(address=address))
+        self._choice.add(address, pinned=pinned)
         self._peering.set()
 
     def enforce_roster(self) -> None:
@@ -242,6 +241,8 @@ class SyncEngine(Lifecycle):
         return live
 
     async def _dial(self, address: str) -> None:
+        if self._sessions.get(self._address_peer.get(address, "")) is None:
+            self._records.setdefault("@" + address, PeerRecord(address=address))  # listed
         started = time.monotonic()
         try:
             ran = await self._dial_once(address)

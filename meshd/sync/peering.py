@@ -2,11 +2,13 @@
 in a big one (a hospital's hundreds of devices), chosen for diversity and stability.
 
 A mesh is small while the device knows at most `max_sessions` peer addresses: it then dials
-them all, as before there was a bound. Beyond that it dials only until it holds `dial_target`
-sessions (about a third of the bound: the rest is room for the devices that dial it), preferring
-peers that failed least, on subnets it has no session with yet, and that stayed connected
-longest before; a dropped session is replaced by the next best. Pinned peers (given on the
-command line or by the node's configuration) are always dialed.
+them all and accepts every peer that dials it, as before there was a bound. Beyond that it
+dials only until it holds `dial_target` sessions (about a third of the bound: the rest is room
+for the devices that dial it), preferring peers that failed least, on subnets it has no
+session with yet (or chosen in the same round), and that stayed connected longest before; a
+dropped session is replaced by the next best. It accepts sessions up to the bound and refuses
+more with a Busy message (the dialer tries another). Pinned peers (given on the command line
+or by the node's configuration) are always dialed.
 
 Pure: the engine reports what happened and the time, and asks whom to dial now. No I/O, no
 clock; randomness comes from the `random.Random` it is given.
@@ -71,8 +73,9 @@ class PeerChoice:
         return max(2, ((self.max_sessions or 0) + 1) // 3)
 
     def full(self, sessions: int) -> bool:
-        """Whether `sessions` live sessions leave no room for another."""
-        return self.max_sessions is not None and sessions >= self.max_sessions
+        """Whether `sessions` live sessions leave no room for another. A small mesh is never
+        full, as before there was a bound (nor is a device only dialed, like a relay)."""
+        return not self.small and self.max_sessions is not None and sessions >= self.max_sessions
 
     def add(self, address: str, *, pinned: bool = False) -> bool:
         """Know `address` (pinned: always dialed); whether it was new."""
