@@ -38,6 +38,7 @@ from meshd.membership.keyring import Keyring
 from meshd.membership.service import Membership
 from meshd.store.sqlcipher import SqlCipherStore
 from meshd.sync.node_sync import NodeSync, node_sync
+from meshd.sync.peering import DEFAULT_MAX_SESSIONS
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class NodeOptions:
     relay: str | None = None
     mdns: bool = True
     passphrase: str | None = None
+    max_peers: int = DEFAULT_MAX_SESSIONS  # peer sessions kept at once (meshd.sync.peering)
     extensions: Sequence[Extension] = field(default_factory=tuple)
 
 
@@ -119,6 +121,7 @@ class Node(Lifecycle):
         sync = self.sync = node_sync(
             documents, data, options.peer_port, options.peers, keyring=keyring.entries,
             peer_routes=(lambda app: membership.add_peer_route(app),),
+            max_sessions=options.max_peers,
         )
         attestor.keys_for = sync.roster.signers
         membership = self.membership = Membership(

@@ -34,6 +34,7 @@ from meshd.store.base import AuditEvent
 from meshd.sync.documents import DocumentsPort
 from meshd.sync.engine import SyncEngine
 from meshd.sync.handshake import Credentials, Enrolment
+from meshd.sync.peering import DEFAULT_MAX_SESSIONS
 from meshd.sync.port_guard import quiet_engine_refusals
 from meshd.sync.ports import QuarantineRecord
 from meshd.sync.timing import SyncTiming
@@ -248,12 +249,14 @@ def node_sync(
     *, host: str = PEER_HOST, timing: SyncTiming | None = None,
     peer_routes: Sequence[Callable[[web.Application], None]] = (),
     keyring: Callable[[], Sequence[tuple[int, bytes]]] | None = None,
+    max_sessions: int = DEFAULT_MAX_SESSIONS,
 ) -> NodeSync:
     """Sync of this node's documents with its mesh on `host:peer_port`, dialing `peers`, built
     but not started.
 
     `peer_routes` add routes to the peer port's aiohttp app before it starts (pairing);
-    `keyring` gives the mesh keys by epoch, newest first (membership), else `data`'s key alone.
+    `keyring` gives the mesh keys by epoch, newest first (membership), else `data`'s key alone;
+    `max_sessions` bounds the peer sessions kept at once (meshd.sync.peering).
     """
     quarantine = Quarantine(documents)
     unspent = invite_key(data)
@@ -271,7 +274,7 @@ def node_sync(
     engine = SyncEngine(
         credentials, DocumentsPort(documents), WebSocketTransport(host, peer_port,
                                                                   extra_routes=peer_routes),
-        peers=peers, timing=timing, on_quarantine=quarantine.record,
+        peers=peers, timing=timing, on_quarantine=quarantine.record, max_sessions=max_sessions,
     )
     return NodeSync(engine, roster, quarantine)
 
