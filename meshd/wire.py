@@ -11,7 +11,6 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar, TypeAlias
 
 import msgpack
-import zstandard
 
 from crdt_model.errors import SyncError
 from meshd.wire_fields import HASH_BYTES as HASH_BYTES
@@ -25,55 +24,25 @@ from meshd.wire_fields import (
     fields_of,
     heads_of,
     list_of,
-    text_of,
 )
 from meshd.wire_fields import Heads as Heads
+from meshd.wire_session import DECODERS as SESSION_DECODERS
+from meshd.wire_session import KEY_BYTES as KEY_BYTES
+from meshd.wire_session import MAX_NAME_CHARS as MAX_NAME_CHARS
+from meshd.wire_session import NONCE_BYTES as NONCE_BYTES
+from meshd.wire_session import SIGNATURE_BYTES as SIGNATURE_BYTES
+from meshd.wire_session import Auth as Auth
+from meshd.wire_session import Busy as Busy
+from meshd.wire_session import ClientHello as ClientHello
+from meshd.wire_session import Graft as Graft
+from meshd.wire_session import Packed as Packed
+from meshd.wire_session import Prune as Prune
+from meshd.wire_session import ServerHello as ServerHello
 
 # 2: Attestations (signed changes); 3: gossip (IHave, Prune, Graft, Busy), Packed (zstd)
 WIRE_VERSION = 3
-MAX_NAME_CHARS = 100
-KEY_BYTES = 32
-NONCE_BYTES = 32
-SIGNATURE_BYTES = 64
 DIGEST_BUCKETS = 256
 BUCKET_DIGEST_BYTES = 8
-PACK_MIN_BYTES = 1024  # smaller messages are sent as they are: zstd would gain little
-PACK_LEVEL = 3
-
-
-
-@dataclass(frozen=True, slots=True)
-class ClientHello:
-    """First frame of a session, in clear: the dialer's ephemeral X25519 key and a nonce."""
-
-    KIND: ClassVar[int] = 1
-    ephemeral: bytes
-    nonce: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ServerHello:
-    """The listener's answer, in clear: its ephemeral X25519 key and a nonce."""
-
-    KIND: ClassVar[int] = 2
-    ephemeral: bytes
-    nonce: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Auth:
-    """Sealed proof of identity: a rostered device key signing the handshake transcript.
-
-    An invited device's first dial proves its invite's key and its own (`next_key`, signing
-    with it in `next_signature`), which replaces the invite's for good; both empty otherwise.
-    """
-
-    KIND: ClassVar[int] = 3
-    device_key: bytes
-    device_name: str
-    signature: bytes
-    next_key: bytes = b""
-    next_signature: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,42 +138,10 @@ class Attestations:
 
 @dataclass(frozen=True, slots=True)
 class IHave:
-    """Lazy gossip (meshd.sync.gossip): the sender holds these heads; pull what you lack."""
+    """Lazy gossip (meshd.sync.gossip): the sender holds these heads; pull what does not come."""
 
     KIND: ClassVar[int] = 13
-    entries: tuple[DocHeads, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Prune:
-    """Gossip: a change came twice, this time from you; from now on announce (IHave), don't push."""
-
-    KIND: ClassVar[int] = 14
-
-
-@dataclass(frozen=True, slots=True)
-class Graft:
-    """Gossip: you announced a change I lacked; push changes to me again."""
-
-    KIND: ClassVar[int] = 15
-
-
-@dataclass(frozen=True, slots=True)
-class Busy:
-    """The listener holds as many sessions as it may (meshd.sync.peering): dial another."""
-
-    KIND: ClassVar[int] = 16
-
-
-@dataclass(frozen=True, slots=True)
-class Packed:
-    """Another message (bulk snapshots, a batch of sync messages), encoded and compressed as
-    one zstd frame; `size` is its encoded size, at most MAX_FRAME_BYTES. `decode` returns the
-    message inside, having decompressed no more than `size` bytes (a bomb is refused)."""
-
-    KIND: ClassVar[int] = 17
-    size: int
-    data: bytes
+    entries: tuple[tuple[str, Heads], ...]
 
 
 Message: TypeAlias = (
@@ -235,44 +172,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def pack(message: Message) -> Message:
-    """`message` as Packed when compressing makes it smaller, else `message` itself."""
-    raw = encode(message)
-    if len(raw) < PACK_MIN_BYTES or len(raw) > MAX_FRAME_BYTES:
-        return message
-    data = zstandard.ZstdCompressor(level=PACK_LEVEL).compress(raw)
-    return Packed(len(raw), data) if len(data) < len(raw) else message
-
-
-def _unpack(packed: Packed) -> bytes:
-    """The bytes inside, read through a bounded stream: never more than `size` is allocated,
-    whatever size the zstd frame claims (zstd's one-shot decompress trusts the frame)."""
-    try:
-        reader = zstandard.ZstdDecompressor(max_window_size=MAX_FRAME_BYTES).stream_reader(
-            packed.data)
-        chunks, total = [], 0
-        while total <= packed.size and (chunk := reader.read(packed.size + 1 - total)):
-            chunks.append(chunk)
-            total += len(chunk)
-    except zstandard.ZstdError as exc:
-        raise SyncError(f"packed message does not decompress: {exc}") from exc
-    if total != packed.size:
-        raise SyncError("packed message is not the size it claims")
-    return b"".join(chunks)
-
-
 def decode(data: bytes) -> Message:
-    """The message encoded in `data` (the one inside, for Packed); SyncError if it is malformed
-    in any way."""
-    message = _decode(data)
-    if isinstance(message, Packed):
-        message = _decode(_unpack(message))
-        if isinstance(message, Packed):
-            raise SyncError("a packed message inside a packed message")
-    return message
-
-
-def _decode(data: bytes) -> Message:
+    """The message encoded in `data`; SyncError if it is malformed in any way."""
     if len(data) > MAX_FRAME_BYTES:
         raise SyncError("frame too large")
     try:
@@ -295,18 +196,6 @@ def _decode(data: bytes) -> Message:
     return message
 
 
-def _hello(cls: type[Any]) -> Any:
-    return lambda b: cls(bytes_of(b[0], KEY_BYTES), bytes_of(b[1], NONCE_BYTES))
-
-
-def _auth(b: list[Any]) -> Auth:
-    enrols = b[3] != b""
-    return Auth(bytes_of(b[0], KEY_BYTES), text_of(b[1], MAX_NAME_CHARS),
-                bytes_of(b[2], SIGNATURE_BYTES),
-                bytes_of(b[3], KEY_BYTES) if enrols else bytes_of(b[3], 0),
-                bytes_of(b[4], SIGNATURE_BYTES) if enrols else bytes_of(b[4], 0))
-
-
 def _digest(b: list[Any]) -> Digest:
     return Digest(bytes_of(b[0], DIGEST_BUCKETS * BUCKET_DIGEST_BYTES))
 
@@ -320,14 +209,7 @@ def _bucket_heads(b: list[Any]) -> BucketHeads:
 
 
 def _ihave(b: list[Any]) -> IHave:
-    return IHave(_bucket_heads(b).entries)
-
-
-def _packed(b: list[Any]) -> Packed:
-    size = b[0]
-    if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_FRAME_BYTES:
-        raise SyncError("expected a packed size within the frame limit")
-    return Packed(size, bytes_of(b[1]))
+    return IHave(tuple((e.doc_id, e.heads) for e in _bucket_heads(b).entries))
 
 
 def _want(b: list[Any]) -> Want:
@@ -374,9 +256,7 @@ def _attestation(e: list[Any]) -> tuple[bytes, int, bytes, bytes]:
 
 
 _DECODERS: dict[type[Any], Any] = {
-    ClientHello: _hello(ClientHello),
-    ServerHello: _hello(ServerHello),
-    Auth: _auth,
+    **SESSION_DECODERS,
     Digest: _digest,
     BucketHeads: _bucket_heads,
     Want: _want,
@@ -385,8 +265,4 @@ _DECODERS: dict[type[Any], Any] = {
     SyncMessages: _sync_messages,
     Attestations: _attestations,
     IHave: _ihave,
-    Prune: lambda b: Prune(),
-    Graft: lambda b: Graft(),
-    Busy: lambda b: Busy(),
-    Packed: _packed,
 }

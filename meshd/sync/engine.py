@@ -3,7 +3,7 @@
 It accepts and dials peer links (through a Transport), authenticates them, runs one PeerSession
 per peer (at most `max_sessions`; whom to dial is meshd.sync.peering's choice), hands every
 document change on to every peer but the one it came from (multi-hop: pushed whole on eager
-links, announced on lazy ones, see meshd.sync.peer), runs anti-entropy on connect and every
+links, announced on lazy ones: meshd.sync.gossip), runs anti-entropy on connect and every
 `anti_entropy_interval_s`, quarantines bad data and backs off peers that keep sending it. It
 owns its tasks: after `stop()` none is left running.
 """
@@ -21,7 +21,8 @@ from typing import Any
 
 from crdt_model.errors import ClinicMeshError
 from meshd.lifecycle import Lifecycle
-from meshd.sync import handshake
+from meshd.sync import gossip, handshake
+from meshd.sync.dialer import Dialer
 from meshd.sync.digest import HeadsDigest
 from meshd.sync.handover import hand_over
 from meshd.sync.handshake import Credentials, SecureChannel
@@ -30,7 +31,6 @@ from meshd.sync.peering import DEFAULT_MAX_SESSIONS, PeerChoice
 from meshd.sync.ports import (
     DocChange,
     Link,
-    LinkClosed,
     QuarantineRecord,
     SyncedDocuments,
     Transport,
@@ -40,13 +40,7 @@ from meshd.sync.timing import SyncTiming
 
 log = logging.getLogger(__name__)
 
-MAX_OLDER_KEYS = 3  # mesh key epochs a dialer falls back through (membership key rotation)
 RECENT_CHANGES_KEPT = 1000  # documents the status can list as recently changed
-# Lazy gossip: each change is announced to this many lazy peers, at random (Plumtree announces
-# to all: with hundreds of devices that costs more frames than the pushes themselves). Eager
-# links lost are grafted back at once, and anti-entropy still finds anything missed.
-LAZY_FANOUT = 1
-PEERING_CHECK_S = 5.0  # the longest the dialer sleeps without looking at its sessions
 
 
 class SyncEngine(Lifecycle):
@@ -71,15 +65,20 @@ class SyncEngine(Lifecycle):
         self._changed_ms: dict[str, int] = {}
         self._sessions: dict[str, PeerSession] = {}
         self._records: dict[str, PeerRecord] = {}
-        self._address_peer: dict[str, str] = {}
         self._rng = rng or random.Random()
         self._choice = PeerChoice(max_sessions, self._rng,
                                   retry_min_s=self._timing.reconnect_min_s,
                                   retry_max_s=self._timing.reconnect_max_s)
-        self._peering = asyncio.Event()  # set when whom to dial may have changed
         self._frames_ended: Counter[str] = Counter()  # frames sent in sessions that ended
         self._banned_until: dict[str, float] = {}
         self._handshaking: set[Link] = set()
+        self._dialer = Dialer(
+            credentials, transport, self._timing, self._choice, self._sessions, self._handshaking,
+            run=lambda channel, address: self._run(channel, address, dialed=True),
+            hand_over=self._hand_over, spawn=self._spawn,
+            banned_until=lambda peer_id: self._banned_until.get(peer_id, 0.0),
+            on_dial=self._list,
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe: Callable[[], None] | None = None
         self._stopping = False
@@ -98,7 +97,7 @@ class SyncEngine(Lifecycle):
         await self._transport.start(self._accept)
         for address in self._static_peers:
             self.add_peer(address, pinned=True)
-        self._spawn(self._peering_loop())
+        self._spawn(self._dialer.run())
         self._spawn(self._anti_entropy_loop())
         self.started.set()
 
@@ -124,7 +123,7 @@ class SyncEngine(Lifecycle):
         if address == self.address or self._stopping:
             return
         self._choice.add(address, pinned=pinned)
-        self._peering.set()
+        self._dialer.wake.set()
 
     def enforce_roster(self) -> None:
         """End sessions with peers no longer on the roster (e.g. a device just revoked)."""
@@ -180,17 +179,7 @@ class SyncEngine(Lifecycle):
         self._changed_ms[change.doc_id] = int(self._clock() * 1000)
         if len(self._changed_ms) > RECENT_CHANGES_KEPT:
             del self._changed_ms[next(iter(self._changed_ms))]
-        gossip = not self._choice.small
-        lazy: list[PeerSession] = []
-        for peer_id, session in self._sessions.items():
-            if peer_id == change.origin:
-                continue
-            if session.eager or not gossip:
-                session.push(change)
-            elif not session.has(change):
-                lazy.append(session)
-        for session in self._rng.sample(lazy, min(LAZY_FANOUT, len(lazy))):
-            session.announce(change)
+        gossip.spread(change, self._sessions, not self._choice.small, self._rng)
 
     async def _anti_entropy_loop(self) -> None:
         while True:
@@ -221,70 +210,6 @@ class SyncEngine(Lifecycle):
     async def _hand_over(self, channel: SecureChannel) -> None:
         await hand_over(channel, self._documents, self.credentials.handoff_docs,
                         self._timing.handshake_timeout_s)
-
-    async def _peering_loop(self) -> None:
-        """Dial whom the choice says, whenever sessions, candidates or backoffs change."""
-        while True:
-            self._peering.clear()
-            now = time.monotonic()
-            for address in self._choice.to_dial(len(self._sessions), self._connected(), now):
-                self._spawn(self._dial(address))
-            wait_s = self._choice.next_retry_s(now)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(wait_s or PEERING_CHECK_S, PEERING_CHECK_S)):
-                    await self._peering.wait()
-
-    def _connected(self) -> set[str]:
-        """Known addresses of the peers with a live session."""
-        live = {s.address for s in self._sessions.values()}
-        live.update(a for a, p in self._address_peer.items() if p in self._sessions)
-        return live
-
-    async def _dial(self, address: str) -> None:
-        if self._sessions.get(self._address_peer.get(address, "")) is None:
-            self._records.setdefault("@" + address, PeerRecord(address=address))  # listed
-        started = time.monotonic()
-        try:
-            ran = await self._dial_once(address)
-        except Exception:  # a bug must cost one attempt, never the dialer
-            log.exception("dialing %s failed", address)
-            ran = False
-        banned_s = self._banned_until.get(self._address_peer.get(address, ""), 0.0)
-        now = time.monotonic()
-        self._choice.ended(address, ran_s=now - started if ran else None, now_s=now,
-                           not_before_s=banned_s)
-        self._peering.set()
-
-    async def _dial_once(self, address: str) -> bool:
-        """Dial, authenticate and run one session; whether it got as far as syncing."""
-        # A listener that hangs up on our newest mesh key may have been offline during a key
-        # rotation: older keys are tried (at most MAX_OLDER_KEYS), and it is handed the directory.
-        tries = min(len(self.credentials.mesh_keys()), 1 + MAX_OLDER_KEYS)
-        for key_index in range(tries):
-            try:
-                link = await self._transport.connect(address)
-            except (ClinicMeshError, OSError, TimeoutError) as exc:
-                log.debug("cannot reach peer %s: %s", address, exc)
-                return False
-            self._handshaking.add(link)
-            try:
-                channel = await handshake.dial(
-                    link, self.credentials, self._timing.handshake_timeout_s, key_index
-                )
-            except (ClinicMeshError, TimeoutError, OSError) as exc:
-                log.info("handshake with %s failed: %s", address, exc)
-                await link.close()
-                if isinstance(exc, LinkClosed) and self.credentials.handoff_docs:
-                    continue
-                return False
-            finally:
-                self._handshaking.discard(link)
-            if channel.outdated_key:
-                await self._hand_over(channel)
-                return True  # redial soon, with the newest key it now holds too
-            self._address_peer[address] = channel.peer_id
-            return await self._run(channel, address, dialed=True)
-        return False
 
     async def _run(self, channel: SecureChannel, address: str, dialed: bool) -> bool:
         """Run a session unless the peer is banned or already connected; whether it ran."""
@@ -325,10 +250,11 @@ class SyncEngine(Lifecycle):
         finally:
             if self._sessions.get(peer_id) is session:
                 del self._sessions[peer_id]
-                self._replace_eager(session)
+                if not self._choice.small and not self._stopping:
+                    gossip.repair(session, list(self._sessions.values()), self._rng)
             record.detach(session, self._clock())
             self._frames_ended.update(session.sent)
-            self._peering.set()  # a dropped peer is replaced
+            self._dialer.wake.set()  # a dropped peer is replaced
         return not session.busy
 
     async def _refuse(self, session: PeerSession) -> bool:
@@ -342,14 +268,9 @@ class SyncEngine(Lifecycle):
         self._frames_ended.update(session.sent)
         return False
 
-    def _replace_eager(self, ended: PeerSession) -> None:
-        """An eager link ended: graft a lazy one, so the gossip tree is not left cut in two
-        (a cycle this makes is pruned by the next change that arrives twice)."""
-        if not ended.eager or self._choice.small or self._stopping:
-            return
-        lazy = [s for s in self._sessions.values() if not s.eager]
-        if lazy:
-            self._rng.choice(lazy).graft()
+    def _list(self, address: str) -> None:
+        """Show a peer being dialed in the status before it answers."""
+        self._records.setdefault("@" + address, PeerRecord(address=address))
 
     def _quarantine(self, channel: SecureChannel, bad: BadData) -> None:
         log.warning("bad data from %s for %r: %s", channel.peer_name, bad.doc_id, bad.reason)

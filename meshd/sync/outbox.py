@@ -6,8 +6,8 @@ peer only slows its own session. Pushed changes beyond PUSH_BACKLOG are dropped 
 anti-entropy round, which works out what the peer lacks. Order: control messages, the digest,
 pushed changes, announcements, lazy gossip (IHave, sent `lazy_delay_s` after its first entry
 so that one frame carries what changed meanwhile), sync-protocol messages, then bulk snapshots.
-Bulk snapshots, sync-message batches and heads lists go compressed (wire.pack); single pushed
-changes do not: they are small, and every millisecond of theirs counts.
+Bulk snapshots, sync-message batches and heads lists go compressed (meshd.wire_pack); single
+pushed changes do not: they are small, and every millisecond of theirs counts.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from crdt_model.errors import CorruptDocument
-from meshd import wire
+from meshd import wire, wire_pack
 from meshd.store.base import Attestation
 from meshd.sync.digest import HeadsDigest
 from meshd.sync.doc_sync import DocSync
@@ -102,7 +102,8 @@ class Outbox:
         batch = deque(wire.DocHeads(d, h) for d, h in entries)
         while batch:
             count = min(MAX_ENTRIES_PER_MESSAGE, len(batch))
-            self.control(wire.pack(wire.BucketHeads(tuple(batch.popleft() for _ in range(count)))))
+            taken = tuple(batch.popleft() for _ in range(count))
+            self.control(wire_pack.pack(wire.BucketHeads(taken)))
 
     def want(self, doc_ids: list[str]) -> None:
         """Ask for whole documents, split into messages of bounded size."""
@@ -136,16 +137,16 @@ class Outbox:
             self._lazy_due = False
             lazy, self._lazy = self._lazy, {}
             # What the peer announced meanwhile, it has: no need to tell it.
-            fresh = [wire.DocHeads(d, h) for d, h in lazy.items() if self._peer_heads.get(d) != h]
+            fresh = [(d, h) for d, h in lazy.items() if self._peer_heads.get(d) != h]
             if len(fresh) > MAX_ENTRIES_PER_MESSAGE:
-                self._lazy = {e.doc_id: e.heads for e in fresh[MAX_ENTRIES_PER_MESSAGE:]}
+                self._lazy = dict(fresh[MAX_ENTRIES_PER_MESSAGE:])
                 self._lazy_due = True
             if fresh:
                 return wire.IHave(tuple(fresh[:MAX_ENTRIES_PER_MESSAGE]))
         while self._sync_docs:
             items = await self._sync_batch()
             if items:
-                return await self._proven(wire.pack(wire.SyncMessages(tuple(items))),
+                return await self._proven(wire_pack.pack(wire.SyncMessages(tuple(items))),
                                           [i.doc_id for i in items])
         while self._snapshot_docs:
             ids = list(self._snapshot_docs)[:SNAPSHOT_BATCH_DOCS]
@@ -158,7 +159,7 @@ class Outbox:
             saved = deque(wire.SavedDoc(d, b) for d, b in found.items())
             while saved:
                 batch = wire.Snapshots(tuple(_take(saved, lambda d: len(d.data))))
-                self._control.append(wire.pack(batch))  # one zstd stream per batch
+                self._control.append(wire_pack.pack(batch))  # one zstd stream per batch
             if self._control:
                 return self._control.popleft()
         return None

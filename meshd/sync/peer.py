@@ -2,13 +2,7 @@
 
 The reader never waits on the peer (only on local documents), so a slow or stuck peer stalls
 nothing but its own session. Bad data is reported for quarantine and counted; MAX_STRIKES of it
-ends the session as PeerMisbehaving.
-
-Gossip (in the spirit of Plumtree): a session is eager (changes are pushed whole) or lazy (only
-announced by IHave after a short delay). Where pruning is on (a big mesh, see
-meshd.sync.peering), a change that arrives a second time by push prunes that link: both ends
-turn it lazy, so pushes follow a spanning tree. An IHave naming heads this device lacks pulls
-them with the sync protocol and grafts the link (eager again), repairing the tree.
+ends the session as PeerMisbehaving. Its link's gossip state (eager or lazy) is `gossip`.
 """
 
 from __future__ import annotations
@@ -21,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from crdt_model.errors import ClinicMeshError, CorruptDocument, SyncError
-from meshd import wire
+from meshd import wire, wire_pack
 from meshd.store.base import Attestation
 from meshd.sync.digest import HeadsDigest
 from meshd.sync.doc_sync import DocSync
+from meshd.sync.gossip import GossipLink
 from meshd.sync.handshake import SecureChannel
 from meshd.sync.outbox import Outbox
 from meshd.sync.ports import DocChange, QuarantineRecord, SyncedDocuments
@@ -64,7 +59,6 @@ class PeerSession:
         self.channel = channel
         self.address = address
         self.dialed = dialed
-        self.eager = True  # push changes whole to this peer (gossip), else announce them
         self.busy = False  # the peer refused the session: it holds all it may (wire.Busy)
         self.strikes = 0
         self.received: Counter[str] = Counter()
@@ -80,9 +74,10 @@ class PeerSession:
         self.sync_received: Counter[str] = Counter()
         self._offered: OrderedDict[str, list[Attestation]] = OrderedDict()  # newest last
         self.doc_sync = DocSync(channel.peer_name)
-        self._pruning = pruning
-        self._lazy_delay_s = lazy_delay_s
         self.outbox = Outbox(documents, index, self.doc_sync, self._peer_heads, lazy_delay_s)
+        self.gossip = GossipLink(self.outbox, index, self._peer_heads, pruning=pruning,
+                                 lazy_delay_s=lazy_delay_s, request=self._request,
+                                 closing=self._closing)
 
     @property
     def peer_id(self) -> str:
@@ -101,21 +96,6 @@ class PeerSession:
         """Queue a change for this peer unless it already has exactly these heads."""
         if self._peer_heads.get(change.doc_id) != change.heads:
             self.outbox.push(change)
-
-    def has(self, change: DocChange) -> bool:
-        """Whether the peer said it holds exactly the heads this change leads to."""
-        return self._peer_heads.get(change.doc_id) == change.heads
-
-    def announce(self, change: DocChange) -> None:
-        """Announce a change lazily (IHave) unless the peer already has exactly these heads."""
-        if not self.has(change):
-            self.outbox.lazy(change.doc_id, change.heads)
-
-    def graft(self) -> None:
-        """Make this link eager at both ends (repairing the gossip tree)."""
-        if not self.eager:
-            self.eager = True
-            self.outbox.control(wire.Graft())
 
     def refuse_busy(self) -> None:
         """Tell the peer this device has no room for its session, then end it."""
@@ -173,7 +153,7 @@ class PeerSession:
         while True:
             plaintext = await self.channel.receive_frame()
             try:
-                message = wire.decode(plaintext)
+                message = wire_pack.unpacked(wire.decode(plaintext))
             except SyncError as exc:
                 self._strike(BadData("", f"malformed message: {exc.message}", plaintext[:256]))
                 continue
@@ -197,12 +177,8 @@ class PeerSession:
             await self._on_sync(message)
         elif isinstance(message, wire.Attestations):
             self._on_attestations(message)
-        elif isinstance(message, wire.IHave):
-            self._on_ihave(message)
-        elif isinstance(message, wire.Prune):
-            self.eager = False
-        elif isinstance(message, wire.Graft):
-            self.eager = True
+        elif isinstance(message, wire.IHave | wire.Prune | wire.Graft):
+            self.gossip.on_message(message)
         elif isinstance(message, wire.Busy):
             self.busy = True
             self.close()
@@ -242,28 +218,6 @@ class PeerSession:
         self._request(want)
         self.outbox.sync(differ)
 
-    def _on_ihave(self, message: wire.IHave) -> None:
-        for entry in message.entries:
-            self._peer_heads[entry.doc_id] = entry.heads
-        # The pushed copy is likely on its way by the tree: look again after the lazy delay.
-        missing = [e for e in message.entries if self._lacks(e)]
-        if missing:
-            asyncio.get_running_loop().call_later(self._lazy_delay_s, self._pull, missing)
-
-    def _lacks(self, entry: wire.DocHeads) -> bool:
-        mine = self._index.get(entry.doc_id)
-        return mine is None or not set(entry.heads) <= set(mine)
-
-    def _pull(self, announced: list[wire.DocHeads]) -> None:
-        """Ask for what the peer announced and still has not come: the tree missed us here,
-        so this link is grafted (eager again)."""
-        missing = [e.doc_id for e in announced if self._lacks(e)]
-        if not missing or self._closing.is_set():
-            return
-        self._request([d for d in missing if d not in self._index])
-        self.outbox.sync(d for d in missing if d in self._index)  # lacking, or holding more
-        self.graft()
-
     def _request(self, doc_ids: list[str]) -> None:
         fresh = [d for d in doc_ids if d not in self._wanted]
         self._wanted.update(fresh)
@@ -275,7 +229,7 @@ class PeerSession:
             self._peer_heads[item.doc_id] = item.heads
             mine = self._index.get(item.doc_id)
             if mine == item.heads:
-                self._duplicate()
+                self.gossip.duplicate()
                 continue  # already here, by another path
             if mine is None and item.base:
                 self._request([item.doc_id])  # only the tail of a document we never had
@@ -287,12 +241,6 @@ class PeerSession:
             i.doc_id for i, new in zip(batch, results, strict=True)
             if new is False and self._index.get(i.doc_id) != i.heads
         )
-
-    def _duplicate(self) -> None:
-        """A pushed change was here already: prune this link (gossip) if pruning is on."""
-        if self.eager and self._pruning():
-            self.eager = False
-            self.outbox.control(wire.Prune())
 
     async def _on_sync(self, message: wire.SyncMessages) -> None:
         for item in message.items:

@@ -112,7 +112,7 @@ async def test_a_mesh_within_the_bound_dials_everyone_and_pushes_to_all(mesh: Me
         assert device.engine is not None
         sent = device.engine.frames_sent()
         assert sent["Prune"] == sent["IHave"] == 0  # as before the bound: push to everyone
-        assert all(s.eager for s in device.engine.sessions())
+        assert all(s.gossip.eager for s in device.engine.sessions())
 
 
 @pytest.mark.asyncio
