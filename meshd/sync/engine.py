@@ -223,7 +223,8 @@ class SyncEngine(Lifecycle):
             pruning=lambda: not self._choice.small, lazy_delay_s=self._timing.lazy_push_delay_s,
         )
         existing = self._sessions.get(peer_id)
-        if existing is None and self._choice.full(len(self._sessions)):
+        if existing is None and self._choice.full(len(self._sessions)) and not (
+                dialed and self._choice.pinned(address)):  # a pinned peer is always kept
             return await self._refuse(session)
         if existing is not None:
             # Both ends keep the session dialed by the lower device key, so they agree; between
@@ -250,7 +251,7 @@ class SyncEngine(Lifecycle):
         finally:
             if self._sessions.get(peer_id) is session:
                 del self._sessions[peer_id]
-                if not self._choice.small and not self._stopping:
+                if not self._choice.small and not self._stopping and not session.busy:
                     gossip.repair(session, list(self._sessions.values()), self._rng)
             record.detach(session, self._clock())
             self._frames_ended.update(session.sent)

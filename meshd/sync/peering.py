@@ -77,6 +77,11 @@ class PeerChoice:
         full, as before there was a bound (nor is a device only dialed, like a relay)."""
         return not self.small and self.max_sessions is not None and sessions >= self.max_sessions
 
+    def pinned(self, address: str) -> bool:
+        """Whether `address` is a pinned peer (always dialed, whatever the bound)."""
+        known = self._known.get(address)
+        return known is not None and known.pinned
+
     def add(self, address: str, *, pinned: bool = False) -> bool:
         """Know `address` (pinned: always dialed); whether it was new."""
         known = self._known.get(address)
