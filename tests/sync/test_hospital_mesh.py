@@ -40,10 +40,6 @@ def sessions(device: Device) -> int:
     return len(device.engine.connected_peers())
 
 
-def frames(devices: list[Device]) -> int:
-    return sum(sum(d.engine.frames_sent().values()) for d in devices if d.engine is not None)
-
-
 @pytest.mark.asyncio
 @pytest.mark.timeout(60)
 async def test_thirty_devices_keep_at_most_their_bound_and_every_change_reaches_all(
