@@ -33,6 +33,7 @@ from meshd.secret_files import NO_PASSPHRASE_WARNING
 from meshd.status import store_summary
 from meshd.store import keys
 from meshd.sync.node_sync import STATUS_PATH as SYNC_STATUS_PATH
+from meshd.sync.peering import DEFAULT_MAX_SESSIONS
 from meshd.ui_service import mount_ui
 
 DEFAULT_DATA_DIR = identity.default_data_dir()
@@ -112,6 +113,8 @@ def run(
     ] = None,
     relay: Annotated[str | None, typer.Option(help="URL of the central relay.")] = None,
     no_mdns: Annotated[bool, typer.Option("--no-mdns", help="Do not use mDNS.")] = False,
+    max_peers: Annotated[int, typer.Option(
+        help="Most peer sessions kept at once, in a mesh of more devices.")] = DEFAULT_MAX_SESSIONS,
     passphrase_file: PassphraseOption = None,
 ) -> None:
     """Run this device's node (initialising an empty data dir on first run) until stopped."""
@@ -131,7 +134,7 @@ def run(
         options = NodeOptions(
             data_dir=data_dir, host=host, api_port=api_port, peer_port=peer_port,
             peers=peers, relay=relay, mdns=not no_mdns, passphrase=passphrase,
-            extensions=(provision.add_invite_route, mount_ui),
+            max_peers=max(1, max_peers), extensions=(provision.add_invite_route, mount_ui),
         )
         asyncio.run(Node(options).run_until_signalled())
     except ClinicMeshError as exc:

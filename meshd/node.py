@@ -42,6 +42,7 @@ from meshd.relay.patients import RelayPatients
 from meshd.signing_upgrade import vouch_history
 from meshd.store.sqlcipher import SqlCipherStore
 from meshd.sync.node_sync import NodeSync, node_sync
+from meshd.sync.peering import DEFAULT_MAX_SESSIONS
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class NodeOptions:
     relay: str | None = None
     mdns: bool = True
     passphrase: str | None = None
+    max_peers: int = DEFAULT_MAX_SESSIONS  # peer sessions kept at once (meshd.sync.peering)
     extensions: Sequence[Extension] = field(default_factory=tuple)
 
 
@@ -128,6 +130,7 @@ class Node(Lifecycle):
             peer_routes=(lambda app: membership.add_peer_route(app),),
             wanted=clinic.missing_attachments,
             relay=lambda: relay.status(),
+            max_sessions=options.max_peers,
         )
         relay = RelayLink(documents, data, sync.engine)
         relay_patients = self.relay_patients = RelayPatients(relay, clinic, documents)

@@ -27,51 +27,26 @@ from meshd.wire_fields import (
     fields_of,
     heads_of,
     list_of,
-    text_of,
 )
 from meshd.wire_fields import Heads as Heads
+from meshd.wire_session import DECODERS as SESSION_DECODERS
+from meshd.wire_session import KEY_BYTES as KEY_BYTES
+from meshd.wire_session import MAX_NAME_CHARS as MAX_NAME_CHARS
+from meshd.wire_session import NONCE_BYTES as NONCE_BYTES
+from meshd.wire_session import SIGNATURE_BYTES as SIGNATURE_BYTES
+from meshd.wire_session import Auth as Auth
+from meshd.wire_session import Busy as Busy
+from meshd.wire_session import ClientHello as ClientHello
+from meshd.wire_session import Graft as Graft
+from meshd.wire_session import Packed as Packed
+from meshd.wire_session import Prune as Prune
+from meshd.wire_session import ServerHello as ServerHello
 
-WIRE_VERSION = 3  # 2: Attestations (signed changes); 3: BlobRequest, BlobChunk (attachments)
-MAX_NAME_CHARS = 100
-KEY_BYTES = 32
-NONCE_BYTES = 32
-SIGNATURE_BYTES = 64
+# 2: Attestations (signed changes); 3: BlobRequest, BlobChunk (attachments); 4: gossip
+# (IHave, Prune, Graft, Busy), Packed (zstd)
+WIRE_VERSION = 4
 DIGEST_BUCKETS = 256
 BUCKET_DIGEST_BYTES = 8
-
-
-@dataclass(frozen=True, slots=True)
-class ClientHello:
-    """First frame of a session, in clear: the dialer's ephemeral X25519 key and a nonce."""
-
-    KIND: ClassVar[int] = 1
-    ephemeral: bytes
-    nonce: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ServerHello:
-    """The listener's answer, in clear: its ephemeral X25519 key and a nonce."""
-
-    KIND: ClassVar[int] = 2
-    ephemeral: bytes
-    nonce: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Auth:
-    """Sealed proof of identity: a rostered device key signing the handshake transcript.
-
-    An invited device's first dial proves its invite's key and its own (`next_key`, signing
-    with it in `next_signature`), which replaces the invite's for good; both empty otherwise.
-    """
-
-    KIND: ClassVar[int] = 3
-    device_key: bytes
-    device_name: str
-    signature: bytes
-    next_key: bytes = b""
-    next_signature: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,15 +140,24 @@ class Attestations:
     items: tuple[tuple[str, tuple[tuple[bytes, int, bytes, bytes], ...]], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class IHave:
+    """Lazy gossip (meshd.sync.gossip): the sender holds these heads; pull what does not come."""
+
+    KIND: ClassVar[int] = 13
+    entries: tuple[tuple[str, Heads], ...]
+
+
 Message: TypeAlias = (
     ClientHello | ServerHello | Auth | Digest | BucketHeads | Want | Snapshots | Changes
-    | SyncMessages | Attestations | BlobRequest | BlobChunk
+    | SyncMessages | Attestations | BlobRequest | BlobChunk | IHave | Prune | Graft | Busy
+    | Packed
 )
 _KINDS: dict[int, type[Any]] = {
     cls.KIND: cls
     for cls in (
         ClientHello, ServerHello, Auth, Digest, BucketHeads, Want, Snapshots, Changes,
-        SyncMessages, Attestations, BlobRequest, BlobChunk,
+        SyncMessages, Attestations, BlobRequest, BlobChunk, IHave, Prune, Graft, Busy, Packed,
     )
 }
 
@@ -217,18 +201,6 @@ def decode(data: bytes) -> Message:
     return message
 
 
-def _hello(cls: type[Any]) -> Any:
-    return lambda b: cls(bytes_of(b[0], KEY_BYTES), bytes_of(b[1], NONCE_BYTES))
-
-
-def _auth(b: list[Any]) -> Auth:
-    enrols = b[3] != b""
-    return Auth(bytes_of(b[0], KEY_BYTES), text_of(b[1], MAX_NAME_CHARS),
-                bytes_of(b[2], SIGNATURE_BYTES),
-                bytes_of(b[3], KEY_BYTES) if enrols else bytes_of(b[3], 0),
-                bytes_of(b[4], SIGNATURE_BYTES) if enrols else bytes_of(b[4], 0))
-
-
 def _digest(b: list[Any]) -> Digest:
     return Digest(bytes_of(b[0], DIGEST_BUCKETS * BUCKET_DIGEST_BYTES))
 
@@ -239,6 +211,10 @@ def _bucket_heads(b: list[Any]) -> BucketHeads:
         doc_id, heads = fields_of(raw, 2)
         entries.append(DocHeads(doc_id_of(doc_id), heads_of(heads)))
     return BucketHeads(tuple(entries))
+
+
+def _ihave(b: list[Any]) -> IHave:
+    return IHave(tuple((e.doc_id, e.heads) for e in _bucket_heads(b).entries))
 
 
 def _want(b: list[Any]) -> Want:
@@ -285,9 +261,7 @@ def _attestation(e: list[Any]) -> tuple[bytes, int, bytes, bytes]:
 
 
 _DECODERS: dict[type[Any], Any] = {
-    ClientHello: _hello(ClientHello),
-    ServerHello: _hello(ServerHello),
-    Auth: _auth,
+    **SESSION_DECODERS,
     Digest: _digest,
     BucketHeads: _bucket_heads,
     Want: _want,
@@ -297,4 +271,5 @@ _DECODERS: dict[type[Any], Any] = {
     Attestations: _attestations,
     BlobRequest: blob_request,
     BlobChunk: blob_chunk,
+    IHave: _ihave,
 }

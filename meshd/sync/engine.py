@@ -1,31 +1,36 @@
 """The sync engine: keeps this device's documents converged with every peer it can reach.
 
 It accepts and dials peer links (through a Transport), authenticates them, runs one PeerSession
-per peer, pushes every document change to every peer but the one it came from (multi-hop), runs
-anti-entropy on connect and every `anti_entropy_interval_s`, quarantines bad data and backs off
-peers that keep sending it. It owns its tasks: after `stop()` none is left running.
+per peer (at most `max_sessions`; whom to dial is meshd.sync.peering's choice), hands every
+document change on to every peer but the one it came from (multi-hop: pushed whole on eager
+links, announced on lazy ones: meshd.sync.gossip), runs anti-entropy on connect and every
+`anti_entropy_interval_s`, quarantines bad data and backs off peers that keep sending it. It
+owns its tasks: after `stop()` none is left running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from crdt_model.errors import ClinicMeshError
 from meshd.lifecycle import Lifecycle
-from meshd.sync import handshake
+from meshd.sync import gossip, handshake
+from meshd.sync.dialer import Dialer
 from meshd.sync.digest import HeadsDigest
 from meshd.sync.handover import hand_over
 from meshd.sync.handshake import Credentials, SecureChannel
 from meshd.sync.peer import BadData, PeerMisbehaving, PeerSession
+from meshd.sync.peering import DEFAULT_MAX_SESSIONS, PeerChoice
 from meshd.sync.ports import (
     DocChange,
     Link,
-    LinkClosed,
     QuarantineRecord,
     SyncedBlobs,
     SyncedDocuments,
@@ -36,7 +41,6 @@ from meshd.sync.timing import SyncTiming
 
 log = logging.getLogger(__name__)
 
-MAX_OLDER_KEYS = 3  # mesh key epochs a dialer falls back through (membership key rotation)
 RECENT_CHANGES_KEPT = 1000  # documents the status can list as recently changed
 
 
@@ -48,6 +52,7 @@ class SyncEngine(Lifecycle):
         peers: Sequence[str] = (), timing: SyncTiming | None = None,
         on_quarantine: Callable[[QuarantineRecord], None] | None = None,
         clock: Callable[[], float] = time.time, blobs: SyncedBlobs | None = None,
+        max_sessions: int | None = DEFAULT_MAX_SESSIONS, rng: random.Random | None = None,
     ) -> None:
         self.credentials = credentials
         self._blobs = blobs  # attachment blobs, answered and received by the sessions
@@ -62,10 +67,20 @@ class SyncEngine(Lifecycle):
         self._changed_ms: dict[str, int] = {}
         self._sessions: dict[str, PeerSession] = {}
         self._records: dict[str, PeerRecord] = {}
-        self._address_peer: dict[str, str] = {}
-        self._dialing: set[str] = set()
+        self._rng = rng or random.Random()
+        self._choice = PeerChoice(max_sessions, self._rng,
+                                  retry_min_s=self._timing.reconnect_min_s,
+                                  retry_max_s=self._timing.reconnect_max_s)
+        self._frames_ended: Counter[str] = Counter()  # frames sent in sessions that ended
         self._banned_until: dict[str, float] = {}
         self._handshaking: set[Link] = set()
+        self._dialer = Dialer(
+            credentials, transport, self._timing, self._choice, self._sessions, self._handshaking,
+            run=lambda channel, address: self._run(channel, address, dialed=True),
+            hand_over=self._hand_over, spawn=self._spawn,
+            banned_until=lambda peer_id: self._banned_until.get(peer_id, 0.0),
+            on_dial=self._list,
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe: Callable[[], None] | None = None
         self._stopping = False
@@ -83,7 +98,8 @@ class SyncEngine(Lifecycle):
         self._unsubscribe = self._documents.subscribe(self._on_change)
         await self._transport.start(self._accept)
         for address in self._static_peers:
-            self.add_peer(address)
+            self.add_peer(address, pinned=True)
+        self._spawn(self._dialer.run())
         self._spawn(self._anti_entropy_loop())
         self.started.set()
 
@@ -103,13 +119,13 @@ class SyncEngine(Lifecycle):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._transport.stop()
 
-    def add_peer(self, address: str) -> None:
-        """Keep a session with the peer at HOST:PORT, reconnecting with backoff (e.g. from mDNS)."""
-        if address == self.address or address in self._dialing or self._stopping:
+    def add_peer(self, address: str, *, pinned: bool = False) -> None:
+        """Know the peer at HOST:PORT (e.g. from mDNS) and keep a session with it, reconnecting
+        with backoff, if it is pinned or among those chosen (meshd.sync.peering)."""
+        if address == self.address or self._stopping:
             return
-        self._dialing.add(address)
-        self._records.setdefault("@" + address, PeerRecord(address=address))
-        self._spawn(self._dial_loop(address))
+        self._choice.add(address, pinned=pinned)
+        self._dialer.wake.set()
 
     def enforce_roster(self) -> None:
         """End sessions with peers no longer on the roster (e.g. a device just revoked)."""
@@ -133,6 +149,13 @@ class SyncEngine(Lifecycle):
     def sessions(self) -> list[PeerSession]:
         """The live peer sessions."""
         return list(self._sessions.values())
+
+    def frames_sent(self) -> Counter[str]:
+        """Messages sent to peers so far, by kind (every message is one frame)."""
+        total = Counter(self._frames_ended)
+        for session in self._sessions.values():
+            total.update(session.sent)
+        return total
 
     def connected_peers(self) -> list[str]:
         """Device ids (hex keys) of the peers with a live session."""
@@ -160,9 +183,7 @@ class SyncEngine(Lifecycle):
         self._changed_ms[change.doc_id] = int(self._clock() * 1000)
         if len(self._changed_ms) > RECENT_CHANGES_KEPT:
             del self._changed_ms[next(iter(self._changed_ms))]
-        for peer_id, session in self._sessions.items():
-            if peer_id != change.origin:
-                session.push(change)
+        gossip.spread(change, self._sessions, not self._choice.small, self._rng)
 
     async def _anti_entropy_loop(self) -> None:
         while True:
@@ -194,56 +215,6 @@ class SyncEngine(Lifecycle):
         await hand_over(channel, self._documents, self.credentials.handoff_docs,
                         self._timing.handshake_timeout_s)
 
-    async def _dial_loop(self, address: str) -> None:
-        failures = 0
-        while True:
-            known = self._sessions.get(self._address_peer.get(address, ""))
-            if known is not None:
-                await known.finished.wait()  # that peer is connected already, by its own dial
-            try:
-                lasted = await self._dial_once(address)
-            except Exception:  # a bug must cost one attempt, never the dialer
-                log.exception("dialing %s failed", address)
-                lasted = False
-            failures = 0 if lasted else failures + 1
-            banned_s = self._banned_until.get(self._address_peer.get(address, ""), 0.0)
-            if banned_s > time.monotonic():
-                await asyncio.sleep(banned_s - time.monotonic())
-            delay = min(self._timing.reconnect_max_s,
-                        self._timing.reconnect_min_s * 2 ** min(failures, 16))
-            await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # jitter: no thundering herd
-
-    async def _dial_once(self, address: str) -> bool:
-        """Dial, authenticate and run one session; whether it got as far as syncing."""
-        # A listener that hangs up on our newest mesh key may have been offline during a key
-        # rotation: older keys are tried (at most MAX_OLDER_KEYS), and it is handed the directory.
-        tries = min(len(self.credentials.mesh_keys()), 1 + MAX_OLDER_KEYS)
-        for key_index in range(tries):
-            try:
-                link = await self._transport.connect(address)
-            except (ClinicMeshError, OSError, TimeoutError) as exc:
-                log.debug("cannot reach peer %s: %s", address, exc)
-                return False
-            self._handshaking.add(link)
-            try:
-                channel = await handshake.dial(
-                    link, self.credentials, self._timing.handshake_timeout_s, key_index
-                )
-            except (ClinicMeshError, TimeoutError, OSError) as exc:
-                log.info("handshake with %s failed: %s", address, exc)
-                await link.close()
-                if isinstance(exc, LinkClosed) and self.credentials.handoff_docs:
-                    continue
-                return False
-            finally:
-                self._handshaking.discard(link)
-            if channel.outdated_key:
-                await self._hand_over(channel)
-                return True  # redial soon, with the newest key it now holds too
-            self._address_peer[address] = channel.peer_id
-            return await self._run(channel, address, dialed=True)
-        return False
-
     async def _run(self, channel: SecureChannel, address: str, dialed: bool) -> bool:
         """Run a session unless the peer is banned or already connected; whether it ran."""
         peer_id = channel.peer_id
@@ -253,8 +224,12 @@ class SyncEngine(Lifecycle):
         session = PeerSession(
             channel, address, dialed, self._documents, self._index,
             lambda bad: self._quarantine(channel, bad), self._blobs,
+            pruning=lambda: not self._choice.small, lazy_delay_s=self._timing.lazy_push_delay_s,
         )
         existing = self._sessions.get(peer_id)
+        if existing is None and self._choice.full(len(self._sessions)) and not (
+                dialed and self._choice.pinned(address)):  # a pinned peer is always kept
+            return await self._refuse(session)
         if existing is not None:
             # Both ends keep the session dialed by the lower device key, so they agree; between
             # equals the newer one wins (the older is likely a dead link not yet noticed).
@@ -280,8 +255,27 @@ class SyncEngine(Lifecycle):
         finally:
             if self._sessions.get(peer_id) is session:
                 del self._sessions[peer_id]
+                if not self._choice.small and not self._stopping and not session.busy:
+                    gossip.repair(session, list(self._sessions.values()), self._rng)
             record.detach(session, self._clock())
-        return True
+            self._frames_ended.update(session.sent)
+            self._dialer.wake.set()  # a dropped peer is replaced
+        return not session.busy
+
+    async def _refuse(self, session: PeerSession) -> bool:
+        """No room for this session: the dialer is told (Busy) so it tries another device."""
+        if session.dialed:
+            await session.channel.link.close()  # room was taken while we dialed: no penalty
+            return True
+        session.refuse_busy()
+        with contextlib.suppress(PeerMisbehaving):
+            await session.run()
+        self._frames_ended.update(session.sent)
+        return False
+
+    def _list(self, address: str) -> None:
+        """Show a peer being dialed in the status before it answers."""
+        self._records.setdefault("@" + address, PeerRecord(address=address))
 
     def _quarantine(self, channel: SecureChannel, bad: BadData) -> None:
         log.warning("bad data from %s for %r: %s", channel.peer_name, bad.doc_id, bad.reason)

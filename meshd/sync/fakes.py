@@ -30,8 +30,10 @@ class MemoryLink:
     """One end of an in-memory link; the queue bound gives backpressure like a socket."""
 
     def __init__(self, remote: str, inbox: asyncio.Queue[bytes | None],
-                 outbox: asyncio.Queue[bytes | None]) -> None:
+                 outbox: asyncio.Queue[bytes | None], network: MemoryNetwork | None = None,
+                 ) -> None:
         self._remote = remote
+        self._network = network
         self._inbox = inbox
         self._outbox = outbox
         self.closed = False
@@ -46,6 +48,8 @@ class MemoryLink:
         """Queue one frame for the other end."""
         if self.closed:
             raise LinkClosed("link closed")
+        if self._network is not None:
+            self._network.frames += 1
         await self._outbox.put(bytes(frame))
 
     async def receive(self) -> bytes:
@@ -76,6 +80,7 @@ class MemoryNetwork:
     """A switch for in-memory transports: addresses, links, and partitions."""
 
     def __init__(self) -> None:
+        self.frames = 0  # frames sent over every link so far (benchmarks count them)
         self.listeners: dict[str, MemoryTransport] = {}
         self._blocked: set[frozenset[str]] = set()
         self._links: list[tuple[str, str, MemoryLink]] = []
@@ -102,7 +107,8 @@ class MemoryNetwork:
             raise LinkClosed(f"{target} is unreachable")
         a_to_b: asyncio.Queue[bytes | None] = asyncio.Queue(LINK_QUEUE_FRAMES)
         b_to_a: asyncio.Queue[bytes | None] = asyncio.Queue(LINK_QUEUE_FRAMES)
-        dialer, accepted = MemoryLink(target, b_to_a, a_to_b), MemoryLink(source, a_to_b, b_to_a)
+        dialer = MemoryLink(target, b_to_a, a_to_b, self)
+        accepted = MemoryLink(source, a_to_b, b_to_a, self)
         dialer.peer, accepted.peer = accepted, dialer
         self._links.append((source, target, dialer))
         listener._incoming(accepted)

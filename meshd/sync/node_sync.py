@@ -25,6 +25,7 @@ from meshd.sync.directory_roster import DirectoryRoster
 from meshd.sync.documents import DocumentsPort
 from meshd.sync.engine import SyncEngine
 from meshd.sync.handshake import Credentials, Enrolment
+from meshd.sync.peering import DEFAULT_MAX_SESSIONS
 from meshd.sync.port_guard import quiet_engine_refusals
 from meshd.sync.ports import QuarantineRecord
 from meshd.sync.timing import SyncTiming
@@ -121,6 +122,7 @@ def node_sync(
     keyring: Callable[[], Sequence[tuple[int, bytes]]] | None = None,
     wanted: Wanted = nothing_wanted,
     relay: Callable[[], dict[str, Any] | None] | None = None,
+    max_sessions: int = DEFAULT_MAX_SESSIONS,
 ) -> NodeSync:
     """Sync of this node's documents with its mesh on `host:peer_port`, dialing `peers`, built
     but not started.
@@ -128,7 +130,8 @@ def node_sync(
     `peer_routes` add routes to the peer port's aiohttp app before it starts (pairing);
     `keyring` gives the mesh keys by epoch, newest first (membership), else `data`'s key alone;
     `wanted` lists the attachment blobs charts reference and this device lacks (the clinic's);
-    `relay` the relay link's state for the status.
+    `relay` the relay link's state for the status;
+    `max_sessions` bounds the peer sessions kept at once (meshd.sync.peering).
     """
     quarantine = Quarantine(documents)
     unspent = invite_key(data)
@@ -152,6 +155,7 @@ def node_sync(
         credentials, DocumentsPort(documents), WebSocketTransport(host, peer_port,
                                                                   extra_routes=peer_routes),
         peers=peers, timing=timing, on_quarantine=quarantine.record, blobs=blobs,
+        max_sessions=max_sessions,
     )
     return NodeSync(engine, roster, quarantine, blobs, relay)
 

@@ -4,8 +4,12 @@ Outgoing work is pulled, never pushed into a blocking queue: the session's write
 next message when the link is free, so whoever adds work never waits on the peer and a slow
 peer only slows its own session. Pushed changes beyond PUSH_BACKLOG are dropped for an
 anti-entropy round, which works out what the peer lacks. Order: control messages, the digest,
-pushed changes, announcements, sync-protocol messages, bulk snapshots, then attachment blobs
-(charts first: a blob is only fetched by a device that has the chart naming it).
+pushed changes, announcements, lazy gossip (IHave, sent `lazy_delay_s` after its first entry
+so that one frame carries what changed meanwhile), sync-protocol messages, bulk snapshots,
+then attachment blobs (charts first: a blob is only fetched by a device that has the chart
+naming it). Bulk snapshots, sync-message batches and heads lists go compressed
+(meshd.wire_pack); single pushed changes do not: they are small, and every millisecond of
+theirs counts.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from crdt_model.errors import CorruptDocument
-from meshd import wire
+from meshd import wire, wire_pack
 from meshd.store.base import Attestation
 from meshd.sync.digest import HeadsDigest
 from meshd.sync.doc_sync import DocSync
@@ -35,8 +39,13 @@ class Outbox:
     """The work queued for one peer; `wake` is set whenever there is some."""
 
     def __init__(self, documents: SyncedDocuments, index: HeadsDigest,
-                 doc_sync: DocSync) -> None:
+                 doc_sync: DocSync, peer_heads: dict[str, wire.Heads] | None = None,
+                 lazy_delay_s: float = 0.0) -> None:
         self.wake = asyncio.Event()
+        self._peer_heads = {} if peer_heads is None else peer_heads
+        self._lazy_delay_s = lazy_delay_s
+        self._lazy: dict[str, wire.Heads] = {}
+        self._lazy_due = False
         self._documents = documents
         self._index = index
         self._doc_sync = doc_sync
@@ -50,8 +59,8 @@ class Outbox:
 
     def pending(self) -> int:
         """Documents with something waiting."""
-        return (len(self._pushes) + len(self._announce) + len(self._sync_docs)
-                + len(self._snapshot_docs) + len(self._blobs))
+        return (len(self._pushes) + len(self._announce) + len(self._lazy)
+                + len(self._sync_docs) + len(self._snapshot_docs) + len(self._blobs))
 
     def push(self, change: DocChange) -> None:
         """Queue a change; a whole document from another peer, or a big one, is only announced.
@@ -72,6 +81,16 @@ class Outbox:
             )
         self.wake.set()
 
+    def lazy(self, doc_id: str, heads: wire.Heads) -> None:
+        """Announce these heads in the next IHave (lazy gossip), unless the peer has them."""
+        if not self._lazy and not self._lazy_due:
+            asyncio.get_running_loop().call_later(self._lazy_delay_s, self._lazy_ready)
+        self._lazy[doc_id] = heads
+
+    def _lazy_ready(self) -> None:
+        self._lazy_due = True
+        self.wake.set()
+
     def digest(self) -> None:
         """Send our bucket digests at the next opportunity."""
         self._digest_due = True
@@ -87,7 +106,8 @@ class Outbox:
         batch = deque(wire.DocHeads(d, h) for d, h in entries)
         while batch:
             count = min(MAX_ENTRIES_PER_MESSAGE, len(batch))
-            self.control(wire.BucketHeads(tuple(batch.popleft() for _ in range(count))))
+            taken = tuple(batch.popleft() for _ in range(count))
+            self.control(wire_pack.pack(wire.BucketHeads(taken)))
 
     def want(self, doc_ids: list[str]) -> None:
         """Ask for whole documents, split into messages of bounded size."""
@@ -125,10 +145,20 @@ class Outbox:
         if self._announce:
             ids = list(self._announce)[:MAX_ENTRIES_PER_MESSAGE]
             return wire.BucketHeads(tuple(wire.DocHeads(d, self._announce.pop(d)) for d in ids))
+        if self._lazy_due:
+            self._lazy_due = False
+            lazy, self._lazy = self._lazy, {}
+            # What the peer announced meanwhile, it has: no need to tell it.
+            fresh = [(d, h) for d, h in lazy.items() if self._peer_heads.get(d) != h]
+            if len(fresh) > MAX_ENTRIES_PER_MESSAGE:
+                self._lazy = dict(fresh[MAX_ENTRIES_PER_MESSAGE:])
+                self._lazy_due = True
+            if fresh:
+                return wire.IHave(tuple(fresh[:MAX_ENTRIES_PER_MESSAGE]))
         while self._sync_docs:
             items = await self._sync_batch()
             if items:
-                return await self._proven(wire.SyncMessages(tuple(items)),
+                return await self._proven(wire_pack.pack(wire.SyncMessages(tuple(items))),
                                           [i.doc_id for i in items])
         while self._snapshot_docs:
             ids = list(self._snapshot_docs)[:SNAPSHOT_BATCH_DOCS]
@@ -140,7 +170,8 @@ class Outbox:
                 self._control.append(attestations_message(signed))
             saved = deque(wire.SavedDoc(d, b) for d, b in found.items())
             while saved:
-                self._control.append(wire.Snapshots(tuple(_take(saved, lambda d: len(d.data)))))
+                batch = wire.Snapshots(tuple(_take(saved, lambda d: len(d.data))))
+                self._control.append(wire_pack.pack(batch))  # one zstd stream per batch
             if self._control:
                 return self._control.popleft()
         if self._blobs:

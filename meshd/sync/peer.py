@@ -2,7 +2,7 @@
 
 The reader never waits on the peer (only on local documents), so a slow or stuck peer stalls
 nothing but its own session. Bad data is reported for quarantine and counted; MAX_STRIKES of it
-ends the session as PeerMisbehaving.
+ends the session as PeerMisbehaving. Its link's gossip state (eager or lazy) is `gossip`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from crdt_model.errors import ClinicMeshError, CorruptDocument, SyncError
-from meshd import wire
+from meshd import wire, wire_pack
 from meshd.store.base import Attestation
 from meshd.sync.digest import HeadsDigest
 from meshd.sync.doc_sync import DocSync
+from meshd.sync.gossip import GossipLink
 from meshd.sync.handshake import SecureChannel
 from meshd.sync.outbox import Outbox
 from meshd.sync.ports import (
@@ -60,10 +61,12 @@ class PeerSession:
         self, channel: SecureChannel, address: str, dialed: bool,
         documents: SyncedDocuments, index: HeadsDigest, on_bad: Callable[[BadData], None],
         blobs: SyncedBlobs | None = None,
+        *, pruning: Callable[[], bool] = lambda: False, lazy_delay_s: float = 0.0,
     ) -> None:
         self.channel = channel
         self.address = address
         self.dialed = dialed
+        self.busy = False  # the peer refused the session: it holds all it may (wire.Busy)
         self.strikes = 0
         self.received: Counter[str] = Counter()
         self.sent: Counter[str] = Counter()
@@ -73,12 +76,16 @@ class PeerSession:
         self._on_bad = on_bad
         self._blobs = blobs
         self._closing = asyncio.Event()
+        self._refusing = False
         self._wanted: set[str] = set()
         self._peer_heads: dict[str, wire.Heads] = {}
         self.sync_received: Counter[str] = Counter()
         self._offered: OrderedDict[str, list[Attestation]] = OrderedDict()  # newest last
         self.doc_sync = DocSync(channel.peer_name)
-        self.outbox = Outbox(documents, index, self.doc_sync)
+        self.outbox = Outbox(documents, index, self.doc_sync, self._peer_heads, lazy_delay_s)
+        self.gossip = GossipLink(self.outbox, index, self._peer_heads, pruning=pruning,
+                                 lazy_delay_s=lazy_delay_s, request=self._request,
+                                 closing=self._closing)
 
     @property
     def peer_id(self) -> str:
@@ -100,6 +107,11 @@ class PeerSession:
         if self._peer_heads.get(change.doc_id) != change.heads and (
                 change.origin == LOCAL_ORIGIN or not self.channel.linked):
             self.outbox.push(change)
+
+    def refuse_busy(self) -> None:
+        """Tell the peer this device has no room for its session, then end it."""
+        self.outbox.control(wire.Busy())
+        self._refusing = True
 
     def request_anti_entropy(self) -> None:
         """Send our bucket digests at the next opportunity."""
@@ -143,6 +155,8 @@ class PeerSession:
             while (message := await self.outbox.next_message()) is not None:
                 self.sent[type(message).__name__] += 1
                 await self.channel.send(message)
+                if self._refusing:
+                    return
 
     # --- reading -------------------------------------------------------------------------
 
@@ -150,7 +164,7 @@ class PeerSession:
         while True:
             plaintext = await self.channel.receive_frame()
             try:
-                message = wire.decode(plaintext)
+                message = wire_pack.unpacked(wire.decode(plaintext))
             except SyncError as exc:
                 self._strike(BadData("", f"malformed message: {exc.message}", plaintext[:256]))
                 continue
@@ -178,6 +192,11 @@ class PeerSession:
             self.outbox.blob(await self._blobs.answer(message))
         elif isinstance(message, wire.BlobChunk) and self._blobs is not None:
             self._blobs.received(self.peer_id, message)
+        elif isinstance(message, wire.IHave | wire.Prune | wire.Graft):
+            self.gossip.on_message(message)
+        elif isinstance(message, wire.Busy):
+            self.busy = True
+            self.close()
         else:
             self._strike(BadData("", f"unexpected {type(message).__name__}", b""))
 
@@ -225,6 +244,7 @@ class PeerSession:
             self._peer_heads[item.doc_id] = item.heads
             mine = self._index.get(item.doc_id)
             if mine == item.heads:
+                self.gossip.duplicate()
                 continue  # already here, by another path
             if mine is None and item.base:
                 self._request([item.doc_id])  # only the tail of a document we never had

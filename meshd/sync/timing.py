@@ -14,3 +14,4 @@ class SyncTiming:
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
     misbehaving_ban_s: float = 300.0
+    lazy_push_delay_s: float = 0.1  # gossip: an IHave waits this long, batching what follows
