@@ -3,6 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sync"))
+
+
+@pytest.fixture
+def started() -> Iterator[list[Any]]:
+    """Processes the test started; all stopped afterwards, the last started first."""
+    procs: list[Any] = []
+    yield procs
+    for proc in reversed(procs):
+        proc.stop()

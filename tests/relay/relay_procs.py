@@ -127,3 +127,9 @@ class RelayProcess:
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process)
+
+
+def relay_state(node: Any) -> str | None:
+    """The state of a node's relay link as its sync status shows it (None: no relay)."""
+    relay = node.sync_status().get("relay")
+    return relay.get("state") if isinstance(relay, dict) else None

@@ -4,7 +4,6 @@ its author (or by anti-entropy, where the relay says what it has)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,6 @@ pytestmark = pytest.mark.slow
 
 PATIENTS = 5
 
-
-@pytest.fixture
-def started() -> Iterator[list[Any]]:
-    procs: list[Any] = []
-    yield procs
-    for proc in reversed(procs):
-        proc.stop()
 
 
 def _connected(node: MeshdProcess) -> bool:

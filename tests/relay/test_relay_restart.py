@@ -3,29 +3,17 @@ is back (on the same address) the node relinks by itself and sends what changed 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from meshd_procs import eventually, meshd
-from relay_procs import RelayProcess
+from relay_procs import RelayProcess, relay_state
 from sync_procs import MeshdProcess, make_mesh
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def started() -> Iterator[list[Any]]:
-    procs: list[Any] = []
-    yield procs
-    for proc in reversed(procs):
-        proc.stop()
-
-
-def _relay_state(node: MeshdProcess) -> str | None:
-    relay = node.sync_status().get("relay")
-    return relay.get("state") if isinstance(relay, dict) else None
 
 
 def test_a_node_relinks_after_the_relay_restarts_and_sends_what_it_missed(
@@ -39,16 +27,16 @@ def test_a_node_relinks_after_the_relay_restarts_and_sends_what_it_missed(
     assert done.returncode == 0, done.stderr
     node = MeshdProcess(data).start([])
     started.append(node)
-    eventually(lambda: _relay_state(node) == "connected", 30, "relay link")
+    eventually(lambda: relay_state(node) == "connected", 30, "relay link")
 
     relay.stop()
-    eventually(lambda: _relay_state(node) != "connected", 30, "the link noticed the relay gone")
+    eventually(lambda: relay_state(node) != "connected", 30, "the link noticed the relay gone")
     status, body = node.call("POST", "/api/v1/patients", {
         "given_name": "Zawadi", "family_name": "Mwangi", "sex": "female",
         "birth_date": "1995-09-09"})
     assert status == 201, body
     relay.start()
-    eventually(lambda: _relay_state(node) == "connected", 45, "relinked after the restart")
+    eventually(lambda: relay_state(node) == "connected", 45, "relinked after the restart")
     eventually(lambda: relay.clinic("Clinic A")["charts"] >= 1, 30,
                "the chart written while the relay was down reached it")
     status, body = node.call("GET", "/api/v1/relay/patients?q=Zawadi")

@@ -9,13 +9,12 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from meshd_procs import eventually, meshd
-from relay_procs import RelayProcess
+from relay_procs import RelayProcess, relay_state
 from sync_procs import AT_MS, MeshdProcess, make_mesh
 
 from crdt_model import chart
@@ -33,17 +32,6 @@ pytestmark = pytest.mark.slow
 SETTLE_S = 3.0  # a few sync exchanges, to show that something did NOT arrive
 
 
-@pytest.fixture
-def started() -> Iterator[list[Any]]:
-    procs: list[Any] = []
-    yield procs
-    for proc in reversed(procs):
-        proc.stop()
-
-
-def _relay_state(node: MeshdProcess) -> str | None:
-    relay = node.sync_status().get("relay")
-    return relay.get("state") if isinstance(relay, dict) else None
 
 
 def _forge_unsigned_chart(data: identity.DataDir, given_name: str) -> str:
@@ -95,7 +83,7 @@ def test_credentials_reach_only_their_own_clinic_and_forged_changes_are_refused(
     b0 = MeshdProcess(b_dir).start([])
     started += [a0, a1, b0]
     for node in (a0, a1, b0):
-        eventually(lambda n=node: _relay_state(n) == "connected", 30, "relay link")
+        eventually(lambda n=node: relay_state(n) == "connected", 30, "relay link")
 
     # Clinic B registers a patient; clinic A can find her but holds nothing of B's until a pull.
     status, body = b0.call("POST", "/api/v1/patients", {
@@ -127,12 +115,12 @@ def test_credentials_reach_only_their_own_clinic_and_forged_changes_are_refused(
     assert status == 200
     eventually(lambda: relay.clinic("Clinic B")["errors"] >= 1, 30,
                "the mixed credential's link refused by B's space")
-    assert _relay_state(a0) != "connected" and _relay_state(a1) != "connected"
+    assert relay_state(a0) != "connected" and relay_state(a1) != "connected"
     status, _ = a0.call("POST", "/api/v1/relay/link",
                         {"credential": json.loads(a_cred.read_text())})
     assert status == 200
     for node in (a0, a1):
-        eventually(lambda n=node: _relay_state(n) == "connected", 30, "A's own credential back")
+        eventually(lambda n=node: relay_state(n) == "connected", 30, "A's own credential back")
     # A's own credential can't open B's sync space either (B is bound to B's mesh).
     a_id = json.loads(a_cred.read_text())["clinic_id"]
     assert relay.call("GET", "/relay/v1/patients?q=Baraka", f"{a_id}.{a_secret}")[0] == 200
@@ -142,7 +130,7 @@ def test_credentials_reach_only_their_own_clinic_and_forged_changes_are_refused(
     # A revoked credential gets nothing: the link drops and the API refuses it.
     revoked = meshd("relay", "revoke-clinic", "--data-dir", str(relay.data_dir), "Clinic B")
     assert revoked.returncode == 0, revoked.stderr
-    eventually(lambda: _relay_state(b0) != "connected", 30, "the revoked link dropped")
+    eventually(lambda: relay_state(b0) != "connected", 30, "the revoked link dropped")
     status, body = b0.call("GET", "/api/v1/relay/patients?q=Wanjiru")
     assert status == 401, body
     status, body = b0.call("POST", "/api/v1/patients", {
@@ -152,4 +140,4 @@ def test_credentials_reach_only_their_own_clinic_and_forged_changes_are_refused(
     time.sleep(SETTLE_S)
     assert _search(a1, "Neema") == []
     assert relay.clinic("Clinic B")["revoked"] is True
-    assert _relay_state(b0) != "connected"
+    assert relay_state(b0) != "connected"

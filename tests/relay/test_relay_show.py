@@ -5,13 +5,12 @@ edited in B, and the edit reaches every device of clinic A."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from meshd_procs import eventually, meshd
-from relay_procs import RelayProcess
+from relay_procs import RelayProcess, relay_state
 from sync_procs import MeshdProcess, make_mesh
 
 pytestmark = pytest.mark.slow
@@ -20,18 +19,7 @@ PATIENT = {"given_name": "Wanjiru", "family_name": "Kamau", "sex": "female",
            "birth_date": "1987-03-14", "village": "Kisoro"}
 
 
-@pytest.fixture
-def started() -> Iterator[list[Any]]:
-    """Processes the test started; all stopped afterwards, nodes first."""
-    procs: list[Any] = []
-    yield procs
-    for proc in reversed(procs):
-        proc.stop()
 
-
-def _relay_state(node: MeshdProcess) -> str | None:
-    relay = node.sync_status().get("relay")
-    return relay.get("state") if isinstance(relay, dict) else None
 
 
 def _texts(value: Any) -> list[str]:
@@ -70,7 +58,7 @@ def test_a_chart_follows_its_patient_from_clinic_a_to_clinic_b_and_back(
     clinic_b = _clinic(tmp_path, "Clinic B", relay, started)
     # The credential reached the second device of each clinic through its mesh: all link.
     for node in clinic_a + clinic_b:
-        eventually(lambda n=node: _relay_state(n) == "connected", 30, "relay link")
+        eventually(lambda n=node: relay_state(n) == "connected", 30, "relay link")
 
     status, body = clinic_a[0].call("POST", "/api/v1/patients", PATIENT)
     assert status == 201, body

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,6 @@ pytestmark = pytest.mark.slow
 
 TRIES_S = 4.0  # a few dials with backoff
 
-
-@pytest.fixture
-def started() -> Iterator[list[Any]]:
-    procs: list[Any] = []
-    yield procs
-    for proc in reversed(procs):
-        proc.stop()
 
 
 def _relay(node: MeshdProcess) -> dict[str, Any]:
