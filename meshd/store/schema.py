@@ -8,6 +8,8 @@ each in its own transaction; a store written by a newer meshd is refused, never 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -191,21 +193,41 @@ def _open(path: Path, key: bytes, mode: str, flags: str = "") -> Any:
 
 
 def _check_key(path: Path, key: bytes) -> None:
-    """Decrypt page 1 of the main file, read-only, before any connection may write.
+    """Decrypt the store's schema, read-only, before any connection may write.
 
     `immutable=1` keeps SQLite away from the -wal and -shm files: an ordinary connection that
-    fails on a wrong key still checkpoints and deletes a leftover -wal when it closes.
+    fails on a wrong key still checkpoints and deletes a leftover -wal when it closes. But a
+    process killed during a checkpoint leaves a main file that is consistent only with its
+    WAL; then a copy of the pair is checked, so the originals stay untouched either way.
     """
-    conn = _open(path, key, "ro", "&immutable=1")
+    try:
+        _read_version(path, key, "&immutable=1")
+        return
+    except SQLiteError as exc:
+        wal = Path(f"{path}-wal")
+        if not wal.exists() or wal.stat().st_size == 0:
+            raise _damaged(path) from exc
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".check-") as scratch:
+        copy = Path(scratch) / path.name
+        shutil.copyfile(path, copy)
+        shutil.copyfile(wal, f"{copy}-wal")
+        try:
+            _read_version(copy, key, "")
+        except SQLiteError as exc:
+            raise _damaged(path) from exc
+
+
+def _read_version(path: Path, key: bytes, flags: str) -> None:
+    conn = _open(path, key, "ro" if flags else "rw", flags)
     try:
         conn.execute("PRAGMA user_version").fetchone()
-    except SQLiteError as exc:
-        raise StoreError(
-            f"can't open the store at {path}: wrong key, or the file is damaged or not a "
-            "clinicmesh store; nothing was changed"
-        ) from exc
     finally:
         conn.close()
+
+
+def _damaged(path: Path) -> StoreError:
+    return StoreError(f"can't open the store at {path}: wrong key, or the file is damaged or "
+                      "not a clinicmesh store; nothing was changed")
 
 
 def migrate(conn: Any, path: Path) -> None:
