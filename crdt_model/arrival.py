@@ -68,8 +68,9 @@ def check_arrival(
     _check_root(doc_id, kind, new)
     old = before.to_dict() if before is not None else {}
     if actors is not None:
+        writers = set(actors)
         for section in APPEND_ONLY[kind]:
-            _check_authors(section, old.get(section), new[section], set(actors))
+            _check_authors(section, old.get(section), new[section], writers)
     if before is None:
         return f"new {kind}"
     for section in APPEND_ONLY[kind]:

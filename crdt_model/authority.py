@@ -64,14 +64,16 @@ def founder(root: Mapping[str, Any] | None) -> str | None:
 
 
 def check_authority(
-    doc_id: str, doc: Doc, since: Sequence[bytes], known: Mapping[str, Any] | None
+    doc_id: str, doc: Doc, since: Sequence[bytes], known: Mapping[str, Any] | None,
+    states: States | None = None,
 ) -> None:
     """RefusedChange unless every change of the directory `doc` after `since` was made by a
     device allowed to make it, judged by the directory as of that change's parents. `known`
-    is this device's directory before these changes (None when it has none yet)."""
+    is this device's directory before these changes (None when it has none yet); `states`,
+    the document's earlier states when the caller has them already."""
     known_devices = _devices(known or {})
     known_founder = founder(known)
-    states = States(doc)
+    states = states or States(doc)
     for change, parents, _ in doc.changes(since):
         if change.actor == genesis_actor(doc_id):
             continue  # the shared first change: proven byte for byte (meshd.attest)
@@ -96,7 +98,8 @@ def check_own_change(doc_id: str, doc: Doc, before: Sequence[bytes]) -> None:
     """Forbidden when this device may not make the directory change it just made: other
     devices would refuse it, so it must never be stored."""
     try:
-        check_authority(doc_id, doc, before, States(doc).at(before) if before else None)
+        states = States(doc)
+        check_authority(doc_id, doc, before, states.at(before) if before else None, states)
     except RefusedChange as exc:
         raise Forbidden(f"{exc.message}; make it on an admin device") from None
 
