@@ -171,23 +171,34 @@ def _directory(data: DataDir, write: Callable[[Any], object] | None = None) -> d
     return asyncio.run(run())
 
 
-@pytest.mark.parametrize("attack", [
-    lambda me: lambda tx: tx.put(("users",), "eve", ADMIN),
-    lambda me: lambda tx: tx.put(("users", "admin1"), "pin_hash", "scrypt$0000"),
-    lambda me: lambda tx: tx.put(("devices",), "5d" * 8, {
+NOT_ADMIN = "is not an admin device"
+
+
+@pytest.mark.parametrize(("attack", "reason"), [
+    (lambda me: lambda tx: tx.put(("users",), "eve", ADMIN), NOT_ADMIN),
+    (lambda me: lambda tx: tx.put(("users", "admin1"), "pin_hash", "scrypt$0000"), NOT_ADMIN),
+    (lambda me: lambda tx: tx.put(("devices",), "5d" * 8, {
         "name": "shadow", "public_key": "12" * 32, "added_by": "5d" * 8, "revoked_at": None}),
-    lambda me: lambda tx: tx.put(("devices", me), "admin", True),
-    lambda me: lambda tx: tx.put(("settings",), "relay", "wss://elsewhere.example"),
-], ids=["admin-user", "admin-pin", "shadow-device", "self-promotion", "settings"])
+     NOT_ADMIN),
+    (lambda me: lambda tx: tx.put(("devices", me), "admin", True), NOT_ADMIN),
+    (lambda me: lambda tx: tx.put(("settings",), "relay", "wss://elsewhere.example"), NOT_ADMIN),
+    (lambda me: lambda tx: tx.put(("devices", "cc" * 8), "revoked_at", None), "was undone"),
+], ids=["admin-user", "admin-pin", "shadow-device", "self-promotion", "settings", "unrevoke"])
 def test_a_member_cannot_make_itself_an_admin_or_plant_a_device(
-    tmp_path: Path, attack: Callable[[str], Callable[[Tx], None]],
+    tmp_path: Path, attack: Callable[[str], Callable[[Tx], None]], reason: str,
 ) -> None:
-    """Users, devices and settings change only on an admin device (the founder here): a
-    rostered tablet signing such a directory change is refused, named, and changes nothing."""
+    """Users, devices and settings change only on an admin device (the founder here), and a
+    revocation is never undone: a rostered tablet signing such a directory change is refused,
+    named, and changes nothing."""
     honest_dir, hostile_dir = make_mesh(tmp_path, 2)
     admin = Author(honest_dir.identity.device_id, "admin1", AT_MS)
-    before = _directory(honest_dir, lambda doc: directory.add_user(
-        doc, "admin1", {"name": "Ada", "roles": ["admin"], "pin_hash": "scrypt$ada"}, admin))
+
+    def set_up(doc: Any) -> None:
+        directory.add_user(
+            doc, "admin1", {"name": "Ada", "roles": ["admin"], "pin_hash": "scrypt$ada"}, admin)
+        directory.revoke_device(doc, "cc" * 8, admin)  # a lost tablet, for "unrevoke"
+
+    before = _directory(honest_dir, set_up)
     doc_id = directory_id(honest_dir.identity.mesh_id)
     node = MeshdProcess(honest_dir).start([])
     try:
@@ -195,7 +206,7 @@ def test_a_member_cannot_make_itself_an_admin_or_plant_a_device(
         eventually(lambda: node.sync_status()["quarantine"] != [], 15)
         refused = node.sync_status()["quarantine"][0]
         assert refused["device_name"] == "stolen-tablet" and refused["doc_id"] == doc_id
-        assert "is not an admin device" in refused["reason"]
+        assert reason in refused["reason"]
     finally:
         node.stop()
     assert _directory(honest_dir) == before
