@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from aiohttp import MultipartReader, web
@@ -19,6 +19,8 @@ from ui.auth import Session, Sessions
 from ui.lockout import LockoutBook
 from ui.records import Facility, User
 from ui.service import ClinicService
+
+T = TypeVar("T")
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 SESSION_COOKIE = "cm_session"
@@ -133,6 +135,19 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     return web.Response(
         text=render_text(request, template, **context), status=status, content_type="text/html"
     )
+
+
+WORKLIST_WINDOW = 50
+
+
+def worklist_window(items: list[T], show_all: bool) -> tuple[list[T], int]:
+    """The first WORKLIST_WINDOW items (oldest first) and how many more wait, or all of them.
+
+    A tablet at the lab bench or the pharmacy shows the next hour's work; the page stays fast
+    however long the list grows, and `?all=1` shows every item."""
+    if show_all:
+        return items, 0
+    return items[:WORKLIST_WINDOW], max(0, len(items) - WORKLIST_WINDOW)
 
 
 def redirect(location: str) -> web.HTTPSeeOther:

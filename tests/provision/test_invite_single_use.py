@@ -18,7 +18,7 @@ PATIENT = {"given_name": "Neema", "family_name": "Mwangi", "sex": "female",
            "birth_date": "1988-07-15"}
 CONVERGE_S = 30.0
 REFUSED_WITHIN_S = 15.0
-SHORT_INVITE_HOURS = 4 / 3600  # four seconds
+SHORT_INVITE_HOURS = 12 / 3600  # twelve seconds: `meshd init` must run in time on a busy machine
 
 
 @pytest.fixture

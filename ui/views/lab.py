@@ -11,16 +11,18 @@ from crdt_model.lab_tests import LAB_TESTS as CATALOGUE_TESTS
 from ui.clinical import INTERPRETATION_LABELS, LAB_TESTS
 from ui.forms import Errors, error_message, number_value, posted_text, text_value
 from ui.views.patients import patient_id_of
-from ui.web import redirect, render, require, service
+from ui.web import redirect, render, require, service, worklist_window
 
 routes = web.RouteTableDef()
 
 
 async def _page(request: web.Request, errors: Errors | None = None,
                 form: dict[str, str] | None = None, status: int = 200) -> web.Response:
-    orders = await service(request).pending_lab_orders()
+    show_all = request.query.get("all") == "1" or bool(errors)
+    orders, more = worklist_window(await service(request).pending_lab_orders(), show_all)
     units = {label: unit for label, unit in LAB_TESTS.values()}
-    return render(request, "lab.html", status=status, orders=orders, errors=errors or {},
+    return render(request, "lab.html", status=status, orders=orders, more=more,
+                  show_all=show_all, errors=errors or {},
                   form=form or {}, units=units, interpretations=INTERPRETATION_LABELS,
                   catalogue=CATALOGUE_TESTS)
 

@@ -14,7 +14,7 @@ from crdt_model.errors import ClinicMeshError, NotFound
 from ui.forms import Errors, error_message, int_value, posted_text, text_value
 from ui.i18n import gettext as _
 from ui.views.patients import patient_id_of
-from ui.web import redirect, render, require, service
+from ui.web import redirect, render, require, service, worklist_window
 
 routes = web.RouteTableDef()
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -25,13 +25,14 @@ async def _page(request: web.Request, errors: Errors | None = None,
                 form: dict[str, str] | None = None, status: int = 200) -> web.Response:
     svc = service(request)
     stock = await svc.stock()
-    pending = await svc.pending_prescriptions()
-    wanted = {p.drug_id for p in pending}
+    every = await svc.pending_prescriptions()
+    wanted = {p.drug_id for p in every}
+    pending, more = worklist_window(every, request.query.get("all") == "1" or bool(errors))
     # Worth a warning: a level below zero, or none left of a medicine someone is waiting for
     # (a catalogue medicine never stocked here is not news).
     short = [s for s in stock if s.level < 0 or (s.level == 0 and s.drug_id in wanted)]
     printed = request.query.get("label", "")
-    return render(request, "pharmacy.html", status=status, pending=pending, stock=stock,
+    return render(request, "pharmacy.html", status=status, pending=pending, more=more, stock=stock,
                   label=printed if _LABEL.fullmatch(printed) else None,
                   short=short, expiring=await svc.expiring_batches(),
                   levels={s.drug_id: s for s in stock}, errors=errors or {}, form=form or {})
