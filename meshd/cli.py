@@ -111,6 +111,9 @@ def run(
     peer: Annotated[
         list[str] | None, typer.Option("--peer", help="A peer HOST:PORT (repeatable).")
     ] = None,
+    hint: Annotated[list[str] | None, typer.Option("--hint", help=(
+        "A HOST:PORT that may be a peer, dialed only if chosen, as a device found over mDNS "
+        "(repeatable; for networks that block multicast)."))] = None,
     relay: Annotated[str | None, typer.Option(help="URL of the central relay.")] = None,
     no_mdns: Annotated[bool, typer.Option("--no-mdns", help="Do not use mDNS.")] = False,
     max_peers: Annotated[int, typer.Option(
@@ -133,7 +136,8 @@ def run(
         peers = tuple(dict.fromkeys([*identity.configured_peers(data_dir), *(peer or ())]))
         options = NodeOptions(
             data_dir=data_dir, host=host, api_port=api_port, peer_port=peer_port,
-            peers=peers, relay=relay, mdns=not no_mdns, passphrase=passphrase,
+            peers=peers, hints=tuple(hint or ()), relay=relay, mdns=not no_mdns,
+            passphrase=passphrase,
             max_peers=max(1, max_peers), extensions=(provision.add_invite_route, mount_ui),
         )
         asyncio.run(Node(options).run_until_signalled())

@@ -64,7 +64,8 @@ class NodeOptions:
     host: str = DEFAULT_HOST
     api_port: int = DEFAULT_API_PORT
     peer_port: int = DEFAULT_PEER_PORT
-    peers: Sequence[str] = ()
+    peers: Sequence[str] = ()  # always dialed
+    hints: Sequence[str] = ()  # dialed if chosen within max_peers, as found over mDNS
     relay: str | None = None
     mdns: bool = True
     passphrase: str | None = None
@@ -132,6 +133,8 @@ class Node(Lifecycle):
             relay=lambda: relay.status(),
             max_sessions=options.max_peers,
         )
+        for address in options.hints:
+            sync.engine.add_peer(address)
         relay = RelayLink(documents, data, sync.engine)
         relay_patients = self.relay_patients = RelayPatients(relay, clinic, documents)
         # Rostered devices sign their own changes; the relay countersigns other clinics'.

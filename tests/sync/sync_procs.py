@@ -13,6 +13,7 @@ import random
 import shutil
 import subprocess
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,10 +172,10 @@ class MeshdProcess:
     def peer_address(self) -> str:
         return f"127.0.0.1:{self.peer_port}"
 
-    def start(self, peers: list[str]) -> MeshdProcess:
-        """Start `meshd run` and wait (bounded) until its API answers."""
+    def start(self, peers: list[str], extra: Sequence[str] = ()) -> MeshdProcess:
+        """Start `meshd run` (with `extra` arguments) and wait (bounded) until its API answers."""
         args = [str(MESHD), "run", "--data-dir", str(self.data.path), "--api-port",
-                str(self.api_port), "--peer-port", str(self.peer_port), "--no-mdns"]
+                str(self.api_port), "--peer-port", str(self.peer_port), "--no-mdns", *extra]
         for peer in peers:
             args += ["--peer", peer]
         log = (self.data.path / "test-run.log").open("a")
