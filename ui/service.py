@@ -83,8 +83,11 @@ class ClinicService(Protocol):
         """A new chart from `validate.registration` input; returns the patient id."""
         ...
 
-    async def admit_patient(self, demographics: Mapping[str, Any], today: str, by: str) -> str:
-        """A walk-in: a new chart, checked in for triage today; returns the patient id."""
+    async def admit_patient(self, demographics: Mapping[str, Any], today: str, by: str,
+                            photo: tuple[bytes, str] | None = None) -> str:
+        """A walk-in: a new chart, checked in for triage today; returns the patient id. With a
+        `photo` (bytes, file name), the chart's photo too; ValidationError(field="photo") when
+        it is not a JPEG, PNG, GIF or WebP image or is over the limit (nothing registered)."""
         ...
 
     async def likely_duplicates(
