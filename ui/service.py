@@ -242,6 +242,18 @@ class ClinicService(Protocol):
         """Add a signed correction to the ledger."""
         ...
 
+    async def stock_batches(self) -> dict[str, list[StockBatch]]:
+        """Each drug's batches not used up (level, expiry), soonest expiry first, by drug id."""
+        ...
+
+    async def count_batches(self, drug_id: str, counts: Mapping[str, int], reason: str,
+                            by: str) -> int:
+        """A shelf count of a drug's batches ({batch: counted}; "" is stock without a batch
+        number): each batch whose count differs from its level is adjusted by the difference
+        with `reason`; returns how many were. InvalidFields names each wrong count as
+        `counts.<batch>`; NotFound(field="drug_id") for a drug not in the catalogue."""
+        ...
+
     async def count_stock(self, drug_id: str, counted: int, reason: str, by: str) -> None:
         """Set a drug's level to what was counted on the shelf (reconciles a level below zero);
         NotFound(field="drug_id") for a drug not in the catalogue."""
