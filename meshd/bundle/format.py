@@ -7,9 +7,11 @@
 The header names the format version, mesh, device, key epoch, creation time and a random
 salt; the frame key is HKDF(mesh key of that epoch, salt), every frame's associated data is the
 header's digest and its nonce a counter with a final flag, so a frame altered, moved, dropped
-or cut off fails to open. The zlib stream holds records: `D` doc id + document bytes, and one
-`E` record with their count last. Readers and writers hold one frame and one document at a
-time: memory never grows with the number of charts. No store, no network here.
+or cut off fails to open. The zlib stream holds records: `D` doc id + document bytes, `B` an
+attachment blob (SHA-256, content type, bytes; version 2, after the chart naming it, checked
+against its digest on reading), and one `E` record with their counts last. Readers and writers
+hold one frame and one document (or blob) at a time: memory never grows with the number of
+charts. No store, no network here.
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from crdt_model.attachments import MAX_ATTACHMENT_BYTES
+from crdt_model.attachments import content_type as checked_type
 from crdt_model.errors import ValidationError
 
 MAGIC = b"CMBUNDL\x01"
 FORMAT = "clinicmesh-bundle"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 carried no attachment blobs
 FRAME_BYTES = 64 * 1024
 TAG_BYTES = 16
 SIGNATURE_BYTES = 64
@@ -42,10 +47,13 @@ MAX_HEADER_BYTES = 16 * 1024
 MAX_DOC_ID_BYTES = 200
 # The largest document the remote path accepts (a facility's stock ledger; meshd.remote_changes).
 MAX_DOC_BYTES = 16 * 1024 * 1024
+# The most attachment bytes one bundle carries (the rest reach the devices over sync).
+MAX_BUNDLE_BLOB_BYTES = 1024 * 1024 * 1024
+MAX_CONTENT_TYPE_BYTES = 255
 _KEY_INFO = b"clinicmesh bundle v1"
 _SIGN_CONTEXT = b"clinicmesh bundle signature v1"
 _U32 = struct.Struct(">I")
-_DOC, _END = b"D", b"E"
+_DOC, _BLOB, _END = b"D", b"B", b"E"
 
 
 class BundleRefused(ValidationError):
@@ -79,6 +87,15 @@ class BundleHeader:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
 
 
+@dataclass(frozen=True, slots=True)
+class Blob:
+    """An attachment's bytes carried in a bundle, with the SHA-256 they hash to."""
+
+    sha256: str
+    content_type: str
+    data: bytes
+
+
 def new_salt() -> str:
     """A fresh random salt for a bundle's key."""
     return secrets.token_bytes(SALT_BYTES).hex()
@@ -109,9 +126,12 @@ class BundleWriter:
         raw = header.encode()
         self._aad = hashlib.sha256(raw).digest()
         self._zip = zlib.compressobj(6)
+        self._version = header.version
         self._pending = bytearray()
         self._counter = 0
         self.documents = 0
+        self.blobs = 0
+        self.blob_bytes = 0
         self._write(MAGIC + _U32.pack(len(raw)) + raw)
 
     def _write(self, data: bytes) -> None:
@@ -138,9 +158,22 @@ class BundleWriter:
         self._feed(data)
         self.documents += 1
 
+    def add_blob(self, sha256: str, content_type: str, data: bytes) -> None:
+        """Append an attachment's bytes (after the chart that names it)."""
+        kind = content_type.encode()
+        if len(data) > MAX_ATTACHMENT_BYTES or len(kind) > MAX_CONTENT_TYPE_BYTES or \
+                self.blob_bytes + len(data) > MAX_BUNDLE_BLOB_BYTES:
+            raise ValidationError(f"attachment {sha256[:12]} can't go in a bundle (size)")
+        self._feed(_BLOB + bytes.fromhex(sha256) + bytes([len(kind)]) + kind
+                   + _U32.pack(len(data)))
+        self._feed(data)
+        self.blobs += 1
+        self.blob_bytes += len(data)
+
     def finish(self) -> None:
         """Write the end record, the final frame and the signature."""
-        self._feed(_END + _U32.pack(self.documents))
+        self._feed(_END + _U32.pack(self.documents)
+                   + (_U32.pack(self.blobs) if self._version >= 2 else b""))
         self._pending += self._zip.flush()
         while len(self._pending) > FRAME_BYTES:
             self._seal(bytes(self._pending[:FRAME_BYTES]), final=False)
@@ -166,7 +199,7 @@ def read_header(stream: BinaryIO) -> BundleHeader:
         raise BundleRefused("the bundle's header is damaged")
     try:
         record = json.loads(_read_exact(stream, size, "header"))
-        if record.get("format") != FORMAT or record.get("version") != VERSION:
+        if record.get("format") != FORMAT or record.get("version") not in READABLE_VERSIONS:
             raise BundleRefused(
                 f"this bundle has format version {record.get('version')!r}; this device reads "
                 f"version {VERSION}: update clinicmesh")
@@ -268,22 +301,32 @@ class _Inflater:
             and next(self._frames, None) is None
 
 
-def documents(stream: BinaryIO, key: bytes) -> Iterator[tuple[str, bytes]]:
-    """(doc id, bytes) of every document of the bundle (`stream` at its start), in order.
+def contents(stream: BinaryIO, key: bytes) -> Iterator[tuple[str, bytes] | Blob]:
+    """Every record of the bundle (`stream` at its start), in order: (doc id, bytes) of a
+    document, or a Blob whose bytes were checked against its SHA-256.
 
     The frames are opened and the records checked as they come; BundleRefused at the first
     fault, so a caller must read to the end before trusting any of it.
     """
     header = read_header(stream)
     inflater = _Inflater(_plain_frames(stream, header, key))
-    count = 0
+    count = blobs = blob_bytes = 0
     while True:
         kind = inflater.read(1)
         if kind == _END:
             (expected,) = _U32.unpack(inflater.read(4))
-            if expected != count or not inflater.at_end():
+            expected_blobs = _U32.unpack(inflater.read(4))[0] if header.version >= 2 else 0
+            if expected != count or expected_blobs != blobs or not inflater.at_end():
                 raise BundleRefused("the bundle's contents are damaged (count or trailing data)")
             return
+        if kind == _BLOB and header.version >= 2:
+            blob = _blob(inflater)
+            blobs += 1
+            blob_bytes += len(blob.data)
+            if blob_bytes > MAX_BUNDLE_BLOB_BYTES:
+                raise BundleRefused("the bundle carries more attachment bytes than a bundle may")
+            yield blob
+            continue
         if kind != _DOC:
             raise BundleRefused("the bundle's contents are damaged (an unknown record)")
         (id_size,) = _U32.unpack(inflater.read(4))
@@ -298,3 +341,27 @@ def documents(stream: BinaryIO, key: bytes) -> Iterator[tuple[str, bytes]]:
             raise BundleRefused(f"{doc_id} in the bundle is over the size limit")
         count += 1
         yield doc_id, inflater.read(size)
+
+
+def _blob(inflater: _Inflater) -> Blob:
+    sha256 = inflater.read(32).hex()
+    try:
+        content_type = checked_type(inflater.read(inflater.read(1)[0]).decode("ascii"))
+    except (UnicodeDecodeError, ValidationError):
+        raise BundleRefused("the bundle's contents are damaged (an attachment)") from None
+    (size,) = _U32.unpack(inflater.read(4))
+    if size > MAX_ATTACHMENT_BYTES:
+        raise BundleRefused(f"attachment {sha256[:12]} in the bundle is over the size limit")
+    data = inflater.read(size)
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise BundleRefused(f"attachment {sha256[:12]} in the bundle does not match its SHA-256: "
+                            "the bundle was altered or made by faulty software; nothing was "
+                            "imported")
+    return Blob(sha256, content_type, data)
+
+
+def documents(stream: BinaryIO, key: bytes) -> Iterator[tuple[str, bytes]]:
+    """(doc id, bytes) of every document of the bundle, in order (its blobs left out)."""
+    for item in contents(stream, key):
+        if not isinstance(item, Blob):
+            yield item
