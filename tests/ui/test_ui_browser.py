@@ -41,7 +41,7 @@ async def serve(clinic: ClinicService, **options: Any) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-@pytest_asyncio.fixture(params=["memory", "sqlcipher"])
+@pytest_asyncio.fixture(params=["memory", "sqlcipher"], loop_scope="module")
 async def server(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[str, ClinicService]]:
@@ -58,6 +58,13 @@ async def server(
 
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[object]:
+    async with launched_chromium() as chromium:
+        yield chromium
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def day_browser() -> AsyncIterator[object]:
+    """One Chromium for every language's day (each day's devices are new contexts)."""
     async with launched_chromium() as chromium:
         yield chromium
 
@@ -137,12 +144,13 @@ DAYS = [("memory", "en"), ("sqlcipher", "en"), ("memory", "es"), ("memory", "fr"
 LOCALES = {"en": "en-GB", "es": "es-ES", "fr": "fr-FR", "sw": "sw-KE"}
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize(("server", "language"), DAYS, indirect=["server"])
 async def test_a_clinic_day_from_set_up_to_dispensing(
-    server: tuple[str, ClinicService], browser: object, language: str
+    server: tuple[str, ClinicService], day_browser: object, language: str
 ) -> None:
     base, clinic = server
+    browser = day_browser
     day = Day(language)
     t = day.t
     admin = await day_device(browser, base, day)
