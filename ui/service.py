@@ -6,8 +6,7 @@ store (docs/ARCHITECTURE.md). Inputs that become chart entries are plain mapping
 that `crdt_model.validate` / `crdt_model.rules` check; the service raises `ValidationError` (with
 `field`), `NotFound` or `ConflictError` from `crdt_model.errors` and stores nothing then.
 `by` is always the id of the logged-in user; the service adds the device and the time.
-Every search must use an index: the UI calls these on every page view (< 100 ms at 50,000
-charts).
+Every search uses an index: the UI calls these on every page view (< 100 ms, 50,000 charts).
 """
 
 from __future__ import annotations
@@ -85,9 +84,8 @@ class ClinicService(Protocol):
 
     async def admit_patient(self, demographics: Mapping[str, Any], today: str, by: str,
                             photo: tuple[bytes, str] | None = None) -> str:
-        """A walk-in: a new chart, checked in for triage today; returns the patient id. With a
-        `photo` (bytes, file name), the chart's photo too; ValidationError(field="photo") when
-        it is not a JPEG, PNG, GIF or WebP image or is over the limit (nothing registered)."""
+        """A walk-in, checked in for triage today, with its `photo` (bytes, file name); its id.
+        ValidationError(field="photo") for a photo that is not an image (nothing registered)."""
         ...
 
     async def likely_duplicates(
@@ -248,10 +246,8 @@ class ClinicService(Protocol):
 
     async def count_batches(self, drug_id: str, counts: Mapping[str, int], reason: str,
                             by: str) -> int:
-        """A shelf count of a drug's batches ({batch: counted}; "" is stock without a batch
-        number): each batch whose count differs from its level is adjusted by the difference
-        with `reason`; returns how many were. InvalidFields names each wrong count as
-        `counts.<batch>`; NotFound(field="drug_id") for a drug not in the catalogue."""
+        """A shelf count ({batch: counted}) adjusting each batch that differs; how many did.
+        InvalidFields names wrong counts `counts.<batch>`; NotFound(field="drug_id")."""
         ...
 
     async def count_stock(self, drug_id: str, counted: int, reason: str, by: str) -> None:

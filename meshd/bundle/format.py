@@ -11,7 +11,7 @@ or cut off fails to open. The zlib stream holds records: `D` doc id + document b
 attachment blob (SHA-256, content type, bytes; version 2, after the chart naming it, checked
 against its digest on reading), and one `E` record with their counts last. Readers and writers
 hold one frame and one document (or blob) at a time: memory never grows with the number of
-charts. No store, no network here.
+charts. The records are read by meshd.bundle.reading. No store, no network here.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crdt_model.attachments import MAX_ATTACHMENT_BYTES
-from crdt_model.attachments import content_type as checked_type
 from crdt_model.errors import ValidationError
 
 MAGIC = b"CMBUNDL\x01"
@@ -52,8 +51,8 @@ MAX_BUNDLE_BLOB_BYTES = 1024 * 1024 * 1024
 MAX_CONTENT_TYPE_BYTES = 255
 _KEY_INFO = b"clinicmesh bundle v1"
 _SIGN_CONTEXT = b"clinicmesh bundle signature v1"
-_U32 = struct.Struct(">I")
-_DOC, _BLOB, _END = b"D", b"B", b"E"
+U32 = struct.Struct(">I")
+DOC_RECORD, BLOB_RECORD, END_RECORD = b"D", b"B", b"E"
 
 
 class BundleRefused(ValidationError):
@@ -85,15 +84,6 @@ class BundleHeader:
     def encode(self) -> bytes:
         """The header as written in the file (sorted JSON)."""
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
-
-
-@dataclass(frozen=True, slots=True)
-class Blob:
-    """An attachment's bytes carried in a bundle, with the SHA-256 they hash to."""
-
-    sha256: str
-    content_type: str
-    data: bytes
 
 
 def new_salt() -> str:
@@ -132,7 +122,7 @@ class BundleWriter:
         self.documents = 0
         self.blobs = 0
         self.blob_bytes = 0
-        self._write(MAGIC + _U32.pack(len(raw)) + raw)
+        self._write(MAGIC + U32.pack(len(raw)) + raw)
 
     def _write(self, data: bytes) -> None:
         self._hash.update(data)
@@ -141,7 +131,7 @@ class BundleWriter:
     def _seal(self, plain: bytes, final: bool) -> None:
         sealed = self._aead.encrypt(_nonce(self._counter, final), plain, self._aad)
         self._counter += 1
-        self._write(_U32.pack(len(sealed)) + sealed)
+        self._write(U32.pack(len(sealed)) + sealed)
 
     def _feed(self, plain: bytes) -> None:
         self._pending += self._zip.compress(plain)
@@ -154,7 +144,7 @@ class BundleWriter:
         ident = doc_id.encode()
         if not 0 < len(ident) <= MAX_DOC_ID_BYTES or len(data) > MAX_DOC_BYTES:
             raise ValidationError(f"{doc_id[:80]} can't go in a bundle (id or size)")
-        self._feed(_DOC + _U32.pack(len(ident)) + ident + _U32.pack(len(data)))
+        self._feed(DOC_RECORD + U32.pack(len(ident)) + ident + U32.pack(len(data)))
         self._feed(data)
         self.documents += 1
 
@@ -164,22 +154,22 @@ class BundleWriter:
         if len(data) > MAX_ATTACHMENT_BYTES or len(kind) > MAX_CONTENT_TYPE_BYTES or \
                 self.blob_bytes + len(data) > MAX_BUNDLE_BLOB_BYTES:
             raise ValidationError(f"attachment {sha256[:12]} can't go in a bundle (size)")
-        self._feed(_BLOB + bytes.fromhex(sha256) + bytes([len(kind)]) + kind
-                   + _U32.pack(len(data)))
+        self._feed(BLOB_RECORD + bytes.fromhex(sha256) + bytes([len(kind)]) + kind
+                   + U32.pack(len(data)))
         self._feed(data)
         self.blobs += 1
         self.blob_bytes += len(data)
 
     def finish(self) -> None:
         """Write the end record, the final frame and the signature."""
-        self._feed(_END + _U32.pack(self.documents)
-                   + (_U32.pack(self.blobs) if self._version >= 2 else b""))
+        self._feed(END_RECORD + U32.pack(self.documents)
+                   + (U32.pack(self.blobs) if self._version >= 2 else b""))
         self._pending += self._zip.flush()
         while len(self._pending) > FRAME_BYTES:
             self._seal(bytes(self._pending[:FRAME_BYTES]), final=False)
             del self._pending[:FRAME_BYTES]
         self._seal(bytes(self._pending), final=True)
-        self._write(_U32.pack(0))
+        self._write(U32.pack(0))
         self._out.write(self._signer.sign(_signed(self._hash.digest())))
 
 
@@ -194,7 +184,7 @@ def read_header(stream: BinaryIO) -> BundleHeader:
     """The header at the start of `stream`; BundleRefused when it is not a bundle we read."""
     if stream.read(len(MAGIC)) != MAGIC:
         raise BundleRefused("this file is not a clinicmesh bundle")
-    (size,) = _U32.unpack(_read_exact(stream, 4, "header"))
+    (size,) = U32.unpack(_read_exact(stream, 4, "header"))
     if size > MAX_HEADER_BYTES:
         raise BundleRefused("the bundle's header is damaged")
     try:
@@ -222,12 +212,12 @@ def check_signature(stream: BinaryIO, public_key: bytes) -> None:
     """Verify the device's signature over the whole file (`stream` at its start)."""
     digest = hashlib.sha256()
     head = _read_exact(stream, len(MAGIC) + 4, "header")
-    (size,) = _U32.unpack(head[len(MAGIC):])
+    (size,) = U32.unpack(head[len(MAGIC):])
     digest.update(head + _read_exact(stream, min(size, MAX_HEADER_BYTES + 1), "header"))
     while True:
         raw = _read_exact(stream, 4, "frames")
         digest.update(raw)
-        (size,) = _U32.unpack(raw)
+        (size,) = U32.unpack(raw)
         if size == 0:
             break
         if size > FRAME_BYTES + TAG_BYTES:
@@ -244,12 +234,12 @@ def check_signature(stream: BinaryIO, public_key: bytes) -> None:
                             "or damaged") from None
 
 
-def _plain_frames(stream: BinaryIO, header: BundleHeader, key: bytes) -> Iterator[bytes]:
+def plain_frames(stream: BinaryIO, header: BundleHeader, key: bytes) -> Iterator[bytes]:
     """Each frame opened, in order, ending after the final one."""
     aead, aad = ChaCha20Poly1305(key), hashlib.sha256(header.encode()).digest()
     counter = 0
     while True:
-        (size,) = _U32.unpack(_read_exact(stream, 4, "frames"))
+        (size,) = U32.unpack(_read_exact(stream, 4, "frames"))
         if size == 0 or size > FRAME_BYTES + TAG_BYTES:
             raise BundleRefused("the bundle is damaged or cut short (its last frame is missing)")
         sealed = _read_exact(stream, size, "frames")
@@ -266,102 +256,3 @@ def _plain_frames(stream: BinaryIO, header: BundleHeader, key: bytes) -> Iterato
         counter += 1
         if final:
             return
-
-
-class _Inflater:
-    """The zlib stream of a bundle, read a bounded piece at a time."""
-
-    def __init__(self, frames: Iterator[bytes]) -> None:
-        self._frames = frames
-        self._zip = zlib.decompressobj()
-        self._buffer = bytearray()
-        self._input = b""
-
-    def read(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            if not self._input:
-                if self._zip.eof:
-                    break
-                self._input = next(self._frames, b"")
-                if not self._input and not self._zip.unconsumed_tail:
-                    break
-            try:
-                self._buffer += self._zip.decompress(self._input, FRAME_BYTES)
-            except zlib.error:
-                raise BundleRefused("the bundle's contents are damaged") from None
-            self._input = self._zip.unconsumed_tail
-        if len(self._buffer) < size:
-            raise BundleRefused("the bundle's contents end too early")
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
-
-    def at_end(self) -> bool:
-        return not self._buffer and self._zip.eof and not self._zip.unused_data \
-            and next(self._frames, None) is None
-
-
-def contents(stream: BinaryIO, key: bytes) -> Iterator[tuple[str, bytes] | Blob]:
-    """Every record of the bundle (`stream` at its start), in order: (doc id, bytes) of a
-    document, or a Blob whose bytes were checked against its SHA-256.
-
-    The frames are opened and the records checked as they come; BundleRefused at the first
-    fault, so a caller must read to the end before trusting any of it.
-    """
-    header = read_header(stream)
-    inflater = _Inflater(_plain_frames(stream, header, key))
-    count = blobs = blob_bytes = 0
-    while True:
-        kind = inflater.read(1)
-        if kind == _END:
-            (expected,) = _U32.unpack(inflater.read(4))
-            expected_blobs = _U32.unpack(inflater.read(4))[0] if header.version >= 2 else 0
-            if expected != count or expected_blobs != blobs or not inflater.at_end():
-                raise BundleRefused("the bundle's contents are damaged (count or trailing data)")
-            return
-        if kind == _BLOB and header.version >= 2:
-            blob = _blob(inflater)
-            blobs += 1
-            blob_bytes += len(blob.data)
-            if blob_bytes > MAX_BUNDLE_BLOB_BYTES:
-                raise BundleRefused("the bundle carries more attachment bytes than a bundle may")
-            yield blob
-            continue
-        if kind != _DOC:
-            raise BundleRefused("the bundle's contents are damaged (an unknown record)")
-        (id_size,) = _U32.unpack(inflater.read(4))
-        if not 0 < id_size <= MAX_DOC_ID_BYTES:
-            raise BundleRefused("the bundle's contents are damaged (a document id)")
-        try:
-            doc_id = inflater.read(id_size).decode()
-        except UnicodeDecodeError:
-            raise BundleRefused("the bundle's contents are damaged (a document id)") from None
-        (size,) = _U32.unpack(inflater.read(4))
-        if size > MAX_DOC_BYTES:
-            raise BundleRefused(f"{doc_id} in the bundle is over the size limit")
-        count += 1
-        yield doc_id, inflater.read(size)
-
-
-def _blob(inflater: _Inflater) -> Blob:
-    sha256 = inflater.read(32).hex()
-    try:
-        content_type = checked_type(inflater.read(inflater.read(1)[0]).decode("ascii"))
-    except (UnicodeDecodeError, ValidationError):
-        raise BundleRefused("the bundle's contents are damaged (an attachment)") from None
-    (size,) = _U32.unpack(inflater.read(4))
-    if size > MAX_ATTACHMENT_BYTES:
-        raise BundleRefused(f"attachment {sha256[:12]} in the bundle is over the size limit")
-    data = inflater.read(size)
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise BundleRefused(f"attachment {sha256[:12]} in the bundle does not match its SHA-256: "
-                            "the bundle was altered or made by faulty software; nothing was "
-                            "imported")
-    return Blob(sha256, content_type, data)
-
-
-def documents(stream: BinaryIO, key: bytes) -> Iterator[tuple[str, bytes]]:
-    """(doc id, bytes) of every document of the bundle, in order (its blobs left out)."""
-    for item in contents(stream, key):
-        if not isinstance(item, Blob):
-            yield item

@@ -24,14 +24,13 @@ from crdt_model.ids import directory_id
 from meshd import attest
 from meshd.attest import SIGNATURES
 from meshd.bundle.format import (
-    Blob,
     BundleHeader,
     BundleRefused,
     bundle_key,
     check_signature,
-    contents,
     read_header,
 )
+from meshd.bundle.reading import Blob, contents
 from meshd.docs import Documents
 from meshd.identity import DataDir
 from meshd.store.base import Attestation
