@@ -138,9 +138,9 @@ async def day_user(page: Any, day: Day, name: str, role: str) -> None:
 # with a photo, triaged, seen (allergy, diagnosis, prescription, lab order, consultation
 # sections, follow-up), tested, given a printable result, dispensed first-expiry-first-out with
 # a printable label, and a shelf count per batch; reports, sync and history pages at the end.
-# English runs on both stores; the other languages on the in-memory one.
-DAYS = [("memory", "en"), ("sqlcipher", "en"), ("memory", "es"), ("memory", "fr"),
-        ("memory", "sw")]
+# One day per language; one of them on SQLCipher, the store a clinic runs on (a fifth day,
+# English on SQLCipher, would add half a minute to CI and test nothing the four do not).
+DAYS = [("memory", "en"), ("memory", "es"), ("memory", "fr"), ("sqlcipher", "sw")]
 LOCALES = {"en": "en-GB", "es": "es-ES", "fr": "fr-FR", "sw": "sw-KE"}
 
 
