@@ -66,6 +66,30 @@ def attachment_size(value: object, field: str = "size") -> int:
     return value
 
 
+# The photo formats every browser shows, by their first bytes (a file's name and declared type
+# are not trusted: a camera or a file picker may say anything).
+_IMAGE_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"),
+                     (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
+
+
+def image_type(data: bytes) -> str | None:
+    """The content type of a JPEG, PNG, GIF or WebP image by its first bytes, else None."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return next((kind for magic, kind in _IMAGE_SIGNATURES if data.startswith(magic)), None)
+
+
+def photo_type(data: bytes, field: str = "photo") -> str:
+    """The content type of a patient photo (JPEG, PNG, GIF or WebP, read from its bytes);
+    ValidationError when the bytes are not one of these images or are over the limit."""
+    attachment_size(len(data), field)
+    kind = image_type(data)
+    if kind is None:
+        raise ValidationError("a photo must be a JPEG, PNG, GIF or WebP image", field=field,
+                              problem="not_image")
+    return kind
+
+
 def megabytes(size: int) -> str:
     """A size in MB with one decimal, for messages."""
     return f"{size / (1024 * 1024):.1f}"

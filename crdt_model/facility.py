@@ -16,7 +16,7 @@ from typing import Any
 from crdt_model.adapter import Doc, Tx
 from crdt_model.batches import batch_levels, first_expiry_first_out
 from crdt_model.context import Author
-from crdt_model.errors import ConflictError, NotFound, ValidationError
+from crdt_model.errors import ConflictError, InvalidFields, NotFound, ValidationError
 from crdt_model.ids import (
     FACILITY,
     SCHEMA_VERSION,
@@ -144,6 +144,47 @@ def adjust_stock(doc: Doc, data: object, author: Author, ledger_id: str) -> list
     if raw.get("batch"):
         extra["batch"] = text(raw["batch"], "batch", max_chars=MAX_BATCH_CHARS)
     return _ledger_entry(doc, ledger_id, drug_id, quantity, "adjust", extra, author)
+
+
+def count_batches(doc: Doc, data: object, author: Author, ledger_ids: list[str]) -> list[str]:
+    """A stock count of a drug's batches {drug_id, counts: {batch: counted}, reason}: one
+    `adjust` line per batch whose counted quantity differs from its level (the line ids taken
+    from `ledger_ids` in order); returns the ids written. A batch counted is one the drug has
+    ("" is its stock without a batch number); every wrong count is named at once."""
+    raw = require_mapping(data)
+    reject_unknown(raw, ("drug_id", "counts", "reason"))
+    drug_id = check_slug(raw.get("drug_id"), "drug_id")
+    counts = raw.get("counts")
+    if not isinstance(counts, Mapping) or not counts:
+        raise ValidationError("count at least one batch", field="counts", problem="missing")
+    levels = {r["batch"]: int(r["level"]) for r in batch_levels(_root(doc), drug_id)}
+    errors: list[ValidationError] = []
+    changes: list[tuple[str, int]] = []
+    for batch, counted in counts.items():
+        field = f"counts.{batch}"
+        if batch not in levels:
+            errors.append(ValidationError(f"{drug_id} has no batch {batch!r}", field=field))
+            continue
+        try:
+            number = integer(counted, field, 0, MAX_STOCK_MOVE)
+        except ValidationError as exc:
+            errors.append(exc)
+            continue
+        if number != levels[batch]:
+            changes.append((batch, number - levels[batch]))
+    reason = raw.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        errors.append(ValidationError("write the reason", field="reason", problem="missing"))
+    if errors:
+        raise InvalidFields(errors)
+    if len(ledger_ids) < len(changes):
+        raise ValidationError("one ledger id per counted batch", field="ledger_id")
+    written = []
+    for ledger_id, (batch, quantity) in zip(ledger_ids, changes, strict=False):
+        adjust_stock(doc, {"drug_id": drug_id, "quantity": quantity, "reason": reason,
+                           "batch": batch}, author, ledger_id)
+        written.append(ledger_id)
+    return written
 
 
 def record_dispense(

@@ -107,6 +107,8 @@ def _field_messages() -> dict[str, str]:
         "unit": _("Please write the unit."),
         "reorder_level": _("Please write a whole number of zero or more."),
         "atc": _("An ATC code looks like J01CA04 (the WHO's code of the medicine)."),
+        "photo": _("This file is not a photo: choose a JPEG, PNG, GIF or WebP image, or take "
+                   "the photo with the camera."),
     }
 
 

@@ -6,8 +6,7 @@ store (docs/ARCHITECTURE.md). Inputs that become chart entries are plain mapping
 that `crdt_model.validate` / `crdt_model.rules` check; the service raises `ValidationError` (with
 `field`), `NotFound` or `ConflictError` from `crdt_model.errors` and stores nothing then.
 `by` is always the id of the logged-in user; the service adds the device and the time.
-Every search must use an index: the UI calls these on every page view (< 100 ms at 50,000
-charts).
+Every search uses an index: the UI calls these on every page view (< 100 ms, 50,000 charts).
 """
 
 from __future__ import annotations
@@ -83,8 +82,10 @@ class ClinicService(Protocol):
         """A new chart from `validate.registration` input; returns the patient id."""
         ...
 
-    async def admit_patient(self, demographics: Mapping[str, Any], today: str, by: str) -> str:
-        """A walk-in: a new chart, checked in for triage today; returns the patient id."""
+    async def admit_patient(self, demographics: Mapping[str, Any], today: str, by: str,
+                            photo: tuple[bytes, str] | None = None) -> str:
+        """A walk-in, checked in for triage today, with its `photo` (bytes, file name); its id.
+        ValidationError(field="photo") for a photo that is not an image (nothing registered)."""
         ...
 
     async def likely_duplicates(
@@ -237,6 +238,16 @@ class ClinicService(Protocol):
 
     async def adjust_stock(self, drug_id: str, quantity: int, reason: str, by: str) -> None:
         """Add a signed correction to the ledger."""
+        ...
+
+    async def stock_batches(self) -> dict[str, list[StockBatch]]:
+        """Each drug's batches not used up (level, expiry), soonest expiry first, by drug id."""
+        ...
+
+    async def count_batches(self, drug_id: str, counts: Mapping[str, int], reason: str,
+                            by: str) -> int:
+        """A shelf count ({batch: counted}) adjusting each batch that differs; how many did.
+        InvalidFields names wrong counts `counts.<batch>`; NotFound(field="drug_id")."""
         ...
 
     async def count_stock(self, drug_id: str, counted: int, reason: str, by: str) -> None:

@@ -50,6 +50,18 @@ async def adjust(request: web.Request) -> web.Response:
     )
 
 
+async def count(request: web.Request) -> web.Response:
+    """POST /api/v1/facility/stock/{drug_id}/count {counts: {batch: counted}, reason}: a shelf
+    count per batch ("" is the stock without a batch number); 201 {"adjusted": [ledger ids]}
+    (one per batch that differed)."""
+    data = await json_object(request)
+    counts = data.get("counts")
+    written = await request.app[SERVICE].count_batches(
+        request.match_info["drug_id"], counts if isinstance(counts, dict) else {},
+        str(data.get("reason") or ""), caller_of(request))
+    return web.json_response({"adjusted": written}, status=201)
+
+
 def add_routes(app: web.Application) -> None:
     """Mount the facility routes."""
     app.router.add_get("/api/v1/facility/drugs", drugs)
@@ -58,3 +70,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/facility/stock/receive", receive)
     app.router.add_get("/api/v1/facility/stock/{drug_id}", stock_card)
     app.router.add_post("/api/v1/facility/stock/adjust", adjust)
+    app.router.add_post("/api/v1/facility/stock/{drug_id}/count", count)

@@ -8,11 +8,14 @@ received from a peer, goes in whole (its stored snapshot and chunks). With `--to
 start is the time of the last bundle made for NAME (everything the first time), recorded in
 DATA_DIR/bundle-marks.json once the file is complete. Whole documents make a bundle importable
 on any device of the mesh whatever it already holds; importing merges, so overlap is harmless.
-The store is opened beside a running node, as `meshd export` does, and paged by doc id.
+The store is opened beside a running node, as `meshd export` does, and paged by doc id. Each
+chart is followed by the bytes of its live attachments (once per bundle, up to the bundle's
+bound; docs/bundles.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -21,11 +24,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from crdt_model.errors import ValidationError
-from crdt_model.ids import check_day
+from crdt_model.adapter import Doc
+from crdt_model.attachments import chart_attachments
+from crdt_model.errors import CorruptDocument, ValidationError
+from crdt_model.ids import CHART, check_day
 from meshd import attest
 from meshd.attest import SIGNATURES
 from meshd.bundle.format import (
+    MAX_BUNDLE_BLOB_BYTES,
     MAX_DOC_BYTES,
     BundleHeader,
     BundleWriter,
@@ -37,6 +43,7 @@ from meshd.secret_files import write_file
 from meshd.store import keys
 from meshd.store.sqlcipher import SqlCipherStore
 
+CHART_PREFIX = f"{CHART}:"
 MARKS_FILE = "bundle-marks.json"
 MARKS_VERSION = 1
 PAGE_DOCS = 200
@@ -103,6 +110,8 @@ async def export_bundle(
     store_key = keys.load_key(data_dir, passphrase)
     part = out.with_name(out.name + ".part")
     skipped: list[str] = []
+    sent: set[str] = set()
+    missing: list[str] = []
     try:
         with part.open("wb") as file:
             writer = BundleWriter(file, header, bundle_key(data.mesh_key, header),
@@ -122,6 +131,8 @@ async def export_bundle(
                             writer.add(SIGNATURES + doc_id, attest.pack(signed[doc_id]))
                         writer.add(doc_id, found[doc_id])
                         exported += 1
+                        if doc_id.startswith(CHART_PREFIX):
+                            await _add_attachments(store, writer, found[doc_id], sent, missing)
                     after = page[-1]
                     del found
                     if progress is not None:
@@ -141,4 +152,27 @@ async def export_bundle(
         _save_mark(data_dir, to, started_ms)
     return {"bundle": str(out), "documents": exported, "bytes": size,
             "mesh": header.mesh, "device": header.device, "epoch": header.epoch,
-            "since_ms": since_ms, "to": to, "skipped_too_large": skipped}
+            "since_ms": since_ms, "to": to, "skipped_too_large": skipped,
+            "attachments": len(sent), "attachment_bytes": writer.blob_bytes,
+            "attachments_left_out": missing}
+
+
+async def _add_attachments(store: SqlCipherStore, writer: BundleWriter, chart: bytes,
+                           sent: set[str], missing: list[str]) -> None:
+    """The bytes of the chart's live attachments, after it, each once per bundle; one this
+    device lacks, or past the bundle's bound, is left out (listed) and reaches the other
+    devices over sync."""
+    try:
+        references = chart_attachments(await asyncio.to_thread(Doc.load, chart))
+    except CorruptDocument:
+        return
+    for reference in references:
+        sha256 = str(reference["sha256"])
+        if sha256 in sent:
+            continue
+        found = await store.read_blob(sha256)
+        if found is None or writer.blob_bytes + len(found[0]) > MAX_BUNDLE_BLOB_BYTES:
+            missing.append(sha256)
+            continue
+        writer.add_blob(sha256, found[1], found[0])
+        sent.add(sha256)

@@ -7,9 +7,11 @@
 The header names the format version, mesh, device, key epoch, creation time and a random
 salt; the frame key is HKDF(mesh key of that epoch, salt), every frame's associated data is the
 header's digest and its nonce a counter with a final flag, so a frame altered, moved, dropped
-or cut off fails to open. The zlib stream holds records: `D` doc id + document bytes, and one
-`E` record with their count last. Readers and writers hold one frame and one document at a
-time: memory never grows with the number of charts. No store, no network here.
+or cut off fails to open. The zlib stream holds records: `D` doc id + document bytes, `B` an
+attachment blob (SHA-256, content type, bytes; version 2, after the chart naming it, checked
+against its digest on reading), and one `E` record with their counts last. Readers and writers
+hold one frame and one document (or blob) at a time: memory never grows with the number of
+charts. The records are read by meshd.bundle.reading. No store, no network here.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from crdt_model.attachments import MAX_ATTACHMENT_BYTES
 from crdt_model.errors import ValidationError
 
 MAGIC = b"CMBUNDL\x01"
 FORMAT = "clinicmesh-bundle"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 carried no attachment blobs
 FRAME_BYTES = 64 * 1024
 TAG_BYTES = 16
 SIGNATURE_BYTES = 64
@@ -42,10 +46,13 @@ MAX_HEADER_BYTES = 16 * 1024
 MAX_DOC_ID_BYTES = 200
 # The largest document the remote path accepts (a facility's stock ledger; meshd.remote_changes).
 MAX_DOC_BYTES = 16 * 1024 * 1024
+# The most attachment bytes one bundle carries (the rest reach the devices over sync).
+MAX_BUNDLE_BLOB_BYTES = 1024 * 1024 * 1024
+MAX_CONTENT_TYPE_BYTES = 255
 _KEY_INFO = b"clinicmesh bundle v1"
 _SIGN_CONTEXT = b"clinicmesh bundle signature v1"
-_U32 = struct.Struct(">I")
-_DOC, _END = b"D", b"E"
+U32 = struct.Struct(">I")
+DOC_RECORD, BLOB_RECORD, END_RECORD = b"D", b"B", b"E"
 
 
 class BundleRefused(ValidationError):
@@ -109,10 +116,13 @@ class BundleWriter:
         raw = header.encode()
         self._aad = hashlib.sha256(raw).digest()
         self._zip = zlib.compressobj(6)
+        self._version = header.version
         self._pending = bytearray()
         self._counter = 0
         self.documents = 0
-        self._write(MAGIC + _U32.pack(len(raw)) + raw)
+        self.blobs = 0
+        self.blob_bytes = 0
+        self._write(MAGIC + U32.pack(len(raw)) + raw)
 
     def _write(self, data: bytes) -> None:
         self._hash.update(data)
@@ -121,7 +131,7 @@ class BundleWriter:
     def _seal(self, plain: bytes, final: bool) -> None:
         sealed = self._aead.encrypt(_nonce(self._counter, final), plain, self._aad)
         self._counter += 1
-        self._write(_U32.pack(len(sealed)) + sealed)
+        self._write(U32.pack(len(sealed)) + sealed)
 
     def _feed(self, plain: bytes) -> None:
         self._pending += self._zip.compress(plain)
@@ -134,19 +144,32 @@ class BundleWriter:
         ident = doc_id.encode()
         if not 0 < len(ident) <= MAX_DOC_ID_BYTES or len(data) > MAX_DOC_BYTES:
             raise ValidationError(f"{doc_id[:80]} can't go in a bundle (id or size)")
-        self._feed(_DOC + _U32.pack(len(ident)) + ident + _U32.pack(len(data)))
+        self._feed(DOC_RECORD + U32.pack(len(ident)) + ident + U32.pack(len(data)))
         self._feed(data)
         self.documents += 1
 
+    def add_blob(self, sha256: str, content_type: str, data: bytes) -> None:
+        """Append an attachment's bytes (after the chart that names it)."""
+        kind = content_type.encode()
+        if len(data) > MAX_ATTACHMENT_BYTES or len(kind) > MAX_CONTENT_TYPE_BYTES or \
+                self.blob_bytes + len(data) > MAX_BUNDLE_BLOB_BYTES:
+            raise ValidationError(f"attachment {sha256[:12]} can't go in a bundle (size)")
+        self._feed(BLOB_RECORD + bytes.fromhex(sha256) + bytes([len(kind)]) + kind
+                   + U32.pack(len(data)))
+        self._feed(data)
+        self.blobs += 1
+        self.blob_bytes += len(data)
+
     def finish(self) -> None:
         """Write the end record, the final frame and the signature."""
-        self._feed(_END + _U32.pack(self.documents))
+        self._feed(END_RECORD + U32.pack(self.documents)
+                   + (U32.pack(self.blobs) if self._version >= 2 else b""))
         self._pending += self._zip.flush()
         while len(self._pending) > FRAME_BYTES:
             self._seal(bytes(self._pending[:FRAME_BYTES]), final=False)
             del self._pending[:FRAME_BYTES]
         self._seal(bytes(self._pending), final=True)
-        self._write(_U32.pack(0))
+        self._write(U32.pack(0))
         self._out.write(self._signer.sign(_signed(self._hash.digest())))
 
 
@@ -161,12 +184,12 @@ def read_header(stream: BinaryIO) -> BundleHeader:
     """The header at the start of `stream`; BundleRefused when it is not a bundle we read."""
     if stream.read(len(MAGIC)) != MAGIC:
         raise BundleRefused("this file is not a clinicmesh bundle")
-    (size,) = _U32.unpack(_read_exact(stream, 4, "header"))
+    (size,) = U32.unpack(_read_exact(stream, 4, "header"))
     if size > MAX_HEADER_BYTES:
         raise BundleRefused("the bundle's header is damaged")
     try:
         record = json.loads(_read_exact(stream, size, "header"))
-        if record.get("format") != FORMAT or record.get("version") != VERSION:
+        if record.get("format") != FORMAT or record.get("version") not in READABLE_VERSIONS:
             raise BundleRefused(
                 f"this bundle has format version {record.get('version')!r}; this device reads "
                 f"version {VERSION}: update clinicmesh")
@@ -189,12 +212,12 @@ def check_signature(stream: BinaryIO, public_key: bytes) -> None:
     """Verify the device's signature over the whole file (`stream` at its start)."""
     digest = hashlib.sha256()
     head = _read_exact(stream, len(MAGIC) + 4, "header")
-    (size,) = _U32.unpack(head[len(MAGIC):])
+    (size,) = U32.unpack(head[len(MAGIC):])
     digest.update(head + _read_exact(stream, min(size, MAX_HEADER_BYTES + 1), "header"))
     while True:
         raw = _read_exact(stream, 4, "frames")
         digest.update(raw)
-        (size,) = _U32.unpack(raw)
+        (size,) = U32.unpack(raw)
         if size == 0:
             break
         if size > FRAME_BYTES + TAG_BYTES:
@@ -211,12 +234,12 @@ def check_signature(stream: BinaryIO, public_key: bytes) -> None:
                             "or damaged") from None
 
 
-def _plain_frames(stream: BinaryIO, header: BundleHeader, key: bytes) -> Iterator[bytes]:
+def plain_frames(stream: BinaryIO, header: BundleHeader, key: bytes) -> Iterator[bytes]:
     """Each frame opened, in order, ending after the final one."""
     aead, aad = ChaCha20Poly1305(key), hashlib.sha256(header.encode()).digest()
     counter = 0
     while True:
-        (size,) = _U32.unpack(_read_exact(stream, 4, "frames"))
+        (size,) = U32.unpack(_read_exact(stream, 4, "frames"))
         if size == 0 or size > FRAME_BYTES + TAG_BYTES:
             raise BundleRefused("the bundle is damaged or cut short (its last frame is missing)")
         sealed = _read_exact(stream, size, "frames")
@@ -233,68 +256,3 @@ def _plain_frames(stream: BinaryIO, header: BundleHeader, key: bytes) -> Iterato
         counter += 1
         if final:
             return
-
-
-class _Inflater:
-    """The zlib stream of a bundle, read a bounded piece at a time."""
-
-    def __init__(self, frames: Iterator[bytes]) -> None:
-        self._frames = frames
-        self._zip = zlib.decompressobj()
-        self._buffer = bytearray()
-        self._input = b""
-
-    def read(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            if not self._input:
-                if self._zip.eof:
-                    break
-                self._input = next(self._frames, b"")
-                if not self._input and not self._zip.unconsumed_tail:
-                    break
-            try:
-                self._buffer += self._zip.decompress(self._input, FRAME_BYTES)
-            except zlib.error:
-                raise BundleRefused("the bundle's contents are damaged") from None
-            self._input = self._zip.unconsumed_tail
-        if len(self._buffer) < size:
-            raise BundleRefused("the bundle's contents end too early")
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
-
-    def at_end(self) -> bool:
-        return not self._buffer and self._zip.eof and not self._zip.unused_data \
-            and next(self._frames, None) is None
-
-
-def documents(stream: BinaryIO, key: bytes) -> Iterator[tuple[str, bytes]]:
-    """(doc id, bytes) of every document of the bundle (`stream` at its start), in order.
-
-    The frames are opened and the records checked as they come; BundleRefused at the first
-    fault, so a caller must read to the end before trusting any of it.
-    """
-    header = read_header(stream)
-    inflater = _Inflater(_plain_frames(stream, header, key))
-    count = 0
-    while True:
-        kind = inflater.read(1)
-        if kind == _END:
-            (expected,) = _U32.unpack(inflater.read(4))
-            if expected != count or not inflater.at_end():
-                raise BundleRefused("the bundle's contents are damaged (count or trailing data)")
-            return
-        if kind != _DOC:
-            raise BundleRefused("the bundle's contents are damaged (an unknown record)")
-        (id_size,) = _U32.unpack(inflater.read(4))
-        if not 0 < id_size <= MAX_DOC_ID_BYTES:
-            raise BundleRefused("the bundle's contents are damaged (a document id)")
-        try:
-            doc_id = inflater.read(id_size).decode()
-        except UnicodeDecodeError:
-            raise BundleRefused("the bundle's contents are damaged (a document id)") from None
-        (size,) = _U32.unpack(inflater.read(4))
-        if size > MAX_DOC_BYTES:
-            raise BundleRefused(f"{doc_id} in the bundle is over the size limit")
-        count += 1
-        yield doc_id, inflater.read(size)

@@ -5,13 +5,16 @@ holds, signed by a device on the roster in `directory:<mesh>` that is not revoke
 decode to its end (a truncated or altered file fails here). Its documents then go through
 `Documents.apply_remote_many` with origin `bundle:<device id>`, a batch at a time: the same
 arrival checks and audit rows as a sync peer's changes, and merging is idempotent, so importing
-a bundle twice, or an older one, changes nothing.
+a bundle twice, or an older one, changes nothing. The attachment blobs that follow a chart are
+stored after it (their bytes were checked against their SHA-256 in the first pass; a chart
+refused keeps none).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +28,9 @@ from meshd.bundle.format import (
     BundleRefused,
     bundle_key,
     check_signature,
-    documents,
     read_header,
 )
+from meshd.bundle.reading import Blob, contents
 from meshd.docs import Documents
 from meshd.identity import DataDir
 from meshd.store.base import Attestation
@@ -35,6 +38,7 @@ from meshd.store.base import Attestation
 BUNDLES_ROUTE = "/api/v1/bundles"
 KEY_HEADER = "X-Clinicmesh-Bundle-Key"
 BATCH_DOCS = 50
+BATCH_BLOB_BYTES = 64 * 1024 * 1024  # attachment bytes held before they are stored
 MAX_REFUSALS_LISTED = 20
 Progress = Callable[[int, int], None]
 
@@ -88,29 +92,53 @@ async def _signer_key(docs: Documents, mesh_id: str, header: BundleHeader) -> by
 
 
 def _verify(path: Path, public_key: bytes, key: bytes) -> int:
-    """Signature first, then every frame and record to the end; how many documents."""
+    """Signature first, then every frame and record to the end (each attachment's bytes
+    against its SHA-256); how many documents."""
     with path.open("rb") as stream:
         check_signature(stream, public_key)
     with path.open("rb") as stream:
-        return sum(1 for doc_id, _ in documents(stream, key) if not doc_id.startswith(SIGNATURES))
+        return sum(1 for item in contents(stream, key)
+                   if not isinstance(item, Blob) and not item[0].startswith(SIGNATURES))
 
 
-def _signed(
-    items: Iterator[tuple[str, bytes]], offered: dict[str, list[Attestation]]
-) -> Iterator[tuple[str, bytes]]:
-    """The bundle's documents; the signature records before them go into `offered`."""
-    for doc_id, data in items:
-        if not doc_id.startswith(SIGNATURES):
-            yield doc_id, data
+@dataclass
+class _Batch:
+    """Documents to merge together, then the attachment blobs that came after them (each
+    with the document it followed)."""
+
+    docs: list[tuple[str, bytes]] = field(default_factory=list)
+    blobs: list[tuple[str, Blob]] = field(default_factory=list)
+    blob_bytes: int = 0
+
+
+def _batches(
+    items: Iterator[tuple[str, bytes] | Blob], offered: dict[str, list[Attestation]]
+) -> Iterator[_Batch]:
+    """The bundle's documents and blobs in bounded batches; the signature records before the
+    documents go into `offered`."""
+    batch, owner = _Batch(), ""
+    for item in items:
+        if isinstance(item, Blob):
+            batch.blobs.append((owner, item))
+            batch.blob_bytes += len(item.data)
+            if batch.blob_bytes >= BATCH_BLOB_BYTES:
+                yield batch
+                batch = _Batch()
             continue
-        try:
-            offered[doc_id.removeprefix(SIGNATURES)] = attest.unpack(data)
-        except CorruptDocument:
-            continue  # the document then arrives unproven and is refused with a reason
-
-
-def _take(items: Iterator[tuple[str, bytes]], count: int) -> list[tuple[str, bytes]]:
-    return [item for _, item in zip(range(count), items, strict=False)]
+        doc_id, data = item
+        if doc_id.startswith(SIGNATURES):
+            try:
+                offered[doc_id.removeprefix(SIGNATURES)] = attest.unpack(data)
+            except CorruptDocument:
+                pass  # the document then arrives unproven and is refused with a reason
+            continue
+        if len(batch.docs) >= BATCH_DOCS:
+            yield batch
+            batch = _Batch()
+        batch.docs.append(item)
+        owner = doc_id
+    if batch.docs or batch.blobs:
+        yield batch
 
 
 async def import_into(
@@ -128,23 +156,32 @@ async def import_into(
     changed = unchanged = 0
     refused: list[dict[str, str]] = []
     offered: dict[str, list[Attestation]] = {}
+    refused_ids: set[str] = set()
+    blobs = 0
     with path.open("rb") as stream:
-        items = _signed(documents(stream, key), offered)
-        while batch := await asyncio.to_thread(_take, items, BATCH_DOCS):
-            results = await docs.apply_remote_many(batch, origin, offered)
-            for (doc_id, _), result in zip(batch, results, strict=True):
+        batches = _batches(contents(stream, key), offered)
+        while batch := await asyncio.to_thread(next, batches, None):
+            results = await docs.apply_remote_many(batch.docs, origin, offered) \
+                if batch.docs else []
+            for (doc_id, _), result in zip(batch.docs, results, strict=True):
                 if isinstance(result, CorruptDocument):
                     refused.append({"doc_id": doc_id, "reason": result.message})
+                    refused_ids.add(doc_id)
                 elif result:
                     changed += 1
                 else:
                     unchanged += 1
+            # A chart's attachments are kept unless the chart itself was refused.
+            for owner, blob in batch.blobs:
+                if owner not in refused_ids:
+                    await docs.store.put_blob(blob.sha256, blob.data, blob.content_type)
+                    blobs += 1
             if progress is not None:
                 progress(changed + unchanged + len(refused), total)
     return {
         "device": header.device, "device_name": header.device_name,
         "created_ms": header.created_ms, "documents": total, "changed": changed,
-        "unchanged": unchanged, "refused": len(refused),
+        "unchanged": unchanged, "refused": len(refused), "attachments": blobs,
         "refusals": refused[:MAX_REFUSALS_LISTED],
         "message": _message(total, changed, refused),
     }

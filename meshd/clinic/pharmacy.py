@@ -174,6 +174,24 @@ class Pharmacy(Laboratory):
         card["level"] = card["movements"][-1]["level"] if card["movements"] else 0
         return card
 
+    async def stock_batches(self) -> dict[str, list[dict[str, Any]]]:
+        """Each drug's batches not used up, soonest expiry first: {drug_id: [{batch, expires,
+        level, expired, near_expiry}]} (one read of the facility)."""
+        day = self.today().isoformat()
+
+        def read(doc: Doc) -> dict[str, list[dict[str, Any]]]:
+            root = doc.to_dict()
+            found = {}
+            for drug_id in facility.drug_catalogue(doc):
+                levels = [r for r in batches.batch_levels(root, drug_id) if r["level"] != 0]
+                soon = {r["batch"] for r in batches.expiring(levels, day)}
+                if levels:
+                    found[drug_id] = [{**r, "expired": bool(r["expires"] and r["expires"] < day),
+                                       "near_expiry": r["batch"] in soon} for r in levels]
+            return found
+
+        return await self.docs.read(self.facility_doc_id, read)
+
     async def expiring_batches(self) -> list[dict[str, Any]]:
         """Batches in stock that have expired or expire within 90 days, soonest first:
         {drug_id, name, batch, expires, level, expired} (one read of the facility)."""
@@ -220,6 +238,25 @@ class Pharmacy(Laboratory):
         return await self.facility_op(
             lambda doc, author, lid: facility.adjust_stock(doc, payload, author, lid), caller
         )
+
+    async def count_batches(self, drug_id: str, counts: Mapping[str, int], reason: str,
+                            caller: Caller) -> list[str]:
+        """A shelf count of a drug's batches ({batch: counted}): each batch whose count differs
+        from its level gets an adjustment line with `reason`, in one change of the facility;
+        returns the lines written (none when every count matched)."""
+        await self.allow(caller, "pharmacy")
+        author = self.author(caller)
+        ids = [new_id() for _ in counts]
+        payload = {"drug_id": drug_id, "counts": dict(counts), "reason": reason}
+        written: list[str] = []
+
+        def count(doc: Doc) -> None:
+            if drug_id not in facility.drug_catalogue(doc):
+                raise NotFound("choose a medicine of the catalogue", field="drug_id")
+            written.extend(facility.count_batches(doc, payload, author, ids))
+
+        await self.docs.update(self.facility_doc_id, count, actor=author.actor)
+        return written
 
     async def count_stock(self, drug_id: str, counted: int, reason: str, caller: Caller) -> str:
         """Set a drug's level to what was counted on the shelf (reconciles a level below 0)."""

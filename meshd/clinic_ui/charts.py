@@ -25,9 +25,10 @@ class Charts(ServiceBase):
         """A new chart from `validate.registration` input; returns the patient id."""
         return await self.clinic.register_patient(demographics, self.writer(by), today)
 
-    async def admit_patient(self, demographics: Mapping[str, Any], today: str, by: str) -> str:
-        """A walk-in: a new chart, checked in for triage today; returns the patient id."""
-        return await self.clinic.admit(demographics, self.writer(by), today)
+    async def admit_patient(self, demographics: Mapping[str, Any], today: str, by: str,
+                            photo: tuple[bytes, str] | None = None) -> str:
+        """A walk-in: a new chart (with its photo), checked in for triage today; its id."""
+        return await self.clinic.admit(demographics, self.writer(by), today, photo)
 
     async def likely_duplicates(
         self, demographics: Mapping[str, Any], today: str

@@ -3,6 +3,8 @@ the UI: each method calls the clinic core once and turns its answer into the UI'
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from meshd.clinic_ui.base import ServiceBase
 from meshd.clinic_ui.records import (
     lab_order,
@@ -105,6 +107,17 @@ class Flow(ServiceBase):
         await self.clinic.adjust_stock(
             {"drug_id": drug_id, "quantity": quantity, "reason": reason}, self.writer(by)
         )
+
+    async def stock_batches(self) -> dict[str, list[StockBatch]]:
+        """Each drug's batches not used up (level, expiry), soonest expiry first."""
+        return {drug_id: [StockBatch(b["batch"], b["expires"], b["level"], b["expired"],
+                                     b["near_expiry"]) for b in found]
+                for drug_id, found in (await self.clinic.stock_batches()).items()}
+
+    async def count_batches(self, drug_id: str, counts: Mapping[str, int], reason: str,
+                            by: str) -> int:
+        """A shelf count per batch; the number of batches adjusted."""
+        return len(await self.clinic.count_batches(drug_id, counts, reason, self.writer(by)))
 
     async def count_stock(self, drug_id: str, counted: int, reason: str, by: str) -> None:
         """Set a drug's level to what was counted on the shelf."""

@@ -12,10 +12,12 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from crdt_model.attachments import ATTACHMENT
 from crdt_model.chart_doc import DISPENSATION
 from meshd.exports.chart_read import Chart
 from meshd.exports.fhir_care import Entry, Made, allergy, condition, encounter, note, vital_signs
 from meshd.exports.fhir_codes import URI_IDS
+from meshd.exports.fhir_documents import attachment_document
 from meshd.exports.fhir_orders import (
     lab_result,
     medication_dispense,
@@ -40,6 +42,7 @@ _MAKERS: dict[str, Callable[[Chart, str, Entry], list[Made]]] = {
     DISPENSATION: lambda c, k, e: [medication_dispense(c, k, e)],
     "lab_order": lambda c, k, e: [service_request(c, k, e)],
     "lab_result": lab_result,
+    ATTACHMENT: lambda c, k, e: [attachment_document(c, k, e)],
 }
 EXPORTED_KINDS = frozenset(_MAKERS)
 

@@ -120,11 +120,12 @@ async def test_garbage_never_crashes_the_server(memory_api: Api) -> None:
         f"/api/v1/patients/{pid}/dispense", f"/api/v1/patients/{pid}/entries/x/correct",
         f"/api/v1/patients/{pid}/demographics", "/api/v1/queue", "/api/v1/facility/drugs",
         "/api/v1/facility/stock/adjust", f"/api/v1/patients/{pid}/link-duplicate",
+        "/api/v1/facility/stock/amoxicillin-250/count",
     ]
     values: list[object] = [None, True, -1, 2**70, 1e308, "", "x" * 5000, [], {}, {"a": [{}]},
                             "2024-02-30", "\u0000", "chart:evil", float("nan")]
     keys = ["text", "given_name", "vitals", "quantity", "drug_id", "prescription_id", "station",
-            "patient_id", "survivor", "code", "reason", "encounter_id", "sex"]
+            "patient_id", "survivor", "code", "reason", "encounter_id", "sex", "counts"]
     for _ in range(150):
         path = rng.choice(paths)
         if rng.random() < 0.3:

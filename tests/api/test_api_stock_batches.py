@@ -66,3 +66,27 @@ async def test_a_count_names_its_batch_and_a_bad_expiry_is_refused(memory_api: A
     assert status == 400 and body["field"] == "expires"
     status, body = await memory_api.get("/api/v1/facility/stock/no-such-drug")
     assert status == 404 and body["field"] == "drug_id"
+
+
+async def test_a_shelf_count_per_batch_adjusts_the_batches_that_differ(api: Api) -> None:
+    await _created(api, "/api/v1/facility/drugs", {"drug_id": DRUG, "name": "Amoxicillin 250"})
+    receive = "/api/v1/facility/stock/receive"
+    await _created(api, receive, {"drug_id": DRUG, "quantity": 100, "batch": "LATE-7",
+                                  "expires": _day(400)})
+    await _created(api, receive, {"drug_id": DRUG, "quantity": 10, "batch": "SOON-3",
+                                  "expires": _day(30)})
+    count = f"/api/v1/facility/stock/{DRUG}/count"
+    status, answer = await api.post(count, {"counts": {"LATE-7": -2, "NONE": 1}, "reason": ""})
+    assert status == 400, answer
+    status, answer = await api.post(count, {"counts": {"LATE-7": 100, "SOON-3": 8},
+                                            "reason": "monthly count"})
+    assert status == 201 and len(answer["adjusted"]) == 1
+    status, card = await api.get(f"/api/v1/facility/stock/{DRUG}")
+    assert card["level"] == 108
+    assert {b["batch"]: b["level"] for b in card["batches"]} == {"SOON-3": 8, "LATE-7": 100}
+    last = card["movements"][-1]
+    assert (last["kind"], last["quantity"], last["batches"], last["ref"]) == (
+        "adjust", -2, [["SOON-3", -2]], "monthly count")
+    status, _ = await api.post("/api/v1/facility/stock/no-such/count",
+                               {"counts": {"": 1}, "reason": "count"})
+    assert status == 404

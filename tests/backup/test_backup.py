@@ -4,6 +4,7 @@ matches; a wrong passphrase, a changed byte or a cut file restores nothing."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import subprocess
 import threading
@@ -138,3 +139,26 @@ def test_the_cli_backs_up_restores_and_status_shows_the_backups_age(tmp_path: Pa
                              "--backup-passphrase-file", str(wrong)], timeout=60,
                             capture_output=True, text=True)
     assert failed.returncode == 1 and "wrong passphrase" in failed.stderr
+
+
+def test_a_backup_keeps_the_attachments_and_restores_them(tmp_path: Path) -> None:
+    (data,) = make_mesh(tmp_path, 1)
+    seed_charts(data, 3)
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4000  # about 1 MB: four blob chunks
+    sha256 = hashlib.sha256(photo).hexdigest()
+
+    async def put() -> None:
+        async with SqlCipherStore(data.store_path, identity.load_store_key(data),
+                                  create=False) as store:
+            await store.put_blob(sha256, photo, "image/png")
+
+    async def read(path: Path) -> tuple[bytes, str] | None:
+        restored = identity.load_data_dir(path)
+        async with SqlCipherStore(restored.store_path, identity.load_store_key(restored),
+                                  create=False) as store:
+            return await store.read_blob(sha256)
+
+    asyncio.run(put())
+    backup(data.path, tmp_path / "clinic.backup", SECRET)
+    restore(tmp_path / "clinic.backup", tmp_path / "replacement", SECRET)
+    assert asyncio.run(read(tmp_path / "replacement")) == (photo, "image/png")

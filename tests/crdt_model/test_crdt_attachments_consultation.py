@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from crdt_model import chart
+from crdt_model import chart, facility
 from crdt_model.adapter import Doc, Tx
 from crdt_model.arrival import RefusedChange, check_arrival
 from crdt_model.attachments import (
@@ -17,8 +17,9 @@ from crdt_model.attachments import (
     add_attachment,
     attachment_entry,
     attachments_of,
+    photo_type,
 )
-from crdt_model.batches import expiring, first_expiry_first_out
+from crdt_model.batches import batch_levels, expiring, first_expiry_first_out
 from crdt_model.chart_doc import chart_root
 from crdt_model.consultation import check_follow_up, consultation_entry, follow_ups_of
 from crdt_model.context import Author
@@ -104,3 +105,44 @@ def test_first_expiry_first_out_skips_expired_and_empty_batches() -> None:
     assert first_expiry_first_out(levels, 20, "2026-11-29") == [
         ["SOON", 4], ["LATER", 10], ["", 6]]
     assert [r["batch"] for r in expiring(levels, "2026-11-29")] == ["OLD", "SOON"]
+
+
+def test_a_photo_is_known_by_its_bytes_not_its_name_or_declared_type() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(20)
+    assert photo_type(png) == "image/png"
+    assert photo_type(b"\xff\xd8\xff\xe0" + bytes(20)) == "image/jpeg"
+    assert photo_type(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "image/webp"
+    assert photo_type(b"GIF89a" + bytes(5)) == "image/gif"
+    for not_a_photo in (b"%PDF-1.4", b"<svg onload=alert(1)>", b"RIFF\x00\x00\x00\x00WAVE"):
+        with pytest.raises(ValidationError) as caught:
+            photo_type(not_a_photo)
+        assert (caught.value.field, caught.value.problem) == ("photo", "not_image")
+    with pytest.raises(ValidationError) as caught:
+        photo_type(b"\xff\xd8\xff" + bytes(MAX_ATTACHMENT_BYTES))
+    assert (caught.value.field, caught.value.problem) == ("photo", "out_of_range")
+
+
+def test_a_count_per_batch_adjusts_only_the_batches_that_differ_and_all_or_nothing() -> None:
+    doc = facility.new_facility("hilltop", {"name": "Hilltop"}, NURSE)
+    facility.add_drug(doc, "amox", {"name": "Amoxicillin"}, NURSE)
+    for line, batch, quantity in (("r1", "A-1", 30), ("r2", "B-2", 10), ("r3", "", 5)):
+        facility.receive_stock(doc, {"drug_id": "amox", "quantity": quantity, "batch": batch,
+                                     "expires": "2027-01-01"} if batch else
+                               {"drug_id": "amox", "quantity": quantity}, NURSE, line)
+    heads = doc.heads()
+    with pytest.raises(InvalidFields) as caught:
+        facility.count_batches(doc, {"drug_id": "amox", "counts": {"A-1": -1, "Z-9": 3},
+                                     "reason": ""}, NURSE, ["c1", "c2"])
+    assert {e.field for e in caught.value.errors} == {"counts.A-1", "counts.Z-9", "reason"}
+    assert doc.heads() == heads
+
+    written = facility.count_batches(doc, {"drug_id": "amox", "counts": {
+        "A-1": 30, "B-2": 7, "": 6}, "reason": "monthly count"}, NURSE, ["c1", "c2", "c3"])
+
+    assert written == ["c1", "c2"]
+    levels = {r["batch"]: r["level"] for r in batch_levels(doc.to_dict(), "amox")}
+    assert levels == {"A-1": 30, "B-2": 7, "": 6}
+    ledger = doc.to_dict()["ledger"]
+    assert (ledger["c1"]["quantity"], ledger["c1"]["batch"], ledger["c1"]["ref"]) == (
+        -3, "B-2", "monthly count")
+    assert ledger["c2"]["quantity"] == 1 and "batch" not in ledger["c2"]

@@ -8,10 +8,11 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from export_clinic import DEVICE, USER, at, known_chart, new_facility, pid, root, utc
+from export_clinic import DEVICE, USER, at, known_chart, new_facility, pid, root, utc, who
 from fhir.resources.R4B.bundle import Bundle
 
 from crdt_model import chart, sample
+from crdt_model.attachments import add_attachment
 from crdt_model.context import Author
 from meshd.exports import fhir
 from meshd.exports.chart_read import Chart, read_chart
@@ -213,3 +214,32 @@ def test_a_duplicate_links_both_patients_and_a_newer_kind_is_skipped() -> None:
     assert "_birthDate" not in kept and kept["birthDate"] == "1996-02-03"
     assert len([r for r in resources.values() if r["resourceType"] == "Patient"]) == 2
     assert surv.patient_id == pid(7)
+
+
+def test_photos_and_documents_are_document_references_naming_their_bytes_by_url() -> None:
+    known = known_chart(new_facility())
+    doc = known.doc
+    photo, scan = "a" * 64, "b" * 64
+    add_attachment(doc, {"sha256": photo, "name": "face.jpg", "content_type": "image/jpeg",
+                         "size": 48_000, "purpose": "photo"}, who("2026-11-05", 10), "att-1")
+    add_attachment(doc, {"sha256": scan, "name": "referral.pdf",
+                         "content_type": "application/pdf", "size": 2_000_000},
+                   who("2026-11-05", 11), "att-2")
+    chart.void_entry(doc, "att-2", "wrong patient", who("2026-11-05", 12), "void-att")
+    c = _chart(root(doc))
+    bundle = _bundle(c)
+    Bundle.model_validate(bundle)
+    resources = _resources(bundle)
+    face = resources[resource_uuid(c.doc_id, "att-1")]
+    assert face["resourceType"] == "DocumentReference" and face["status"] == "current"
+    assert face["type"]["coding"][0] == {"system": LOINC, "code": "72170-4",
+                                         "display": "Photographic image"}
+    assert face["subject"] == {"reference": f"urn:uuid:{c.patient_id}"}
+    assert face["content"][0]["attachment"] == {
+        "contentType": "image/jpeg", "url": f"/api/v1/attachments/{photo}",
+        "title": "face.jpg", "size": 48_000, "creation": "2026-11-05T10:00:00+00:00"}
+    assert "data" not in face["content"][0]["attachment"]  # the bytes stay beside the chart
+    letter = resources[resource_uuid(c.doc_id, "att-2")]
+    assert letter["status"] == "entered-in-error"
+    assert letter["type"] == {"text": "Scanned document"}
+    assert letter["content"][0]["attachment"]["url"] == f"/api/v1/attachments/{scan}"

@@ -119,6 +119,11 @@ async def busy_clinic(clinic: NodeClinicService, clock: Clock) -> str:
     await clinic.prescribe(pid, {"drug": "Artemether-lumefantrine", "drug_id": drug, "dose": 4,
                                  "dose_unit": "tablet", "route": "oral", "frequency": "2x/day",
                                  "duration_days": 3, "quantity": 24}, by="")
+    given = await clinic.prescribe(pid, {
+        "drug": "Artemether-lumefantrine", "drug_id": drug, "dose": 4, "dose_unit": "tablet",
+        "route": "oral", "frequency": "2x/day", "duration_days": 3, "quantity": 24}, by="")
+    await clinic.dispense(pid, {"prescription_id": given, "drug_id": drug, "quantity": 24},
+                          by="")
     await clinic.move_patient(pid, TODAY, "pharmacy", by="")
     await add_conflict(clinic, pid, "family_name",
                        [("Otiena", "Juma", "tablet-1"), ("Otiende", "Neema", "pc")])
@@ -130,7 +135,9 @@ PAGES = ["/queue", "/patients", "/patients?q=baraka", "/patients/new", "/patient
          "/patients/{pid}/history", "/lab", "/pharmacy", "/review", "/sync", "/reports",
          "/users", "/patients/{pid}/edit", "/patients/{pid}/merge?q=otieno",
          "/patients/{pid}/merge/{pid}", "/patients/{pid}/referrals/{referral}",
-         "/patients/{pid}/lab/{order}", "/pharmacy/stock/{drug}", "/lock"]
+         "/patients/{pid}/lab/{order}", "/pharmacy/stock/{drug}",
+         "/pharmacy/stock/{drug}?counted=1", "/patients/{pid}/labels/{dispensation}",
+         "/pharmacy?label=/patients/{pid}/labels/{dispensation}", "/lock"]
 
 
 @pytest.mark.asyncio
@@ -144,7 +151,8 @@ async def test_every_page_is_fully_translated(
     chart = await clinic.get_chart(busy_clinic, by="")
     ids = {"pid": busy_clinic, "referral": chart.of_kind("referral")[0].id,
            "order": chart.of_kind("lab_order")[0].id,
-           "drug": (await clinic.stock())[0].drug_id}
+           "drug": (await clinic.stock())[0].drug_id,
+           "dispensation": chart.of_kind("dispensation")[0].id}
     for template in PAGES:
         path = template.format(**ids)
         if path == "/lock":

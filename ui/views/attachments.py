@@ -3,66 +3,19 @@ checked as it is read) and the bytes of an attachment for the page to show or do
 
 from __future__ import annotations
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
-from crdt_model.attachments import MAX_ATTACHMENT_BYTES, PURPOSES, megabytes
+from crdt_model.attachments import MAX_ATTACHMENT_BYTES, PURPOSES
 from crdt_model.errors import ClinicMeshError, NotFound, TooLarge
 from ui.forms import error_message
 from ui.i18n import gettext as _
+from ui.upload import Upload, too_big_message
 from ui.views.consult import chart_page
 from ui.views.patients import patient_id_of
-from ui.web import UPLOAD, redirect, require, safe_next, service
+from ui.web import redirect, require, safe_next, service
 
 routes = web.RouteTableDef()
-READ_BYTES = 256 * 1024
-FIELD_BYTES = 512  # purpose, back: short words and paths
-# Past this the rest of an over-limit upload is not read: the connection is dropped.
-DRAIN_LIMIT_BYTES = 8 * MAX_ATTACHMENT_BYTES
 SHOWN_INLINE = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf")
-
-
-def too_big_message(size: int) -> str:
-    """What a user reads when a file is over the limit (also shown by the page's script)."""
-    return _("The file is %(size)s MB; the largest a chart takes is %(limit)s MB. Take the "
-             "photo or scan again at a lower resolution, or split the document.") % {
-        "size": megabytes(size), "limit": megabytes(MAX_ATTACHMENT_BYTES)}
-
-
-class Upload:
-    """The fields of an upload form and its file, read from the stream in order."""
-
-    def __init__(self) -> None:
-        self.fields: dict[str, str] = {}
-        self.data = b""
-        self.size = 0
-        self.name = ""
-        self.content_type = ""
-
-    async def read(self, request: web.Request) -> None:
-        """Read the fields and the file; the file's bytes are kept up to the limit only."""
-        reader = request.get(UPLOAD)
-        if reader is None:
-            return
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                continue
-            if part.name == "file" and not self.size:
-                await self._file(part)
-            elif part.name:
-                self.fields[part.name] = (await part.read_chunk(FIELD_BYTES)).decode(
-                    "utf-8", "replace")
-
-    async def _file(self, part: BodyPartReader) -> None:
-        self.name = part.filename or ""
-        self.content_type = part.headers.get("Content-Type", "")
-        kept = []
-        while (chunk := await part.read_chunk(READ_BYTES)):
-            self.size += len(chunk)
-            if self.size > DRAIN_LIMIT_BYTES:
-                break
-            if self.size <= MAX_ATTACHMENT_BYTES:
-                kept.append(chunk)
-        self.data = b"".join(kept)
 
 
 @routes.post("/patients/{patient_id}/attachments")

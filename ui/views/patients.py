@@ -9,10 +9,21 @@ import segno
 from aiohttp import web
 
 from crdt_model import validate
-from crdt_model.errors import ClinicMeshError, NotFound
+from crdt_model.access import may
+from crdt_model.attachments import MAX_ATTACHMENT_BYTES, image_type
+from crdt_model.errors import ClinicMeshError, NotFound, ValidationError
 from crdt_model.ids import check_uuid
-from ui.forms import Errors, also_checked, error_messages, number_value, posted_text, text_value
-from ui.web import redirect, render, require, service, svg, today
+from ui.forms import (
+    Errors,
+    also_checked,
+    error_message,
+    error_messages,
+    number_value,
+    posted_text,
+    text_value,
+)
+from ui.upload import Upload, too_big_message
+from ui.web import UPLOAD, redirect, render, require, service, svg, today
 
 routes = web.RouteTableDef()
 SEARCH_LIMIT = 20
@@ -70,14 +81,34 @@ async def new_form(request: web.Request) -> web.StreamResponse:
     return render(request, "register.html", form=form, errors={}, duplicates=[])
 
 
+async def _posted(request: web.Request, errors: Errors) -> tuple[dict[str, str],
+                                                                   tuple[bytes, str] | None]:
+    """The registration form's fields and its photo (bytes, file name) when one was taken;
+    a photo that is not an image or is over the limit is a form error."""
+    if request.get(UPLOAD) is None:  # a form without a file input (scripts, older pages)
+        return await posted_text(request), None
+    sent = Upload("photo")
+    await sent.read(request)
+    if not sent.size:
+        return sent.fields, None
+    if sent.size > MAX_ATTACHMENT_BYTES:
+        errors["photo"] = too_big_message(sent.size)
+    elif image_type(sent.data) is None:
+        errors["photo"] = error_message(ValidationError("not an image", field="photo"))[1]
+    return sent.fields, (sent.data, sent.name)
+
+
 @routes.post("/patients/new")
 async def register(request: web.Request) -> web.StreamResponse:
-    """Check the form, show likely duplicates once, then create the chart and check in."""
+    """Check the form, show likely duplicates once, then create the chart (with its photo)
+    and check in."""
     who = require(request, "register")
-    form = await posted_text(request)
     errors: Errors = {}
+    form, photo = await _posted(request, errors)
     data = _demographics(form, errors)
     demographics = {k: v for k, v in data.items() if v is not None}
+    if photo is not None and not may(who.roles, "attach"):
+        photo = None  # the field is not shown to those who may not add photos
     if errors:
         errors = also_checked(errors, lambda: validate.registration(demographics, today(request)))
         return render(request, "register.html", status=400, form=form, errors=_on_form(errors),
@@ -88,8 +119,9 @@ async def register(request: web.Request) -> web.StreamResponse:
             duplicates = await svc.likely_duplicates(demographics, today(request))
             if duplicates:
                 return render(request, "register.html", form=form, errors={},
-                              duplicates=duplicates)
-        patient_id = await svc.admit_patient(demographics, today(request), by=who.id)
+                              duplicates=duplicates, photo_again=photo is not None)
+        patient_id = await svc.admit_patient(demographics, today(request), by=who.id,
+                                             photo=photo)
     except ClinicMeshError as exc:
         return render(request, "register.html", status=400, form=form, duplicates=[],
                       errors=_on_form(error_messages(exc)))

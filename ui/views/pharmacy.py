@@ -11,13 +11,14 @@ from typing import Any
 from aiohttp import web
 
 from crdt_model.errors import ClinicMeshError, NotFound
-from ui.forms import Errors, error_message, int_value, posted_text, text_value
+from ui.forms import Errors, error_message, error_messages, int_value, posted_text, text_value
 from ui.i18n import gettext as _
 from ui.views.patients import patient_id_of
 from ui.web import redirect, render, require, service, worklist_window
 
 routes = web.RouteTableDef()
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+MAX_BATCHES_COUNTED = 200  # a form's batches; more would be a forged form
 _LABEL = re.compile(f"/patients/{_UUID}/labels/{_UUID}")
 
 
@@ -35,6 +36,7 @@ async def _page(request: web.Request, errors: Errors | None = None,
     return render(request, "pharmacy.html", status=status, pending=pending, more=more, stock=stock,
                   label=printed if _LABEL.fullmatch(printed) else None,
                   short=short, expiring=await svc.expiring_batches(),
+                  batches=await svc.stock_batches(),
                   levels={s.drug_id: s for s in stock}, errors=errors or {}, form=form or {})
 
 
@@ -113,15 +115,61 @@ async def receive(request: web.Request) -> web.StreamResponse:
         batch=text_value(form, "batch"), expires=text_value(form, "expires")), "receive")
 
 
-@routes.get("/pharmacy/stock/{drug_id}")
-async def stock_card(request: web.Request) -> web.StreamResponse:
-    """A drug's stock card: batches soonest expiry first, every movement; printable."""
-    require(request, "pharmacy")
+async def _card_page(request: web.Request, errors: Errors | None = None,
+                     form: dict[str, str] | None = None, status: int = 200) -> web.Response:
     try:
         card = await service(request).stock_card(request.match_info["drug_id"])
     except NotFound:
         raise web.HTTPNotFound() from None
-    return render(request, "stock_card.html", card=card)
+    return render(request, "stock_card.html", status=status, card=card, errors=errors or {},
+                  form=form or {}, counted=request.query.get("counted"))
+
+
+@routes.get("/pharmacy/stock/{drug_id}")
+async def stock_card(request: web.Request) -> web.StreamResponse:
+    """A drug's stock card: batches soonest expiry first, every movement, the shelf count
+    form; printable."""
+    require(request, "pharmacy")
+    return await _card_page(request)
+
+
+@routes.post("/pharmacy/stock/{drug_id}/count")
+async def count_batches(request: web.Request) -> web.StreamResponse:
+    """A shelf count per batch (`batch-<i>`, `counted-<i>`; a batch left empty is not
+    counted) with one reason: each batch that differs is adjusted."""
+    who = require(request, "pharmacy")
+    drug_id = request.match_info["drug_id"]
+    form = await posted_text(request)
+    errors: Errors = {}
+    counts: dict[str, int] = {}
+    field_of: dict[str, str] = {}
+    for key in form:
+        if not key.startswith("batch-") or len(counts) >= MAX_BATCHES_COUNTED:
+            continue
+        index = key.removeprefix("batch-")
+        counted = int_value(form, f"counted-{index}", errors)
+        if counted is not None and counted < 0:
+            errors[f"counted-{index}"] = _("Please write a whole number of zero or more.")
+        elif counted is not None:
+            counts[form[key]] = counted
+            field_of[f"counts.{form[key]}"] = f"counted-{index}"
+    if not counts and not errors:
+        errors["counts"] = _("Write what you counted of at least one batch.")
+    if not text_value(form, "reason"):
+        errors["reason"] = _("Please write the reason.")
+    if not errors:
+        try:
+            adjusted = await service(request).count_batches(
+                drug_id, counts, text_value(form, "reason"), by=who.id)
+        except NotFound as exc:
+            if exc.field == "drug_id":
+                raise web.HTTPNotFound() from None
+            errors = {field_of.get(f, f): m for f, m in error_messages(exc).items()}
+        except ClinicMeshError as exc:
+            errors = {field_of.get(f, f): m for f, m in error_messages(exc).items()}
+        else:
+            raise redirect(f"/pharmacy/stock/{drug_id}?counted={adjusted}#count")
+    return await _card_page(request, errors, form, 400)
 
 
 @routes.post("/pharmacy/adjust")
