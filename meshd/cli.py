@@ -111,9 +111,8 @@ def run(
     peer: Annotated[
         list[str] | None, typer.Option("--peer", help="A peer HOST:PORT (repeatable).")
     ] = None,
-    hint: Annotated[list[str] | None, typer.Option("--hint", help=(
-        "A HOST:PORT that may be a peer, dialed only if chosen, as a device found over mDNS "
-        "(repeatable; for networks that block multicast)."))] = None,
+    hint: Annotated[list[str] | None, typer.Option("--hint", help="A HOST:PORT dialed only "
+                    "if chosen, as if found over mDNS (repeatable).")] = None,
     relay: Annotated[str | None, typer.Option(help="URL of the central relay.")] = None,
     no_mdns: Annotated[bool, typer.Option("--no-mdns", help="Do not use mDNS.")] = False,
     max_peers: Annotated[int, typer.Option(
