@@ -161,32 +161,15 @@ class PeerSession:
     # --- reading -------------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
-        storing: asyncio.Task[None] | None = None  # the previous snapshot batch, committing
-        try:
-            while True:
-                plaintext = await self.channel.receive_frame()
-                try:
-                    message = wire_pack.unpacked(wire.decode(plaintext))
-                except SyncError as exc:
-                    self._strike(BadData("", f"malformed message: {exc.message}",
-                                         plaintext[:256]))
-                    continue
-                self.received[type(message).__name__] += 1
-                if isinstance(message, wire.Snapshots):
-                    # Check this batch while the store's writer thread commits the previous
-                    # one (the second core): at most two batches in hand, each stored whole.
-                    previous, storing = storing, asyncio.create_task(self._handle(message))
-                    if previous is not None:
-                        await previous
-                    continue
-                if storing is not None and not isinstance(message, wire.Attestations):
-                    batch, storing = storing, None
-                    await batch  # anything else is handled after the batches before it
-                await self._handle(message)
-        finally:
-            if storing is not None:  # let it finish: no task outlives the session
-                with contextlib.suppress(Exception):
-                    await storing
+        while True:
+            plaintext = await self.channel.receive_frame()
+            try:
+                message = wire_pack.unpacked(wire.decode(plaintext))
+            except SyncError as exc:
+                self._strike(BadData("", f"malformed message: {exc.message}", plaintext[:256]))
+                continue
+            self.received[type(message).__name__] += 1
+            await self._handle(message)
 
     async def _handle(self, message: wire.Message) -> None:
         if isinstance(message, wire.Digest):
