@@ -39,7 +39,7 @@ Listener = Callable[[str, "Heads", str], "Awaitable[None] | None"]
 """Called with (doc id, new heads, origin) once a change is durable; may be a coroutine."""
 REMOTE_ORIGIN = "remote"
 # A peer's batch is checked this many documents at a time, the event loop free in between
-# (so the API answers during a bulk sync while the store commits the batch before).
+# (so the API and the WebSocket heartbeats answer during a bulk sync).
 MERGE_SLICE_DOCS = 32
 
 
