@@ -53,6 +53,17 @@ def no_projections(doc_id: str, doc: Doc) -> Projections | None:
     return None
 
 
+async def _finished(work: Awaitable[None]) -> bool:
+    """Await `work` to its end even when the caller is cancelled meanwhile; whether it was."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        return True
+    return False
+
+
 class Documents:
     """The live documents of this device; all reads and writes of documents pass through it."""
 
@@ -235,11 +246,14 @@ class Documents:
                     await asyncio.sleep(0)
                 writes.append(self._write_for(d, doc, t.base, t.stored, t.received,
                                               t.attestations))
-            if writes:
-                await self.store.write(writes, audit)
+            cancelled = await _finished(self.store.write(writes, audit)) if writes else False
             for doc_id, doc, _ in gained:
                 self._cache.remember(doc_id, Cached(doc, stored=True))
+        # A batch handed to the store is also cached and announced when the session that
+        # brought it ends meanwhile: else the heads index would miss documents the store holds.
         await self._notify([(write.doc_id, write.heads, origin) for write in writes])
+        if cancelled:
+            raise asyncio.CancelledError
         return results
 
     async def reproject_due(self, batch: int = REPROJECT_BATCH) -> int:
