@@ -9,6 +9,7 @@ Sync sees it through `meshd.sync.documents.DocumentsPort`. Nothing clinical is k
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -37,6 +38,9 @@ Projector = Callable[[str, Doc], "Projections | None"]
 Listener = Callable[[str, "Heads", str], "Awaitable[None] | None"]
 """Called with (doc id, new heads, origin) once a change is durable; may be a coroutine."""
 REMOTE_ORIGIN = "remote"
+# A peer's batch is checked this many documents at a time, the event loop free in between
+# (so the API and the WebSocket heartbeats answer during a bulk sync).
+MERGE_SLICE_DOCS = 32
 
 
 def no_genesis(doc_id: str, actor: bytes) -> Doc | None:
@@ -47,6 +51,17 @@ def no_genesis(doc_id: str, actor: bytes) -> Doc | None:
 def no_projections(doc_id: str, doc: Doc) -> Projections | None:
     """The default: no projection rows."""
     return None
+
+
+async def _finished(work: Awaitable[None]) -> bool:
+    """Await `work` to its end even when the caller is cancelled meanwhile; whether it was."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        return True
+    return False
 
 
 class Documents:
@@ -217,16 +232,28 @@ class Documents:
             trials = {doc_id: await self._trial(doc_id, found) for doc_id in ids}
             tried = [(i, *items[i]) for i in valid]
             check = Check(self._actor, self._attestor, offered or {})
-            audit = merge_items(tried, trials, check, results, origin, self._clock())
+            audit: list[AuditEvent] = []
+            for start in range(0, len(tried), MERGE_SLICE_DOCS):
+                if start:
+                    await asyncio.sleep(0)
+                audit += merge_items(tried[start:start + MERGE_SLICE_DOCS], trials, check,
+                                     results, origin, self._clock())
             gained = [(doc_id, t.doc, t) for doc_id, t in trials.items()
                       if t.doc is not None and (t.doc.heads() != t.base or not t.stored)]
-            writes = [self._write_for(d, doc, t.base, t.stored, t.received, t.attestations)
-                      for d, doc, t in gained]
-            if writes:
-                await self.store.write(writes, audit)
+            writes = []
+            for n, (d, doc, t) in enumerate(gained):
+                if n and not n % MERGE_SLICE_DOCS:
+                    await asyncio.sleep(0)
+                writes.append(self._write_for(d, doc, t.base, t.stored, t.received,
+                                              t.attestations))
+            cancelled = await _finished(self.store.write(writes, audit)) if writes else False
             for doc_id, doc, _ in gained:
                 self._cache.remember(doc_id, Cached(doc, stored=True))
+        # A batch handed to the store is also cached and announced when the session that
+        # brought it ends meanwhile: else the heads index would miss documents the store holds.
         await self._notify([(write.doc_id, write.heads, origin) for write in writes])
+        if cancelled:
+            raise asyncio.CancelledError
         return results
 
     async def reproject_due(self, batch: int = REPROJECT_BATCH) -> int:

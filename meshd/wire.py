@@ -16,6 +16,7 @@ from crdt_model.errors import SyncError
 from meshd.wire_blobs import BlobChunk as BlobChunk
 from meshd.wire_blobs import BlobRequest as BlobRequest
 from meshd.wire_blobs import blob_chunk, blob_request
+from meshd.wire_columns import compacted, expanded
 from meshd.wire_fields import HASH_BYTES as HASH_BYTES
 from meshd.wire_fields import MAX_DOC_ID_CHARS as MAX_DOC_ID_CHARS
 from meshd.wire_fields import MAX_FRAME_BYTES as MAX_FRAME_BYTES
@@ -43,8 +44,9 @@ from meshd.wire_session import Prune as Prune
 from meshd.wire_session import ServerHello as ServerHello
 
 # 2: Attestations (signed changes); 3: BlobRequest, BlobChunk (attachments); 4: gossip
-# (IHave, Prune, Graft, Busy), Packed (zstd)
-WIRE_VERSION = 4
+# (IHave, Prune, Graft, Busy), Packed (zstd); 5: Snapshots carry documents with their columns
+# inflated (meshd.wire_columns)
+WIRE_VERSION = 5
 DIGEST_BUCKETS = 256
 BUCKET_DIGEST_BYTES = 8
 
@@ -163,7 +165,10 @@ _KINDS: dict[int, type[Any]] = {
 
 
 def encode(message: Message) -> bytes:
-    """The msgpack bytes of `message`, version first."""
+    """The msgpack bytes of `message`, version first. Whole documents go with their columns
+    inflated (meshd.wire_columns), so a packed batch compresses across them."""
+    if isinstance(message, Snapshots):
+        message = Snapshots(tuple(SavedDoc(d.doc_id, expanded(d.data)) for d in message.docs))
     body = [_plain(getattr(message, f.name)) for f in fields(message)]
     packed: bytes = msgpack.packb([WIRE_VERSION, message.KIND, *body], use_bin_type=True)
     return packed
@@ -225,7 +230,7 @@ def _snapshots(b: list[Any]) -> Snapshots:
     docs = []
     for raw in list_of(b[0]):
         doc_id, data = fields_of(raw, 2)
-        docs.append(SavedDoc(doc_id_of(doc_id), bytes_of(data)))
+        docs.append(SavedDoc(doc_id_of(doc_id), compacted(bytes_of(data))))
     return Snapshots(tuple(docs))
 
 

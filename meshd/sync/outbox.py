@@ -167,7 +167,7 @@ class Outbox:
             found = await self._documents.saved(ids)
             signed = await self._documents.attestations(list(found))
             if signed:
-                self._control.append(attestations_message(signed))
+                self._control.append(wire_pack.pack(attestations_message(signed)))
             saved = deque(wire.SavedDoc(d, b) for d, b in found.items())
             while saved:
                 batch = wire.Snapshots(tuple(_take(saved, lambda d: len(d.data))))
@@ -184,7 +184,7 @@ class Outbox:
         if not signed:
             return message
         self._control.appendleft(message)
-        return attestations_message(signed)
+        return wire_pack.pack(attestations_message(signed))
 
     async def _sync_batch(self) -> list[wire.SyncItem]:
         items: list[wire.SyncItem] = []

@@ -200,3 +200,68 @@ async def test_derived_docs_start_from_the_same_genesis_on_every_device() -> Non
         assert await a.apply_remote(FACILITY, await b.export(FACILITY), "peer:b") is True
         assert sorted(await a.read(FACILITY, facility.drug_catalogue)) == ["amox", "para"]
         assert sorted(await a_store.stock_levels(FACILITY)) == ["amox", "para"]
+
+
+@pytest.mark.asyncio
+async def test_a_large_remote_batch_lets_the_event_loop_run_and_is_stored_in_one_write() -> None:
+    from meshd.docs import MERGE_SLICE_DOCS
+
+    writes: list[int] = []
+
+    class CountingStore(MemoryStore):
+        async def write(self, batch: Sequence[DocWrite], audit: Sequence[AuditEvent] = ()) -> None:
+            writes.append(len(batch))
+            await super().write(batch, audit)
+
+    async with CountingStore() as mine_store, MemoryStore() as theirs_store:
+        mine, theirs = _documents(mine_store), _documents(theirs_store, OTHER_DEVICE)
+        ids = [await _new_chart(theirs) for _ in range(MERGE_SLICE_DOCS * 2 + 1)]
+        items = [(doc_id, await theirs.export(doc_id)) for doc_id in ids]
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        before = ticks
+        results = await mine.apply_remote_many(items, origin="peer:b")
+        task.cancel()
+        assert results == [True] * len(ids)
+        assert ticks - before >= 4  # the loop ran between slices, not only around the write
+        assert writes == [len(ids)]  # one durable write for the whole batch
+        assert sorted(await mine_store.heads()) == sorted(ids)
+
+
+@pytest.mark.asyncio
+async def test_a_remote_batch_whose_session_ends_during_the_write_is_still_cached_and_heard() -> (
+        None):
+    release = asyncio.Event()
+    writing = asyncio.Event()
+
+    class SlowStore(MemoryStore):
+        async def write(self, batch: Sequence[DocWrite], audit: Sequence[AuditEvent] = ()) -> None:
+            writing.set()
+            await release.wait()
+            await super().write(batch, audit)
+
+    async with SlowStore() as mine_store, MemoryStore() as theirs_store:
+        mine, theirs = _documents(mine_store), _documents(theirs_store, OTHER_DEVICE)
+        doc_id = await _new_chart(theirs)
+        heard: list[str] = []
+        mine.subscribe(lambda d, heads, origin: heard.append(d))
+        task = asyncio.create_task(
+            mine.apply_remote_many([(doc_id, await theirs.export(doc_id))], origin="peer:b"))
+        await writing.wait()
+        task.cancel()  # the session ends while the store commits the batch
+        await asyncio.sleep(0)
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert doc_id in await mine_store.heads()
+        assert heard == [doc_id]  # the heads index hears of it like any stored document
+        assert await mine.read(doc_id, lambda d: d.heads()) == await theirs.read(
+            doc_id, lambda d: d.heads())
