@@ -229,6 +229,22 @@ class Documents:
         await self._notify([(write.doc_id, write.heads, origin) for write in writes])
         return results
 
+    async def written_elsewhere(self, doc_ids: Sequence[str], origin: str) -> None:
+        """Documents another process wrote to a store it shares with this one (the relay on
+        PostgreSQL) and the store already holds: drop their cached state, recompute their
+        projection rows from the merged document, and tell the listeners."""
+        for doc_id in doc_ids:
+            async with self._cache.lock(doc_id):
+                self._cache.pop(doc_id, None)
+        await self.reproject(doc_ids)
+        changed = []
+        for doc_id in doc_ids:
+            try:
+                changed.append((doc_id, await self.heads(doc_id), origin))
+            except (NotFound, CorruptDocument) as exc:
+                log.warning("cannot reload %s written elsewhere: %s", doc_id, exc)
+        await self._notify(changed)
+
     async def reproject_due(self, batch: int = REPROJECT_BATCH) -> int:
         """Reproject every document a schema upgrade marked, a batch at a time; returns how
         many (see `meshd.reprojection`)."""

@@ -5,14 +5,18 @@ of cross-clinic access.
 One small SQLite file (`relay.db`, stdlib sqlite3) shared by the running relay and the CLI verbs
 (`add-clinic`, `revoke-clinic`, `status`); each call is one short transaction. The running
 relay calls it through `asyncio.to_thread`. Clinical documents never live here: each clinic has
-its own encrypted store (meshd.relay.space).
+its own encrypted store (meshd.relay.space). With `--db postgresql://…` the same tables live in
+PostgreSQL (`PgRegistry`), shared by every relay process, with the secrets and the audit's
+details sealed (meshd.relay.pg). `open_registry` picks the one the data dir names.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,9 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crdt_model.errors import ConflictError, NotFound, ValidationError
+from meshd.relay import pg
 from meshd.relay.credential import new_secret
 from meshd.sync.crypto import public_bytes
 
@@ -86,21 +92,35 @@ def now_ms() -> int:
 class Registry:
     """The relay's records in `DIR/relay.db`."""
 
+    _unique: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    _newest_first = "rowid DESC"
+
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
+        self._create()
+
+    def _create(self) -> None:
         with self._db() as db:
             db.executescript(SCHEMA)
-        os.chmod(data_dir / DB_FILE, 0o600)  # it holds every clinic's secret
+        os.chmod(self.data_dir / DB_FILE, 0o600)  # it holds every clinic's secret
 
     @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
+    def _db(self) -> Iterator[Any]:
+        """A connection in one transaction (DB-API, `?` placeholders)."""
         db = sqlite3.connect(self.data_dir / DB_FILE, timeout=BUSY_TIMEOUT_S)
         try:
             with db:
                 yield db
         finally:
             db.close()
+
+    def _seal(self, text: str, context: str) -> str:
+        """A secret or an audit detail as stored (as is in the 0600 file)."""
+        return text
+
+    def _unseal(self, text: str, context: str) -> str:
+        return text
 
     def add_clinic(self, name: str) -> ClinicRecord:
         """Register a clinic with a fresh secret; ConflictError if the name is taken."""
@@ -111,8 +131,9 @@ class Registry:
         try:
             with self._db() as db:
                 db.execute("INSERT INTO clinics (id, name, secret, created_ms) VALUES (?,?,?,?)",
-                           (clinic_id, name, new_secret(), now_ms()))
-        except sqlite3.IntegrityError as exc:
+                           (clinic_id, name, self._seal(new_secret(), "clinic " + clinic_id),
+                            now_ms()))
+        except self._unique as exc:
             raise ConflictError(f"the relay already serves a clinic named {name!r}",
                                 field="name") from exc
         found = self.clinic(clinic_id)
@@ -135,7 +156,8 @@ class Registry:
             rows = db.execute("SELECT id, name, secret, revoked_ms, mesh_id, last_contact_ms,"
                               " charts, errors, last_error, devices FROM clinics"
                               " ORDER BY name").fetchall()
-        return [ClinicRecord(*row) for row in rows]
+        return [ClinicRecord(r[0], r[1], self._unseal(r[2], "clinic " + r[0]), *r[3:])
+                for r in rows]
 
     def clinic(self, clinic_id: str) -> ClinicRecord | None:
         """The clinic with this id, or None."""
@@ -162,8 +184,9 @@ class Registry:
     def share(self, patient_id: str, clinic_ids: list[str]) -> None:
         """The chart of `patient_id` is held by each of `clinic_ids` from now on."""
         with self._db() as db:
-            db.executemany("INSERT OR IGNORE INTO shared VALUES (?,?,?)",
-                           [(patient_id, c, now_ms()) for c in clinic_ids])
+            for clinic_id in clinic_ids:
+                db.execute("INSERT INTO shared VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                           (patient_id, clinic_id, now_ms()))
 
     def shared(self) -> dict[str, set[str]]:
         """patient id -> the clinics holding that chart, for every chart shared by two or more."""
@@ -184,9 +207,9 @@ class Registry:
             with self._db() as db:
                 db.execute("INSERT INTO services (id, name, clinic_id, secret, created_ms)"
                            " VALUES (?,?,?,?,?)",
-                           (service_id, name.strip()[:MAX_NAME_CHARS], clinic.id, new_secret(),
-                            now_ms()))
-        except sqlite3.IntegrityError as exc:
+                           (service_id, name.strip()[:MAX_NAME_CHARS], clinic.id,
+                            self._seal(new_secret(), "service " + service_id), now_ms()))
+        except self._unique as exc:
             raise ConflictError(f"{name!r} is already a service of {clinic_name}",
                                 field="name") from exc
         found = self.service(service_id)
@@ -208,21 +231,97 @@ class Registry:
         with self._db() as db:
             row = db.execute("SELECT id, name, clinic_id, secret, revoked_ms FROM services"
                              " WHERE id = ?", (service_id,)).fetchone()
-        return ServiceRecord(*row) if row else None
+        if not row:
+            return None
+        return ServiceRecord(row[0], row[1], row[2], self._unseal(row[3], "service " + row[0]),
+                             row[4])
 
     def audit(self, clinic_id: str, action: str, detail: dict[str, Any]) -> None:
         """One row of the cross-clinic audit."""
         with self._db() as db:
-            db.execute("INSERT INTO audit VALUES (?,?,?,?)",
-                       (now_ms(), clinic_id, action, json.dumps(detail, sort_keys=True)))
+            db.execute("INSERT INTO audit (at_ms, clinic_id, action, detail) VALUES (?,?,?,?)",
+                       (now_ms(), clinic_id, action,
+                        self._seal(json.dumps(detail, sort_keys=True), "audit")))
 
     def audit_rows(self, limit: int = 100) -> list[dict[str, Any]]:
         """The latest audit rows, newest first."""
         with self._db() as db:
             rows = db.execute("SELECT at_ms, clinic_id, action, detail FROM audit"
-                              " ORDER BY rowid DESC LIMIT ?", (limit,)).fetchall()
-        return [{"at_ms": a, "clinic_id": c, "action": x, "detail": json.loads(d)}
-                for a, c, x, d in rows]
+                              f" ORDER BY {self._newest_first} LIMIT ?", (limit,)).fetchall()
+        return [{"at_ms": a, "clinic_id": c, "action": x,
+                 "detail": json.loads(self._unseal(d, "audit"))} for a, c, x, d in rows]
+
+
+PG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS clinics (
+  id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, secret TEXT NOT NULL, created_ms BIGINT,
+  revoked_ms BIGINT, mesh_id TEXT, last_contact_ms BIGINT, charts INTEGER DEFAULT 0,
+  errors INTEGER DEFAULT 0, last_error TEXT, devices TEXT DEFAULT '[]');
+CREATE TABLE IF NOT EXISTS shared (patient_id TEXT, clinic_id TEXT, since_ms BIGINT,
+  PRIMARY KEY (patient_id, clinic_id));
+CREATE TABLE IF NOT EXISTS audit (seq BIGSERIAL PRIMARY KEY, at_ms BIGINT, clinic_id TEXT,
+  action TEXT, detail TEXT);
+CREATE TABLE IF NOT EXISTS services (id TEXT PRIMARY KEY, name TEXT NOT NULL, clinic_id TEXT
+  NOT NULL, secret TEXT NOT NULL, created_ms BIGINT, revoked_ms BIGINT, UNIQUE (name, clinic_id));
+"""
+
+
+class _Translated:
+    """A psycopg connection that takes the registry's `?` placeholders."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Any = ()) -> psycopg.Cursor[Any]:
+        return self._conn.execute(sql.replace("?", "%s"), params)
+
+
+class PgRegistry(Registry):
+    """The same records in the relay's PostgreSQL database, shared by every relay process;
+    clinics' and services' secrets and the audit's details sealed (meshd.relay.pg.Sealer)."""
+
+    _unique = (psycopg.errors.UniqueViolation,)
+    _newest_first = "seq DESC"
+
+    def __init__(self, data_dir: Path, url: str) -> None:
+        self.url = url
+        self._sealer = pg.Sealer(pg.master_key(data_dir), "registry")
+        self._lock = threading.Lock()  # one connection, used by one thread at a time
+        self._conn: psycopg.Connection[Any] | None = None
+        super().__init__(data_dir)
+
+    def _create(self) -> None:
+        with self._db() as db:
+            db.execute("SELECT pg_advisory_xact_lock(7411)")  # two relays starting at once
+            db.execute(PG_SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[Any]:
+        with self._lock:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._conn = psycopg.connect(self.url, autocommit=True)
+            with self._conn.transaction():
+                yield _Translated(self._conn)
+
+    def close(self) -> None:
+        """Close the connection (the next call opens another)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _seal(self, text: str, context: str) -> str:
+        return base64.b64encode(self._sealer.seal(text.encode(), context)).decode()
+
+    def _unseal(self, text: str, context: str) -> str:
+        return self._sealer.open(base64.b64decode(text), context).decode()
+
+
+def open_registry(data_dir: Path, db: str | None = None) -> Registry:
+    """The relay's registry: in PostgreSQL when `db` (or the URL the data dir remembers from
+    `meshd relay --db`) names one, else `DIR/relay.db`."""
+    url = pg.database_url(data_dir, db)
+    return PgRegistry(data_dir, url) if url else Registry(data_dir)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from crdt_model.adapter import ChangeInfo, Doc, actor_for
 from crdt_model.ids import directory_id
@@ -30,7 +30,7 @@ from meshd.lifecycle import Lifecycle
 from meshd.relay.credential import with_relay
 from meshd.relay.registry import ClinicRecord, RelayIdentity, now_ms
 from meshd.store import keys
-from meshd.store.base import Attestation, AuditEvent
+from meshd.store.base import Attestation, AuditEvent, Store
 from meshd.store.sqlcipher import SqlCipherStore
 from meshd.sync.directory_roster import DirectoryRoster
 from meshd.sync.documents import DocumentsPort
@@ -44,6 +44,41 @@ log = logging.getLogger(__name__)
 
 RELAY_USER = "relay"
 STORE_FILE = "store.db"
+
+
+class SpaceStore(Store, Protocol):
+    """A clinic's store on the relay: the Store, closed by `stop`."""
+
+    async def stop(self) -> None:
+        """Close it; safe twice."""
+        ...
+
+
+class SpaceStores(Protocol):
+    """Where the relay keeps clinics' stores: SQLCipher files (SqliteStores) or PostgreSQL
+    (meshd.relay.pg_store.PgStores)."""
+
+    async def open(self, clinic_id: str, path: Path) -> SpaceStore:
+        """The clinic's store, started (`path` is its folder in the data dir)."""
+        ...
+
+    async def follow(self, store: Store, documents: Documents) -> None:
+        """Once the space's Documents exist: anything the store needs of them."""
+        ...
+
+
+class SqliteStores:
+    """One SQLCipher file per clinic, `DIR/clinics/<id>/store.db`, its key beside it."""
+
+    async def open(self, clinic_id: str, path: Path) -> SpaceStore:
+        """The clinic's SQLCipher store, opened."""
+        key = await asyncio.to_thread(_store_key, path)
+        store = SqlCipherStore(path / STORE_FILE, key)
+        await store.start()
+        return store
+
+    async def follow(self, store: Store, documents: Documents) -> None:
+        """Nothing: only this process writes the file."""
 
 
 class InboundTransport:
@@ -117,7 +152,8 @@ class ClinicSpace(Lifecycle):
     """A clinic's store, documents, roster and sync engine on the relay."""
 
     def __init__(self, root: Path, clinic: ClinicRecord, mesh_id: str, identity: RelayIdentity,
-                 timing: SyncTiming, on_change: Listener) -> None:
+                 timing: SyncTiming, on_change: Listener,
+                 stores: SpaceStores | None = None) -> None:
         self.clinic = clinic
         self.mesh_id = mesh_id
         self.path = root / "clinics" / clinic.id
@@ -125,7 +161,8 @@ class ClinicSpace(Lifecycle):
         self.last_contact_ms: int | None = None
         self._timing = timing
         self._on_change = on_change
-        self._store: SqlCipherStore | None = None
+        self._stores = stores or SqliteStores()
+        self._store: SpaceStore | None = None
         self.documents: Documents | None = None
         self.engine: SyncEngine | None = None
         self.transport = InboundTransport()
@@ -139,9 +176,7 @@ class ClinicSpace(Lifecycle):
     async def start(self) -> None:
         """Open the clinic's store and start its engine (it accepts links from the server)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        key = await asyncio.to_thread(_store_key, self.path)
-        store = self._store = SqlCipherStore(self.path / STORE_FILE, key)
-        await store.start()
+        store = self._store = await self._stores.open(self.clinic.id, self.path)
         identity, doc_id = self.identity, directory_id(self.mesh_id)
         attestor = SpaceAttestor(identity, doc_id, lambda: self.open_roster)
         documents = self.documents = Documents(
@@ -159,6 +194,7 @@ class ClinicSpace(Lifecycle):
         self.engine = SyncEngine(credentials, DocumentsPort(documents), self.transport,
                                  timing=self._timing, on_quarantine=self._quarantine.record)
         documents.subscribe(self._on_change)
+        await self._stores.follow(store, documents)
         await roster.refresh()
         await self.engine.start()
 
@@ -209,7 +245,7 @@ class ClinicSpace(Lifecycle):
         return len(await self.store.heads("chart:")) if self._store else 0
 
     @property
-    def store(self) -> SqlCipherStore:
+    def store(self) -> Store:
         """The clinic's store."""
         assert self._store is not None, "started"
         return self._store
