@@ -64,6 +64,10 @@ class PostgresServer:
                   "-U", USER, name)  # type: ignore[operator]
         return self.url(name)
 
+    def psql(self, url: str, sql: str) -> str:
+        """What `psql -At` prints for `sql`."""
+        return self._run(str(pg_bin() / "psql"), url, "-At", "-c", sql).stdout  # type: ignore[operator]
+
     def stop(self) -> None:
         binaries = pg_bin()
         if binaries is not None and (self.root / "data" / "postmaster.pid").exists():
