@@ -66,7 +66,7 @@ def test_two_relay_processes_share_a_clinic_and_one_is_killed_mid_sync(
     assert status == 201, body
     patient = str(body["id"])
     orders = []
-    for i in range(ORDERS):
+    for _ in range(ORDERS):
         status, body = node.call("POST", f"/api/v1/patients/{patient}/lab-orders",
                                  {"test": "Malaria RDT"})
         assert status == 201, body
