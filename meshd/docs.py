@@ -9,6 +9,7 @@ Sync sees it through `meshd.sync.documents.DocumentsPort`. Nothing clinical is k
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -231,19 +232,30 @@ class Documents:
 
     async def written_elsewhere(self, doc_ids: Sequence[str], origin: str) -> None:
         """Documents another process wrote to a store it shares with this one (the relay on
-        PostgreSQL) and the store already holds: drop their cached state, recompute their
-        projection rows from the merged document, and tell the listeners."""
-        for doc_id in doc_ids:
-            async with self._cache.lock(doc_id):
+        PostgreSQL) and the store already holds: load each once from the store, write its
+        projection rows, keep it cached, and tell the listeners."""
+        async with AsyncExitStack() as stack:
+            await self._cache.lock_all(stack, doc_ids)
+            found = await self.store.read_many(list(doc_ids))
+            loaded = await asyncio.to_thread(self._projected, found)
+            if loaded:
+                await self.store.write([DocWrite(doc_id, b"", tuple(doc.heads()), projections)
+                                        for doc_id, doc, projections in loaded])
+            for doc_id in doc_ids:
                 self._cache.pop(doc_id, None)
-        await self.reproject(doc_ids)
-        changed = []
-        for doc_id in doc_ids:
+            for doc_id, doc, _ in loaded:
+                self._cache.remember(doc_id, Cached(doc, stored=True))
+        await self._notify([(doc_id, tuple(doc.heads()), origin) for doc_id, doc, _ in loaded])
+
+    def _projected(self, found: Mapping[str, bytes]) -> list[tuple[str, Doc, Projections]]:
+        loaded = []
+        for doc_id, data in found.items():
             try:
-                changed.append((doc_id, await self.heads(doc_id), origin))
-            except (NotFound, CorruptDocument) as exc:
-                log.warning("cannot reload %s written elsewhere: %s", doc_id, exc)
-        await self._notify(changed)
+                doc = Doc.load(data, actor=self._actor)
+                loaded.append((doc_id, doc, self._project(doc_id, doc) or Projections()))
+            except Exception:  # a damaged document keeps its old rows; integrity_check says so
+                log.exception("cannot load %s written elsewhere", doc_id)
+        return loaded
 
     async def reproject_due(self, batch: int = REPROJECT_BATCH) -> int:
         """Reproject every document a schema upgrade marked, a batch at a time; returns how
