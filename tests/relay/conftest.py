@@ -27,7 +27,7 @@ def postgres() -> Iterator[Any]:
     a fresh database of it with `postgres.new_database()`."""
     from pg_procs import PostgresServer
 
-    server = PostgresServer().start()
+    server = PostgresServer(durable=False).start()
     try:
         yield server
     finally:

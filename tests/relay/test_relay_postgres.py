@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 PATIENT = {"given_name": "Achieng", "family_name": "Otieno", "sex": "female",
            "birth_date": "1990-06-02", "village": "Rongo"}
-ORDERS = 60
+ORDERS = 40
 KILL_AFTER_S = 2.0
 
 
