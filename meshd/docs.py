@@ -9,7 +9,6 @@ Sync sees it through `meshd.sync.documents.DocumentsPort`. Nothing clinical is k
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import time
@@ -24,7 +23,7 @@ from crdt_model.ids import CHART, parse_doc_id
 from meshd.attest import Attest, Attestor, attest_stored
 from meshd.doc_cache import DEFAULT_CACHE_DOCS, Cached, DocCache, poisoned
 from meshd.remote_changes import Check, Trial, merge_items, valid_items
-from meshd.reprojection import REPROJECT_BATCH, reproject, reproject_due
+from meshd.reprojection import REPROJECT_BATCH, reload, reproject, reproject_due
 from meshd.store.base import Attestation, AuditEvent, DocumentStore, DocWrite, Projections
 from meshd.sync.ports import LOCAL_ORIGIN, ApplyResult, Heads
 
@@ -231,31 +230,10 @@ class Documents:
         return results
 
     async def written_elsewhere(self, doc_ids: Sequence[str], origin: str) -> None:
-        """Documents another process wrote to a store it shares with this one (the relay on
-        PostgreSQL) and the store already holds: load each once from the store, write its
-        projection rows, keep it cached, and tell the listeners."""
-        async with AsyncExitStack() as stack:
-            await self._cache.lock_all(stack, doc_ids)
-            found = await self.store.read_many(list(doc_ids))
-            loaded = await asyncio.to_thread(self._projected, found)
-            if loaded:
-                await self.store.write([DocWrite(doc_id, b"", tuple(doc.heads()), projections)
-                                        for doc_id, doc, projections in loaded])
-            for doc_id in doc_ids:
-                self._cache.pop(doc_id, None)
-            for doc_id, doc, _ in loaded:
-                self._cache.remember(doc_id, Cached(doc, stored=True))
-        await self._notify([(doc_id, tuple(doc.heads()), origin) for doc_id, doc, _ in loaded])
-
-    def _projected(self, found: Mapping[str, bytes]) -> list[tuple[str, Doc, Projections]]:
-        loaded = []
-        for doc_id, data in found.items():
-            try:
-                doc = Doc.load(data, actor=self._actor)
-                loaded.append((doc_id, doc, self._project(doc_id, doc) or Projections()))
-            except Exception:  # a damaged document keeps its old rows; integrity_check says so
-                log.exception("cannot load %s written elsewhere", doc_id)
-        return loaded
+        """Documents another process wrote to the store this one shares (the relay on
+        PostgreSQL): reload them, rewrite their projections, tell the listeners."""
+        loaded = await reload(self.store, self._cache, self._project, self._actor, doc_ids)
+        await self._notify([(doc_id, tuple(doc.heads()), origin) for doc_id, doc in loaded])
 
     async def reproject_due(self, batch: int = REPROJECT_BATCH) -> int:
         """Reproject every document a schema upgrade marked, a batch at a time; returns how

@@ -20,7 +20,8 @@ from meshd.node_client import NodeRefused, node_api
 from meshd.relay import credential as cred
 from meshd.relay.local import link_stopped_node
 from meshd.relay.pg import is_postgres
-from meshd.relay.registry import open_registry, relay_identity
+from meshd.relay.pg_registry import open_registry
+from meshd.relay.registry import relay_identity
 from meshd.relay.server import RelayOptions, run_relay
 
 DEFAULT_DATA_DIR = identity.default_data_dir()

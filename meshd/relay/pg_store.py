@@ -178,7 +178,7 @@ class PgStore(MemoryStore):
 
 
 class PgStores:
-    """Opens each clinic's PgStore on the process's database (meshd.relay.space.SpaceStores)."""
+    """Opens each clinic's PgStore on the process's database (a space_stores.SpaceStores)."""
 
     def __init__(self, db: PgDatabase) -> None:
         self.db = db

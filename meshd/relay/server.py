@@ -27,18 +27,13 @@ from meshd.lifecycle import Lifecycle
 from meshd.relay.credential import SYNC_PATH, secret_matches
 from meshd.relay.operator import OperatorPage
 from meshd.relay.pg import PgDatabase
+from meshd.relay.pg_registry import PgRegistry, open_registry
 from meshd.relay.pg_store import PgStores
-from meshd.relay.registry import (
-    ClinicRecord,
-    PgRegistry,
-    now_ms,
-    open_registry,
-    publish_address,
-    relay_identity,
-)
+from meshd.relay.registry import ClinicRecord, now_ms, publish_address, relay_identity
 from meshd.relay.services import Services
 from meshd.relay.sharing import Sharing
-from meshd.relay.space import ClinicSpace, SpaceStores, SqliteStores
+from meshd.relay.space import ClinicSpace
+from meshd.relay.space_stores import SpaceStores, SqliteStores
 from meshd.sync.timing import SyncTiming
 from meshd.sync.websocket import _MAX_MSG_SIZE, HEARTBEAT_S, WebSocketLink
 

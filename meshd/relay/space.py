@@ -14,11 +14,10 @@ the roster is known, and the sessions then run anti-entropy again to bring it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from crdt_model.adapter import ChangeInfo, Doc, actor_for
 from crdt_model.ids import directory_id
@@ -29,9 +28,8 @@ from meshd.identity import Identity
 from meshd.lifecycle import Lifecycle
 from meshd.relay.credential import with_relay
 from meshd.relay.registry import ClinicRecord, RelayIdentity, now_ms
-from meshd.store import keys
-from meshd.store.base import Attestation, AuditEvent, Store
-from meshd.store.sqlcipher import SqlCipherStore
+from meshd.relay.space_stores import SpaceStore, SpaceStores, SqliteStores
+from meshd.store.base import Attestation, AuditEvent
 from meshd.sync.directory_roster import DirectoryRoster
 from meshd.sync.documents import DocumentsPort
 from meshd.sync.engine import SyncEngine
@@ -43,42 +41,6 @@ from meshd.sync.timing import SyncTiming
 log = logging.getLogger(__name__)
 
 RELAY_USER = "relay"
-STORE_FILE = "store.db"
-
-
-class SpaceStore(Store, Protocol):
-    """A clinic's store on the relay: the Store, closed by `stop`."""
-
-    async def stop(self) -> None:
-        """Close it; safe twice."""
-        ...
-
-
-class SpaceStores(Protocol):
-    """Where the relay keeps clinics' stores: SQLCipher files (SqliteStores) or PostgreSQL
-    (meshd.relay.pg_store.PgStores)."""
-
-    async def open(self, clinic_id: str, path: Path) -> SpaceStore:
-        """The clinic's store, started (`path` is its folder in the data dir)."""
-        ...
-
-    async def follow(self, store: Store, documents: Documents) -> None:
-        """Once the space's Documents exist: anything the store needs of them."""
-        ...
-
-
-class SqliteStores:
-    """One SQLCipher file per clinic, `DIR/clinics/<id>/store.db`, its key beside it."""
-
-    async def open(self, clinic_id: str, path: Path) -> SpaceStore:
-        """The clinic's SQLCipher store, opened."""
-        key = await asyncio.to_thread(_store_key, path)
-        store = SqlCipherStore(path / STORE_FILE, key)
-        await store.start()
-        return store
-
-    async def follow(self, store: Store, documents: Documents) -> None:
-        """Nothing: only this process writes the file."""
 
 
 class InboundTransport:
@@ -245,7 +207,7 @@ class ClinicSpace(Lifecycle):
         return len(await self.store.heads("chart:")) if self._store else 0
 
     @property
-    def store(self) -> Store:
+    def store(self) -> SpaceStore:
         """The clinic's store."""
         assert self._store is not None, "started"
         return self._store
@@ -311,7 +273,3 @@ class ClinicSpace(Lifecycle):
         if self._store is not None:
             await self._store.stop()
         self.engine = self._roster = self._store = None
-
-
-def _store_key(path: Path) -> bytes:
-    return keys.load_key(path) if keys.key_path(path).exists() else keys.create_key(path)
