@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -131,7 +132,8 @@ class PgDatabase(Lifecycle):
     async def start(self) -> None:
         """Open the pool, create the tables, start listening."""
         await self.pool.open(wait=True, timeout=30.0)
-        async with self.pool.connection() as conn:
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(7412)")  # relays starting at once
             await conn.execute(STORE_SCHEMA)
         self._task = asyncio.create_task(self._follow())
 
@@ -159,10 +161,14 @@ class PgDatabase(Lifecycle):
                 async with await psycopg.AsyncConnection.connect(self.url,
                                                                  autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    polled = time.monotonic()
                     while True:
                         heard = {n.payload async for n in
                                  conn.notifies(timeout=POLL_S, stop_after=1)}
-                        await self._catch_up(heard or await self._behind())
+                        if not heard or time.monotonic() - polled > POLL_S:
+                            heard |= await self._behind()  # a notification may have been lost
+                            polled = time.monotonic()
+                        await self._catch_up(heard)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database went away: retry, the poll catches up after
