@@ -24,7 +24,7 @@ from crdt_model.ids import CHART, parse_doc_id
 from meshd.attest import Attest, Attestor, attest_stored
 from meshd.doc_cache import DEFAULT_CACHE_DOCS, Cached, DocCache, poisoned
 from meshd.remote_changes import Check, Trial, merge_items, valid_items
-from meshd.reprojection import REPROJECT_BATCH, reproject, reproject_due
+from meshd.reprojection import REPROJECT_BATCH, reload, reproject, reproject_due
 from meshd.store.base import Attestation, AuditEvent, DocumentStore, DocWrite, Projections
 from meshd.sync.ports import LOCAL_ORIGIN, ApplyResult, Heads
 
@@ -255,6 +255,12 @@ class Documents:
         if cancelled:
             raise asyncio.CancelledError
         return results
+
+    async def written_elsewhere(self, doc_ids: Sequence[str], origin: str) -> None:
+        """Documents another process wrote to the store this one shares (the relay on
+        PostgreSQL): reload them, rewrite their projections, tell the listeners."""
+        loaded = await reload(self.store, self._cache, self._project, self._actor, doc_ids)
+        await self._notify([(doc_id, tuple(doc.heads()), origin) for doc_id, doc in loaded])
 
     async def reproject_due(self, batch: int = REPROJECT_BATCH) -> int:
         """Reproject every document a schema upgrade marked, a batch at a time; returns how

@@ -3,7 +3,8 @@
 Meant to run in the background after start-up: the marks are in the store, so an interrupted
 run simply goes on at the next start. Each batch is read from the store under the documents'
 locks, so no write can slip between the read and the new rows; the work runs in a thread, off
-the event loop, and nothing is added to the cache.
+the event loop, and nothing is added to the cache. `reload` does the same for documents
+another process wrote to a shared store (the relay on PostgreSQL), and does cache them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 
 from crdt_model.adapter import Doc
-from meshd.doc_cache import DocCache
+from meshd.doc_cache import Cached, DocCache
 from meshd.store.base import DocumentStore, DocWrite, Projections
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,26 @@ async def reproject(store: DocumentStore, cache: DocCache, project: Projector, a
     return len(writes)
 
 
+async def reload(store: DocumentStore, cache: DocCache, project: Projector, actor: bytes,
+                 doc_ids: Sequence[str]) -> list[tuple[str, Doc]]:
+    """Load `doc_ids` afresh from the store (another process wrote them), store their
+    projections and keep them cached, each from one load; the (doc id, doc) loaded."""
+    async with AsyncExitStack() as stack:
+        await cache.lock_all(stack, doc_ids)
+        stored = await store.read_many(list(doc_ids))
+        loaded: list[tuple[str, Doc]] = []
+        writes = await asyncio.to_thread(_reprojections, stored, project, actor, loaded)
+        if writes:
+            await store.write(writes)
+        for doc_id in doc_ids:
+            cache.pop(doc_id, None)
+        for doc_id, doc in loaded:
+            cache.remember(doc_id, Cached(doc, stored=True))
+    return loaded
+
+
 def _reprojections(stored: dict[str, bytes], project: Projector, actor: bytes,
-                   ) -> list[DocWrite]:
+                   loaded: list[tuple[str, Doc]] | None = None) -> list[DocWrite]:
     writes = []
     for doc_id, data in stored.items():
         try:
@@ -58,4 +77,6 @@ def _reprojections(stored: dict[str, bytes], project: Projector, actor: bytes,
             log.exception("cannot reproject %s", doc_id)
             continue
         writes.append(DocWrite(doc_id, b"", tuple(doc.heads()), projections))
+        if loaded is not None:
+            loaded.append((doc_id, doc))
     return writes

@@ -19,7 +19,9 @@ from meshd import identity
 from meshd.node_client import NodeRefused, node_api
 from meshd.relay import credential as cred
 from meshd.relay.local import link_stopped_node
-from meshd.relay.registry import Registry, relay_identity
+from meshd.relay.pg import is_postgres
+from meshd.relay.pg_registry import open_registry
+from meshd.relay.registry import relay_identity
 from meshd.relay.server import RelayOptions, run_relay
 
 DEFAULT_DATA_DIR = identity.default_data_dir()
@@ -48,18 +50,21 @@ def register(app: typer.Typer) -> None:
             "0.0.0.0:7443"),
         cert: Annotated[Path | None, typer.Option(help="The TLS certificate (PEM).")] = None,
         key: Annotated[Path | None, typer.Option(help="The TLS private key (PEM).")] = None,
-        db: Annotated[str | None, typer.Option(help="postgresql://… (not built yet).")] = None,
+        db: Annotated[str | None, typer.Option(
+            help="postgresql://… : clinics' stores and the registry in PostgreSQL, shared by"
+                 " every relay process given the same URL and a copy of the data dir's keys"
+                 " (remembered in the data dir for the other verbs).")] = None,
     ) -> None:
         """Run the central relay: every clinic's charts, over TLS, one store per clinic."""
         if ctx.invoked_subcommand is not None:
             return
         if data_dir is None or cert is None or key is None:
             raise _fail("meshd relay needs --data-dir, --cert and --key")
-        if db is not None and not db.startswith("sqlite"):
-            raise _fail("only SQLite stores are built yet: leave out --db")
+        if db is not None and not is_postgres(db):
+            raise _fail("--db takes a postgresql://… URL (leave it out for SQLite)")
         host, _, port = listen.rpartition(":")
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        options = RelayOptions(data_dir, host or "0.0.0.0", int(port), cert, key)
+        options = RelayOptions(data_dir, host or "0.0.0.0", int(port), cert, key, db=db)
         asyncio.run(run_relay(options))
 
     @relay_app.command("add-clinic")
@@ -78,7 +83,7 @@ def register(app: typer.Typer) -> None:
         if url is None:
             raise _fail("the relay has not run yet: give --url https://HOST:PORT")
         try:
-            clinic = Registry(data_dir).add_clinic(name)
+            clinic = open_registry(data_dir).add_clinic(name)
             found = cred.Credential(clinic.id, clinic.name, url, clinic.secret,
                                     me.public_key.hex(),
                                     ca.read_text(encoding="utf-8") if ca else me.cert_pem)
@@ -99,7 +104,7 @@ def register(app: typer.Typer) -> None:
         if me.url is None:
             raise _fail("the relay has not run yet")
         try:
-            service = Registry(data_dir).add_service(name, clinic)
+            service = open_registry(data_dir).add_service(name, clinic)
             cred.write_file(cred.Credential(service.id, service.name, me.url, service.secret,
                                             me.public_key.hex(), me.cert_pem), out)
         except ClinicMeshError as exc:
@@ -114,7 +119,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Revoke an ancillary service's credential."""
         try:
-            Registry(data_dir).revoke_service(name, clinic)
+            open_registry(data_dir).revoke_service(name, clinic)
         except ClinicMeshError as exc:
             raise _fail(exc.message) from None
         typer.echo(f"Revoked the credential of {name} for {clinic}.")
@@ -126,7 +131,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Revoke a clinic's credential: it gets nothing from the relay from now on."""
         try:
-            Registry(data_dir).revoke(name)
+            open_registry(data_dir).revoke(name)
         except ClinicMeshError as exc:
             raise _fail(exc.message) from None
         typer.echo(f"Revoked the credential of {name}.")
@@ -137,7 +142,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
         """The clinics the relay serves: last contact, charts, errors; the latest audit."""
-        registry = Registry(data_dir)
+        registry = open_registry(data_dir)
         me = relay_identity(data_dir)
         clinics = [c.as_status() for c in registry.clinics()]
         if as_json:

@@ -5,7 +5,8 @@ of cross-clinic access.
 One small SQLite file (`relay.db`, stdlib sqlite3) shared by the running relay and the CLI verbs
 (`add-clinic`, `revoke-clinic`, `status`); each call is one short transaction. The running
 relay calls it through `asyncio.to_thread`. Clinical documents never live here: each clinic has
-its own encrypted store (meshd.relay.space).
+its own encrypted store (meshd.relay.space). With `--db postgresql://…` the same tables live in
+PostgreSQL (meshd.relay.pg_registry), shared by every relay process.
 """
 
 from __future__ import annotations
@@ -86,21 +87,35 @@ def now_ms() -> int:
 class Registry:
     """The relay's records in `DIR/relay.db`."""
 
+    _unique: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    _newest_first = "rowid DESC"
+
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
+        self._create()
+
+    def _create(self) -> None:
         with self._db() as db:
             db.executescript(SCHEMA)
-        os.chmod(data_dir / DB_FILE, 0o600)  # it holds every clinic's secret
+        os.chmod(self.data_dir / DB_FILE, 0o600)  # it holds every clinic's secret
 
     @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
+    def _db(self) -> Iterator[Any]:
+        """A connection in one transaction (DB-API, `?` placeholders)."""
         db = sqlite3.connect(self.data_dir / DB_FILE, timeout=BUSY_TIMEOUT_S)
         try:
             with db:
                 yield db
         finally:
             db.close()
+
+    def _seal(self, text: str, context: str) -> str:
+        """A secret or an audit detail as stored (as is in the 0600 file)."""
+        return text
+
+    def _unseal(self, text: str, context: str) -> str:
+        return text
 
     def add_clinic(self, name: str) -> ClinicRecord:
         """Register a clinic with a fresh secret; ConflictError if the name is taken."""
@@ -111,8 +126,9 @@ class Registry:
         try:
             with self._db() as db:
                 db.execute("INSERT INTO clinics (id, name, secret, created_ms) VALUES (?,?,?,?)",
-                           (clinic_id, name, new_secret(), now_ms()))
-        except sqlite3.IntegrityError as exc:
+                           (clinic_id, name, self._seal(new_secret(), "clinic " + clinic_id),
+                            now_ms()))
+        except self._unique as exc:
             raise ConflictError(f"the relay already serves a clinic named {name!r}",
                                 field="name") from exc
         found = self.clinic(clinic_id)
@@ -135,7 +151,8 @@ class Registry:
             rows = db.execute("SELECT id, name, secret, revoked_ms, mesh_id, last_contact_ms,"
                               " charts, errors, last_error, devices FROM clinics"
                               " ORDER BY name").fetchall()
-        return [ClinicRecord(*row) for row in rows]
+        return [ClinicRecord(r[0], r[1], self._unseal(r[2], "clinic " + r[0]), *r[3:])
+                for r in rows]
 
     def clinic(self, clinic_id: str) -> ClinicRecord | None:
         """The clinic with this id, or None."""
@@ -162,8 +179,9 @@ class Registry:
     def share(self, patient_id: str, clinic_ids: list[str]) -> None:
         """The chart of `patient_id` is held by each of `clinic_ids` from now on."""
         with self._db() as db:
-            db.executemany("INSERT OR IGNORE INTO shared VALUES (?,?,?)",
-                           [(patient_id, c, now_ms()) for c in clinic_ids])
+            for clinic_id in clinic_ids:
+                db.execute("INSERT INTO shared VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                           (patient_id, clinic_id, now_ms()))
 
     def shared(self) -> dict[str, set[str]]:
         """patient id -> the clinics holding that chart, for every chart shared by two or more."""
@@ -184,9 +202,9 @@ class Registry:
             with self._db() as db:
                 db.execute("INSERT INTO services (id, name, clinic_id, secret, created_ms)"
                            " VALUES (?,?,?,?,?)",
-                           (service_id, name.strip()[:MAX_NAME_CHARS], clinic.id, new_secret(),
-                            now_ms()))
-        except sqlite3.IntegrityError as exc:
+                           (service_id, name.strip()[:MAX_NAME_CHARS], clinic.id,
+                            self._seal(new_secret(), "service " + service_id), now_ms()))
+        except self._unique as exc:
             raise ConflictError(f"{name!r} is already a service of {clinic_name}",
                                 field="name") from exc
         found = self.service(service_id)
@@ -208,21 +226,25 @@ class Registry:
         with self._db() as db:
             row = db.execute("SELECT id, name, clinic_id, secret, revoked_ms FROM services"
                              " WHERE id = ?", (service_id,)).fetchone()
-        return ServiceRecord(*row) if row else None
+        if not row:
+            return None
+        return ServiceRecord(row[0], row[1], row[2], self._unseal(row[3], "service " + row[0]),
+                             row[4])
 
     def audit(self, clinic_id: str, action: str, detail: dict[str, Any]) -> None:
         """One row of the cross-clinic audit."""
         with self._db() as db:
-            db.execute("INSERT INTO audit VALUES (?,?,?,?)",
-                       (now_ms(), clinic_id, action, json.dumps(detail, sort_keys=True)))
+            db.execute("INSERT INTO audit (at_ms, clinic_id, action, detail) VALUES (?,?,?,?)",
+                       (now_ms(), clinic_id, action,
+                        self._seal(json.dumps(detail, sort_keys=True), "audit")))
 
     def audit_rows(self, limit: int = 100) -> list[dict[str, Any]]:
         """The latest audit rows, newest first."""
         with self._db() as db:
             rows = db.execute("SELECT at_ms, clinic_id, action, detail FROM audit"
-                              " ORDER BY rowid DESC LIMIT ?", (limit,)).fetchall()
-        return [{"at_ms": a, "clinic_id": c, "action": x, "detail": json.loads(d)}
-                for a, c, x, d in rows]
+                              f" ORDER BY {self._newest_first} LIMIT ?", (limit,)).fetchall()
+        return [{"at_ms": a, "clinic_id": c, "action": x,
+                 "detail": json.loads(self._unseal(d, "audit"))} for a, c, x, d in rows]
 
 
 @dataclass(frozen=True, slots=True)

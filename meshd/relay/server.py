@@ -26,10 +26,14 @@ from aiohttp import web
 from meshd.lifecycle import Lifecycle
 from meshd.relay.credential import SYNC_PATH, secret_matches
 from meshd.relay.operator import OperatorPage
-from meshd.relay.registry import ClinicRecord, Registry, now_ms, publish_address, relay_identity
+from meshd.relay.pg import PgDatabase
+from meshd.relay.pg_registry import PgRegistry, open_registry
+from meshd.relay.pg_store import PgStores
+from meshd.relay.registry import ClinicRecord, now_ms, publish_address, relay_identity
 from meshd.relay.services import Services
 from meshd.relay.sharing import Sharing
 from meshd.relay.space import ClinicSpace
+from meshd.relay.space_stores import SpaceStores, SqliteStores
 from meshd.sync.timing import SyncTiming
 from meshd.sync.websocket import _MAX_MSG_SIZE, HEARTBEAT_S, WebSocketLink
 
@@ -50,6 +54,7 @@ class RelayOptions:
     cert: Path
     key: Path
     timing: SyncTiming = field(default_factory=SyncTiming)
+    db: str | None = None  # postgresql://… (meshd.relay.pg), else SQLite in the data dir
 
 
 class RelayServer(Lifecycle):
@@ -57,8 +62,11 @@ class RelayServer(Lifecycle):
 
     def __init__(self, options: RelayOptions) -> None:
         self.options = options
-        self.registry = Registry(options.data_dir)
+        self.registry = open_registry(options.data_dir, options.db)
         self.identity = relay_identity(options.data_dir)
+        url = self.registry.url if isinstance(self.registry, PgRegistry) else None
+        self.db = PgDatabase(url, options.data_dir) if url else None
+        self._stores: SpaceStores = PgStores(self.db) if self.db else SqliteStores()
         self.spaces: dict[str, ClinicSpace] = {}
         self.sharing = Sharing(self)
         self.services = Services(self)
@@ -70,9 +78,9 @@ class RelayServer(Lifecycle):
     async def start(self) -> None:
         """Open every bound clinic's space, listen over TLS, publish the address."""
         try:
-            for clinic in await asyncio.to_thread(self.registry.clinics):
-                if clinic.mesh_id and clinic.revoked_ms is None:
-                    await self.space(clinic, clinic.mesh_id)
+            if self.db is not None:
+                await self.db.start()
+            await self._open_bound()
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.load_cert_chain(self.options.cert, self.options.key)
             app = web.Application(client_max_size=MAX_REQUEST_BYTES)
@@ -109,6 +117,17 @@ class RelayServer(Lifecycle):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.db is not None:
+            await self.db.stop()
+        if isinstance(self.registry, PgRegistry):
+            self.registry.close()
+
+    async def _open_bound(self) -> None:
+        """Open the space of every bound, unrevoked clinic not open yet (on PostgreSQL another
+        relay process may have bound one since: searches reach it, and its changes)."""
+        for clinic in await asyncio.to_thread(self.registry.clinics):
+            if clinic.mesh_id and clinic.revoked_ms is None and clinic.id not in self.spaces:
+                await self.space(clinic, clinic.mesh_id)
 
     async def space(self, clinic: ClinicRecord, mesh_id: str) -> ClinicSpace:
         """The clinic's space, opened on first use."""
@@ -116,7 +135,8 @@ class RelayServer(Lifecycle):
             space = self.spaces.get(clinic.id)
             if space is None:
                 space = ClinicSpace(self.options.data_dir, clinic, mesh_id, self.identity,
-                                    self.options.timing, self.sharing.listener(clinic.id))
+                                    self.options.timing, self.sharing.listener(clinic.id),
+                                    self._stores)
                 await space.start()
                 self.spaces[clinic.id] = space
             return space
@@ -168,6 +188,8 @@ class RelayServer(Lifecycle):
             await asyncio.sleep(STATUS_INTERVAL_S)
 
     async def _record(self) -> None:
+        if self.db is not None:
+            await self._open_bound()
         records = {c.id: c for c in await asyncio.to_thread(self.registry.clinics)}
         for clinic_id, space in list(self.spaces.items()):
             record = records.get(clinic_id)
@@ -175,6 +197,9 @@ class RelayServer(Lifecycle):
                 space.end_sessions()
             if space.connected():
                 space.last_contact_ms = now_ms()
+            elif self.db is not None and record is not None and record.last_contact_ms and (
+                    space.last_contact_ms or 0) < record.last_contact_ms:
+                continue  # another relay process serves it now: its figures stand
             errors, last = space.errors()
             await asyncio.to_thread(self.registry.record_contact, clinic_id,
                                     await space.chart_count(), errors, last,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 COPY_ORIGIN = "relay:"  # origin of a chart copied from another clinic's space
 SEARCH_LIMIT = 20
 MIN_QUERY_CHARS = 2
+SHARED_RELOAD_S = 5.0  # on PostgreSQL another relay process may have shared a chart since
 RESULT_FIELDS = ("id", "given_name", "family_name", "birth_date", "village")
 
 
@@ -43,6 +45,7 @@ class Sharing:
     def __init__(self, server: RelayServer) -> None:
         self._server = server
         self._shared: dict[str, set[str]] | None = None
+        self._shared_at = 0.0
 
     def add_routes(self, app: web.Application) -> None:
         """The relay's patient routes."""
@@ -59,8 +62,11 @@ class Sharing:
         return heard
 
     async def _holders(self, patient_id: str) -> set[str]:
-        if self._shared is None:
+        stale = self._server.db is not None and (
+            time.monotonic() - self._shared_at > SHARED_RELOAD_S)
+        if self._shared is None or stale:
             self._shared = await asyncio.to_thread(self._server.registry.shared)
+            self._shared_at = time.monotonic()
         return self._shared.get(patient_id, set())
 
     async def _carry(self, source_id: str, doc_id: str) -> None:

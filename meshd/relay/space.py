@@ -14,7 +14,6 @@ the roster is known, and the sessions then run anti-entropy again to bring it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -29,9 +28,8 @@ from meshd.identity import Identity
 from meshd.lifecycle import Lifecycle
 from meshd.relay.credential import with_relay
 from meshd.relay.registry import ClinicRecord, RelayIdentity, now_ms
-from meshd.store import keys
+from meshd.relay.space_stores import SpaceStore, SpaceStores, SqliteStores
 from meshd.store.base import Attestation, AuditEvent
-from meshd.store.sqlcipher import SqlCipherStore
 from meshd.sync.directory_roster import DirectoryRoster
 from meshd.sync.documents import DocumentsPort
 from meshd.sync.engine import SyncEngine
@@ -43,7 +41,6 @@ from meshd.sync.timing import SyncTiming
 log = logging.getLogger(__name__)
 
 RELAY_USER = "relay"
-STORE_FILE = "store.db"
 
 
 class InboundTransport:
@@ -117,7 +114,8 @@ class ClinicSpace(Lifecycle):
     """A clinic's store, documents, roster and sync engine on the relay."""
 
     def __init__(self, root: Path, clinic: ClinicRecord, mesh_id: str, identity: RelayIdentity,
-                 timing: SyncTiming, on_change: Listener) -> None:
+                 timing: SyncTiming, on_change: Listener,
+                 stores: SpaceStores | None = None) -> None:
         self.clinic = clinic
         self.mesh_id = mesh_id
         self.path = root / "clinics" / clinic.id
@@ -125,7 +123,8 @@ class ClinicSpace(Lifecycle):
         self.last_contact_ms: int | None = None
         self._timing = timing
         self._on_change = on_change
-        self._store: SqlCipherStore | None = None
+        self._stores = stores or SqliteStores()
+        self._store: SpaceStore | None = None
         self.documents: Documents | None = None
         self.engine: SyncEngine | None = None
         self.transport = InboundTransport()
@@ -139,9 +138,7 @@ class ClinicSpace(Lifecycle):
     async def start(self) -> None:
         """Open the clinic's store and start its engine (it accepts links from the server)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        key = await asyncio.to_thread(_store_key, self.path)
-        store = self._store = SqlCipherStore(self.path / STORE_FILE, key)
-        await store.start()
+        store = self._store = await self._stores.open(self.clinic.id, self.path)
         identity, doc_id = self.identity, directory_id(self.mesh_id)
         attestor = SpaceAttestor(identity, doc_id, lambda: self.open_roster)
         documents = self.documents = Documents(
@@ -159,6 +156,7 @@ class ClinicSpace(Lifecycle):
         self.engine = SyncEngine(credentials, DocumentsPort(documents), self.transport,
                                  timing=self._timing, on_quarantine=self._quarantine.record)
         documents.subscribe(self._on_change)
+        await self._stores.follow(store, documents)
         await roster.refresh()
         await self.engine.start()
 
@@ -209,7 +207,7 @@ class ClinicSpace(Lifecycle):
         return len(await self.store.heads("chart:")) if self._store else 0
 
     @property
-    def store(self) -> SqlCipherStore:
+    def store(self) -> SpaceStore:
         """The clinic's store."""
         assert self._store is not None, "started"
         return self._store
@@ -275,7 +273,3 @@ class ClinicSpace(Lifecycle):
         if self._store is not None:
             await self._store.stop()
         self.engine = self._roster = self._store = None
-
-
-def _store_key(path: Path) -> bytes:
-    return keys.load_key(path) if keys.key_path(path).exists() else keys.create_key(path)

@@ -265,3 +265,19 @@ async def test_a_remote_batch_whose_session_ends_during_the_write_is_still_cache
         assert heard == [doc_id]  # the heads index hears of it like any stored document
         assert await mine.read(doc_id, lambda d: d.heads()) == await theirs.read(
             doc_id, lambda d: d.heads())
+
+
+async def test_a_change_written_elsewhere_is_reloaded_reprojected_and_announced() -> None:
+    """Two Documents on one store (two relay processes on one database): what one writes, the
+    other serves after `written_elsewhere`, with projections and a listener call."""
+    async with MemoryStore() as store:
+        here, elsewhere = _documents(store), _documents(store, OTHER_DEVICE)
+        doc_id = await _new_chart(here)
+        assert _notes(await elsewhere.read(doc_id, lambda d: d)) == []  # now cached there
+        await here.update(doc_id, _note("written by the other process"))
+        heard: list[tuple[str, str]] = []
+        elsewhere.subscribe(lambda d, heads, origin: heard.append((d, origin)))
+        await elsewhere.written_elsewhere([doc_id], "relay-db")
+        assert await elsewhere.read(doc_id, _notes) == ["written by the other process"]
+        assert heard == [(doc_id, "relay-db")]
+        assert await store.search_patients("Obi")

@@ -19,3 +19,16 @@ def started() -> Iterator[list[Any]]:
     yield procs
     for proc in reversed(procs):
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One real PostgreSQL server for the session (tests/relay/pg_procs.py); each test takes
+    a fresh database of it with `postgres.new_database()`."""
+    from pg_procs import PostgresServer
+
+    server = PostgresServer(durable=False).start()
+    try:
+        yield server
+    finally:
+        server.stop()

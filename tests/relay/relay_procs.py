@@ -55,6 +55,8 @@ class RelayProcess:
     root: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
+    db: str | None = None  # postgresql://… (tests/relay/pg_procs.py), else SQLite
+    name: str = "relay"  # a second process on the same data dir and database logs apart
 
     @property
     def data_dir(self) -> Path:
@@ -71,8 +73,10 @@ class RelayProcess:
         args = [str(MESHD), "relay", "--data-dir", str(self.data_dir), "--listen",
                 f"127.0.0.1:{self.port}", "--cert", str(self.cert),
                 "--key", str(self.root / "tls" / "relay.key.pem")]
+        if self.db:
+            args += ["--db", self.db]
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.root / "relay.log").open("a")
+        log = (self.root / f"{self.name}.log").open("a")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, text=True)
         log.close()
         wait_until_healthy(self.process, lambda: self.call("GET", "/relay/v1/health")[0] == 200,
@@ -80,7 +84,7 @@ class RelayProcess:
         return self
 
     def log(self) -> str:
-        return (self.root / "relay.log").read_text()[-4000:]
+        return (self.root / f"{self.name}.log").read_text()[-4000:]
 
     def call(self, method: str, path: str, bearer: str = "", body: Any = None
              ) -> tuple[int, Any]:
@@ -127,6 +131,12 @@ class RelayProcess:
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, nothing flushed."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
 
 
 def relay_state(node: Any) -> str | None:

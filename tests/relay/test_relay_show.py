@@ -49,10 +49,12 @@ def _clinic(root: Path, name: str, relay: RelayProcess, started: list[Any]
     return [first, second]
 
 
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
 def test_a_chart_follows_its_patient_from_clinic_a_to_clinic_b_and_back(
-    tmp_path: Path, started: list[Any]
+    tmp_path: Path, started: list[Any], request: pytest.FixtureRequest, storage: str
 ) -> None:
-    relay = RelayProcess(tmp_path).start()
+    db = request.getfixturevalue("postgres").new_database() if storage == "postgresql" else None
+    relay = RelayProcess(tmp_path, db=db).start()
     started.append(relay)
     clinic_a = _clinic(tmp_path, "Clinic A", relay, started)
     clinic_b = _clinic(tmp_path, "Clinic B", relay, started)
