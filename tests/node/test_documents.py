@@ -267,6 +267,7 @@ async def test_a_remote_batch_whose_session_ends_during_the_write_is_still_cache
             doc_id, lambda d: d.heads())
 
 
+@pytest.mark.asyncio
 async def test_a_change_written_elsewhere_is_reloaded_reprojected_and_announced() -> None:
     """Two Documents on one store (two relay processes on one database): what one writes, the
     other serves after `written_elsewhere`, with projections and a listener call."""
