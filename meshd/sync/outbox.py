@@ -7,14 +7,17 @@ anti-entropy round, which works out what the peer lacks. Order: control messages
 pushed changes, announcements, lazy gossip (IHave, sent `lazy_delay_s` after its first entry
 so that one frame carries what changed meanwhile), sync-protocol messages, bulk snapshots,
 then attachment blobs (charts first: a blob is only fetched by a device that has the chart
-naming it). Bulk snapshots, sync-message batches and heads lists go compressed
-(meshd.wire_pack); single pushed changes do not: they are small, and every millisecond of
-theirs counts.
+naming it). Bulk snapshots go most urgent first (HeadsDigest.rank: the directory, then the
+most recently changed documents), so a long initial sync brings recent days before history and
+a cut link resumed later has the recent part already. Bulk snapshots, sync-message batches
+and heads lists go compressed (meshd.wire_pack); single pushed changes do not: they are
+small, and every millisecond of theirs counts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TypeVar
@@ -54,7 +57,8 @@ class Outbox:
         self._pushes: deque[wire.ChangeItem] = deque()
         self._announce: dict[str, wire.Heads] = {}
         self._sync_docs: dict[str, None] = {}
-        self._snapshot_docs: dict[str, None] = {}
+        self._snapshot_docs: set[str] = set()
+        self._snapshot_order: list[tuple[tuple[int, int], str]] = []  # heap by HeadsDigest.rank
         self._blobs: deque[wire.BlobRequest | wire.BlobChunk] = deque()
 
     def pending(self) -> int:
@@ -121,7 +125,10 @@ class Outbox:
 
     def snapshots(self, doc_ids: Iterable[str]) -> None:
         """Send these documents whole (bulk sync)."""
-        self._snapshot_docs.update((d, None) for d in doc_ids)
+        for doc_id in doc_ids:
+            if doc_id not in self._snapshot_docs:
+                self._snapshot_docs.add(doc_id)
+                heapq.heappush(self._snapshot_order, (self._index.rank(doc_id), doc_id))
         self.wake.set()
 
     def blob(self, message: wire.BlobRequest | wire.BlobChunk) -> None:
@@ -161,9 +168,9 @@ class Outbox:
                 return await self._proven(wire_pack.pack(wire.SyncMessages(tuple(items))),
                                           [i.doc_id for i in items])
         while self._snapshot_docs:
-            ids = list(self._snapshot_docs)[:SNAPSHOT_BATCH_DOCS]
-            for doc_id in ids:
-                del self._snapshot_docs[doc_id]
+            count = min(SNAPSHOT_BATCH_DOCS, len(self._snapshot_order))
+            ids = [heapq.heappop(self._snapshot_order)[1] for _ in range(count)]
+            self._snapshot_docs.difference_update(ids)
             found = await self._documents.saved(ids)
             signed = await self._documents.attestations(list(found))
             if signed:
