@@ -12,7 +12,8 @@ still in the transport's buffer plus those the kernel holds unacknowledged by th
 autotuning), so what the peer's kernel acknowledged but its process has not read stays bounded
 too. Pieces are small (SEND_PIECE_BYTES), so a ping or a fresh edit waits behind at most about
 a window and a piece: ~4 s on a 128 kbit/s line, milliseconds on a LAN. The window is
-TCP's acknowledgement, so no wire message changes.
+TCP's acknowledgement, so no wire message changes. What can be in flight when a link is cut
+(sent, not yet stored by the peer, so sent again on the next link) is at most `in_flight_bytes`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 
 WINDOW_BYTES = 48 * 1024
 SEND_PIECE_BYTES = 16 * 1024
-RECEIVE_BUFFER_BYTES = 128 * 1024
+RECEIVE_BUFFER_BYTES = 64 * 1024  # the kernel doubles it for its own bookkeeping
+READ_QUEUE_BYTES = 64 * 1024  # what aiohttp reads ahead of the session (its flow control)
 POLL_S = 0.005
 STALLED_S = 120.0  # a peer that reads nothing for this long is gone
 
@@ -72,6 +74,12 @@ class Window:
                 return False
             await asyncio.sleep(POLL_S)
         return True
+
+
+def in_flight_bytes(frame_bytes: int) -> int:
+    """The most a link can lose at a cut: this side's window, the peer's receive buffer (as
+    the kernel counts it), what aiohttp read ahead there, and the frame being stored."""
+    return WINDOW_BYTES + 2 * RECEIVE_BUFFER_BYTES + READ_QUEUE_BYTES + frame_bytes
 
 
 def window_of(ws: Any) -> Window:

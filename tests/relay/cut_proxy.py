@@ -20,11 +20,14 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
 POLL_S = 0.05
 READ_BYTES = 16 * 1024
+SEND_BUFFER_BYTES = 16 * 1024
+QUEUE_BYTES = 64 * 1024  # read no further ahead of the target: a link has no elastic buffer
 
 
 class CutProxy:
@@ -68,6 +71,10 @@ class CutProxy:
             writer.transport.abort()
             return
         self.totals["connections"] += 1
+        for end in (writer, up_writer):  # bytes counted as sent sit in no large kernel buffer
+            sock = end.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         self.live.update((writer, up_writer))
         try:
             await asyncio.gather(self.pipe(reader, up_writer, "up"),
@@ -80,8 +87,12 @@ class CutProxy:
     async def pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                    direction: str) -> None:
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        room = asyncio.Event()
+        room.set()
+        queued = 0
 
         async def deliver() -> None:
+            nonlocal queued
             while True:
                 due, data = await queue.get()
                 if not data:
@@ -92,11 +103,18 @@ class CutProxy:
                 writer.write(data)
                 self.totals[direction] += len(data)
                 await writer.drain()
+                queued -= len(data)
+                if queued <= QUEUE_BYTES:
+                    room.set()
 
         sender = asyncio.create_task(deliver())
         try:
             while data := await reader.read(READ_BYTES):
+                queued += len(data)
                 queue.put_nowait((time.monotonic() + self.delay_s, data))
+                if queued > QUEUE_BYTES:
+                    room.clear()
+                    await room.wait()
         finally:
             queue.put_nowait((0.0, b""))
             with contextlib.suppress(Exception):

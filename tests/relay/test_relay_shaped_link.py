@@ -16,7 +16,7 @@ from netns import NetnsRig
 from netns_fixture import fresh_rig
 from shaped_link import record_day, shaped_rig, summary, transfer
 
-from meshd.sync.flow import WINDOW_BYTES
+from meshd.sync.flow import in_flight_bytes
 from meshd.sync.outbox import BULK_FRAME_BYTES
 
 pytestmark = pytest.mark.slow
@@ -41,16 +41,19 @@ def test_a_day_crosses_a_128_kbit_relay_link_and_cuts_resend_only_what_was_in_fl
     relay, clinic = shaped_rig(rig, KBIT)
     clean = transfer(tmp_path / "clean", relay, clinic, day, 0, DELAY_MS, 90)
     print("clean:", summary(day, clean, KBIT))
-    line_s = day.compressed_bytes * 8 / (KBIT * 1000)
     assert clean.connections == 1 and clean.cuts == 0
-    assert clean.seconds < 120 and clean.seconds <= max(1.5 * line_s, line_s + 5), (
-        clean.seconds, line_s)
+    # The link is used well: the transfer takes at most 1.5 x its bytes at the line rate, and
+    # those bytes (TLS records, signatures and all) are at most 1.5 x the day compressed.
+    line_s = clean.up_bytes * 8 / (KBIT * 1000)
+    assert clean.seconds < 120 and clean.seconds <= 1.5 * line_s, (clean.seconds, line_s)
+    assert clean.up_bytes <= 1.5 * day.compressed_bytes
     cut = transfer(tmp_path / "cut", relay, clinic, day, CUTS, DELAY_MS, 90)
     print("cut three times:", summary(day, cut, KBIT))
     assert cut.cuts == CUTS and cut.connections > CUTS
-    # At a cut, what was in flight is lost: at most the window of unacknowledged bytes and the
-    # bulk frame being received (compressed, it is smaller than raw). Nothing else again.
-    in_flight = WINDOW_BYTES + BULK_FRAME_BYTES + RECONNECT_BYTES
+    # At a cut, what was in flight is lost: at most the window of unacknowledged bytes, the
+    # relay's receive buffers and the bulk frame it was storing (meshd.sync.flow). Nothing else
+    # is sent again.
+    in_flight = in_flight_bytes(BULK_FRAME_BYTES) + RECONNECT_BYTES
     resent = cut.up_bytes - clean.up_bytes
     print(f"re-sent {resent / 1024:.1f} KiB over {CUTS} cuts "
           f"(bound {CUTS * in_flight / 1024:.0f} KiB)")
