@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -154,9 +155,17 @@ class PeerSession:
             self.outbox.wake.clear()
             while (message := await self.outbox.next_message()) is not None:
                 self.sent[type(message).__name__] += 1
+                sent, stalled = self.channel.bytes_out, self._stalled_s()
+                started = time.monotonic()
                 await self.channel.send(message)
+                self.outbox.observe(self.channel.bytes_out - sent, time.monotonic() - started,
+                                    self._stalled_s() > stalled)
                 if self._refusing:
                     return
+
+    def _stalled_s(self) -> float:
+        """How long the link's sends waited for its window (0 for links without one)."""
+        return float(getattr(self.channel.link, "stalled_s", 0.0))
 
     # --- reading -------------------------------------------------------------------------
 

@@ -61,6 +61,11 @@ class WebSocketLink:
         """HOST:PORT of the other end."""
         return self._remote
 
+    @property
+    def stalled_s(self) -> float:
+        """Seconds this link's sends waited for room in its window, in all (meshd.sync.flow)."""
+        return self._window.stalled_s if self._window is not None else 0.0
+
     def authenticated(self) -> None:
         """The handshake succeeded: frames of any wire size may now arrive in pieces."""
         self._authenticated = True
