@@ -96,15 +96,18 @@ class Outbox:
             )
         self.wake.set()
 
-    def observe(self, sent_bytes: int, seconds: float, throttled: bool) -> None:
+    def observe(self, sent_bytes: int, seconds: float, throttled: bool, drained: bool) -> None:
         """Size bulk frames to the link: one message of `sent_bytes` took `seconds` to hand to
-        the link, `throttled` if its window of unacknowledged bytes was full meanwhile."""
+        the link, `throttled` if its window of unacknowledged bytes was full meanwhile,
+        `drained` if the peer had acknowledged nearly all of it right after."""
         if sent_bytes < OBSERVED_MIN_BYTES:
             return
-        if not throttled:  # the link took it all at once: it may take more
-            target = 2 * self.bulk_frame_bytes
-        else:
+        if throttled:  # it went at the link's pace
             target = int(sent_bytes / max(seconds, 1e-3) * BULK_FRAME_SECONDS * RAW_PER_WIRE_BYTE)
+        elif drained:  # the link took it all at once: it may take more
+            target = 2 * self.bulk_frame_bytes
+        else:  # it sits in the window: nothing learnt yet
+            return
         self.bulk_frame_bytes = max(BULK_FRAME_BYTES, min(FRAME_BUDGET_BYTES, target))
 
     def lazy(self, doc_id: str, heads: wire.Heads) -> None:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 MAX_STRIKES = 5
 OFFERED_KEPT = 8192  # documents whose offered signatures are kept for the data that follows
+DRAINED_BYTES = 8 * 1024  # a link holding less unacknowledged keeps up with us
 
 
 class PeerMisbehaving(SyncError):
@@ -159,9 +160,14 @@ class PeerSession:
                 started = time.monotonic()
                 await self.channel.send(message)
                 self.outbox.observe(self.channel.bytes_out - sent, time.monotonic() - started,
-                                    self._stalled_s() > stalled)
+                                    self._stalled_s() > stalled, self._drained())
                 if self._refusing:
                     return
+
+    def _drained(self) -> bool:
+        """Whether the peer acknowledged nearly all this link sent (False without a window)."""
+        queued = getattr(self.channel.link, "unacknowledged", None)
+        return queued is not None and int(queued) < DRAINED_BYTES
 
     def _stalled_s(self) -> float:
         """How long the link's sends waited for its window (0 for links without one)."""

@@ -62,6 +62,11 @@ class WebSocketLink:
         return self._remote
 
     @property
+    def unacknowledged(self) -> int:
+        """Bytes sent and not yet acknowledged by the peer (meshd.sync.flow)."""
+        return self._window.queued() if self._window is not None else 0
+
+    @property
     def stalled_s(self) -> float:
         """Seconds this link's sends waited for room in its window, in all (meshd.sync.flow)."""
         return self._window.stalled_s if self._window is not None else 0.0
