@@ -31,3 +31,4 @@ def test_a_disclosure_is_a_new_append_only_entry_the_receiver_sees_once() -> Non
     view = chart_view(after)
     assert [d["clinic"] for d in view["disclosures"]] == ["Clinic B"]
     assert view["other"] == []
+
