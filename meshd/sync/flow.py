@@ -42,7 +42,6 @@ class Window:
 
     def __init__(self, transport: Any) -> None:
         self._transport = transport
-        self.stalled_s = 0.0  # time spent waiting for room, in all
         self._fd: int | None = None
         raw = transport.get_extra_info("socket") if transport is not None else None
         if raw is not None and raw.family in (socket.AF_INET, socket.AF_INET6):
@@ -69,15 +68,12 @@ class Window:
         """Wait until the window has room; False if the peer read nothing for STALLED_S."""
         if self.queued() <= WINDOW_BYTES:
             return True
-        started = time.monotonic()
-        try:
-            while self.queued() > WINDOW_BYTES:
-                if time.monotonic() > started + STALLED_S:
-                    return False
-                await asyncio.sleep(POLL_S)
-            return True
-        finally:
-            self.stalled_s += time.monotonic() - started
+        deadline = time.monotonic() + STALLED_S
+        while self.queued() > WINDOW_BYTES:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(POLL_S)
+        return True
 
 
 def in_flight_bytes(frame_bytes: int) -> int:

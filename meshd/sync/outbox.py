@@ -30,14 +30,9 @@ from meshd.sync.doc_sync import DocSync
 from meshd.sync.ports import LOCAL_ORIGIN, DocChange, SyncedDocuments
 
 FRAME_BUDGET_BYTES = 1024 * 1024
-# Bulk frames (snapshots, sync-message batches) last about BULK_FRAME_SECONDS on the link: a
-# fresh edit waits behind at most one, and a cut link loses at most one in flight. On a slow
-# link that is BULK_FRAME_BYTES raw (~30 KiB compressed, ~2 s at 128 kbit/s); on a fast one up
-# to FRAME_BUDGET_BYTES, where bigger zstd batches compress better (`observe`).
+# Bulk frames (snapshots, sync-message batches) are small, raw ~32 KiB compressed: a cut link
+# loses at most one in flight, and a fresh edit waits behind at most one (~2 s at 128 kbit/s).
 BULK_FRAME_BYTES = 64 * 1024
-BULK_FRAME_SECONDS = 1.0
-RAW_PER_WIRE_BYTE = 2  # charts compress to about half
-OBSERVED_MIN_BYTES = 16 * 1024  # a smaller message says nothing of the link's rate
 PUSH_BACKLOG = 512
 EAGER_PUSH_BYTES = 64 * 1024
 SNAPSHOT_BATCH_DOCS = 256
@@ -68,7 +63,6 @@ class Outbox:
         self._snapshot_docs: set[str] = set()
         self._snapshot_order: list[tuple[tuple[int, int], str]] = []  # heap by HeadsDigest.rank
         self._bulk: deque[wire.Message] = deque()  # snapshot frames ready, signatures first
-        self.bulk_frame_bytes = BULK_FRAME_BYTES  # raw budget of the next bulk frame
         self._blobs: deque[wire.BlobRequest | wire.BlobChunk] = deque()
 
     def pending(self) -> int:
@@ -95,20 +89,6 @@ class Outbox:
                 wire.ChangeItem(change.doc_id, change.base, change.heads, change.data)
             )
         self.wake.set()
-
-    def observe(self, sent_bytes: int, seconds: float, throttled: bool, drained: bool) -> None:
-        """Size bulk frames to the link: one message of `sent_bytes` took `seconds` to hand to
-        the link, `throttled` if its window of unacknowledged bytes was full meanwhile,
-        `drained` if the peer had acknowledged nearly all of it right after."""
-        if sent_bytes < OBSERVED_MIN_BYTES:
-            return
-        if throttled:  # it went at the link's pace
-            target = int(sent_bytes / max(seconds, 1e-3) * BULK_FRAME_SECONDS * RAW_PER_WIRE_BYTE)
-        elif drained:  # the link took it all at once: it may take more
-            target = 2 * self.bulk_frame_bytes
-        else:  # it sits in the window: nothing learnt yet
-            return
-        self.bulk_frame_bytes = max(BULK_FRAME_BYTES, min(FRAME_BUDGET_BYTES, target))
 
     def lazy(self, doc_id: str, heads: wire.Heads) -> None:
         """Announce these heads in the next IHave (lazy gossip), unless the peer has them."""
@@ -210,7 +190,7 @@ class Outbox:
             saved = deque(wire.SavedDoc(d, b) for d, b in found.items())
             while saved:
                 batch = wire.Snapshots(tuple(_take(saved, lambda d: len(d.data),
-                                                   self.bulk_frame_bytes)))
+                                                   BULK_FRAME_BYTES)))
                 self._bulk.append(wire_pack.pack(batch))  # one zstd stream per batch
             if self._bulk:
                 return self._bulk.popleft()
@@ -229,7 +209,7 @@ class Outbox:
     async def _sync_batch(self) -> list[wire.SyncItem]:
         items: list[wire.SyncItem] = []
         size = 0
-        while self._sync_docs and size < self.bulk_frame_bytes:
+        while self._sync_docs and size < BULK_FRAME_BYTES:
             doc_id = next(iter(self._sync_docs))
             del self._sync_docs[doc_id]
             doc = await self._documents.load(doc_id)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +34,6 @@ log = logging.getLogger(__name__)
 
 MAX_STRIKES = 5
 OFFERED_KEPT = 8192  # documents whose offered signatures are kept for the data that follows
-DRAINED_BYTES = 8 * 1024  # a link holding less unacknowledged keeps up with us
 
 
 class PeerMisbehaving(SyncError):
@@ -156,22 +154,9 @@ class PeerSession:
             self.outbox.wake.clear()
             while (message := await self.outbox.next_message()) is not None:
                 self.sent[type(message).__name__] += 1
-                sent, stalled = self.channel.bytes_out, self._stalled_s()
-                started = time.monotonic()
                 await self.channel.send(message)
-                self.outbox.observe(self.channel.bytes_out - sent, time.monotonic() - started,
-                                    self._stalled_s() > stalled, self._drained())
                 if self._refusing:
                     return
-
-    def _drained(self) -> bool:
-        """Whether the peer acknowledged nearly all this link sent (False without a window)."""
-        queued = getattr(self.channel.link, "unacknowledged", None)
-        return queued is not None and int(queued) < DRAINED_BYTES
-
-    def _stalled_s(self) -> float:
-        """How long the link's sends waited for its window (0 for links without one)."""
-        return float(getattr(self.channel.link, "stalled_s", 0.0))
 
     # --- reading -------------------------------------------------------------------------
 

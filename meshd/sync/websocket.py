@@ -61,16 +61,6 @@ class WebSocketLink:
         """HOST:PORT of the other end."""
         return self._remote
 
-    @property
-    def unacknowledged(self) -> int:
-        """Bytes sent and not yet acknowledged by the peer (meshd.sync.flow)."""
-        return self._window.queued() if self._window is not None else 0
-
-    @property
-    def stalled_s(self) -> float:
-        """Seconds this link's sends waited for room in its window, in all (meshd.sync.flow)."""
-        return self._window.stalled_s if self._window is not None else 0.0
-
     def authenticated(self) -> None:
         """The handshake succeeded: frames of any wire size may now arrive in pieces."""
         self._authenticated = True
