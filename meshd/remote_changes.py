@@ -6,7 +6,8 @@ and nothing is stored; what the changes did and who they claim as authors go to 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,9 @@ RELAY_PULLED_BY = "relay_pulled_by"  # audit action of a disclosure reaching a d
 # Above this many incoming bytes the merged document is saved once to measure it.
 SIZE_CHECK_BYTES = 64 * 1024
 MAX_AUDIT_AUTHORS = 8
+# A peer's batch is checked this many documents at a time, the event loop free in between
+# (so the API and the WebSocket heartbeats answer during a bulk sync).
+MERGE_SLICE_DOCS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +80,20 @@ def valid_items(items: Sequence[tuple[str, bytes]], results: list[ApplyResult]) 
     return valid
 
 
-def merge_items(
+async def merge_items(
     items: Sequence[tuple[int, str, bytes]], trials: dict[str, Trial], check: Check,
     results: list[ApplyResult], origin: str, now_s: float,
 ) -> list[AuditEvent]:
     """Merge each (result index, doc id, data) into its trial; returns the audit rows.
 
     `results[index]` becomes True if the document gained changes, False if nothing was new,
-    or the CorruptDocument that refused the item (which then changes nothing).
+    or the CorruptDocument that refused the item (which then changes nothing). The event loop
+    is free every MERGE_SLICE_DOCS items.
     """
     audit: list[AuditEvent] = []
-    for index, doc_id, data in items:
+    for n, (index, doc_id, data) in enumerate(items):
+        if n and not n % MERGE_SLICE_DOCS:
+            await asyncio.sleep(0)
         trial = trials[doc_id]
         try:
             merged = merge_remote(doc_id, trial.doc, data, check)
@@ -152,3 +159,15 @@ class Check:
         if self.attestor is None:
             return tuple(self.offered.get(doc_id, ()))
         return self.attestor.check(doc_id, new, self.offered.get(doc_id, ()))
+
+
+async def finished(work: Awaitable[None]) -> bool:
+    """Await `work` to its end even when the caller is cancelled meanwhile; whether it was
+    (a batch handed to the store is stored, then cached and announced, whatever the session)."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        return True
+    return False
