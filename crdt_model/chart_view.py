@@ -26,6 +26,7 @@ from crdt_model.chart_doc import (
     order_key,
     status_of,
 )
+from crdt_model.disclosures import DISCLOSURE
 from crdt_model.review import review_items_of
 
 # Kinds shown inside their encounter (when linked to one) as well as in their own list.
@@ -33,6 +34,7 @@ _IN_ENCOUNTER = {
     "triage": "triage", "note": "notes", "diagnosis": "diagnoses",
     "prescription": "prescriptions", "lab_order": "lab_orders",
     "consultation": "consultations", "referral": "referrals",
+    DISCLOSURE: "disclosures",
 }
 _TOP_LISTS = {
     "allergy": "allergies", "encounter": "encounters", "triage": "triage", "note": "notes",
@@ -40,6 +42,7 @@ _TOP_LISTS = {
     "lab_result": "lab_results", DISPENSATION: "dispensations", VOID: "voids",
     CANCEL: "cancellations", RESOLUTION: "resolutions", MERGE_LINK: "merge_links",
     ATTACHMENT: "attachments", "consultation": "consultations", "referral": "referrals",
+    DISCLOSURE: "disclosures",
 }
 
 

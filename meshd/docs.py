@@ -23,7 +23,7 @@ from crdt_model.errors import CorruptDocument, NotFound, SyncError, ValidationEr
 from crdt_model.ids import CHART, parse_doc_id
 from meshd.attest import Attest, Attestor, attest_stored
 from meshd.doc_cache import DEFAULT_CACHE_DOCS, Cached, DocCache, poisoned
-from meshd.remote_changes import Check, Trial, merge_items, valid_items
+from meshd.remote_changes import MERGE_SLICE_DOCS, Check, Trial, finished, merge_items, valid_items
 from meshd.reprojection import REPROJECT_BATCH, reload, reproject, reproject_due
 from meshd.store.base import Attestation, AuditEvent, DocumentStore, DocWrite, Projections
 from meshd.sync.ports import LOCAL_ORIGIN, ApplyResult, Heads
@@ -38,44 +38,21 @@ Projector = Callable[[str, Doc], "Projections | None"]
 Listener = Callable[[str, "Heads", str], "Awaitable[None] | None"]
 """Called with (doc id, new heads, origin) once a change is durable; may be a coroutine."""
 REMOTE_ORIGIN = "remote"
-# A peer's batch is checked this many documents at a time, the event loop free in between
-# (so the API and the WebSocket heartbeats answer during a bulk sync).
-MERGE_SLICE_DOCS = 32
-
-
-def no_genesis(doc_id: str, actor: bytes) -> Doc | None:
-    """The default: no document is derived, unknown ids are simply not found."""
-    return None
-
-
-def no_projections(doc_id: str, doc: Doc) -> Projections | None:
-    """The default: no projection rows."""
-    return None
-
-
-async def _finished(work: Awaitable[None]) -> bool:
-    """Await `work` to its end even when the caller is cancelled meanwhile; whether it was."""
-    task = asyncio.ensure_future(work)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await task
-        return True
-    return False
 
 
 class Documents:
     """The live documents of this device; all reads and writes of documents pass through it."""
 
     def __init__(
-        self, store: DocumentStore, actor: bytes, *, genesis: Genesis = no_genesis,
-        project: Projector = no_projections, cache_docs: int = DEFAULT_CACHE_DOCS,
+        self, store: DocumentStore, actor: bytes, *, genesis: Genesis | None = None,
+        project: Projector | None = None, cache_docs: int = DEFAULT_CACHE_DOCS,
         clock: Callable[[], float] = time.time, attestor: Attestor | None = None,
     ) -> None:
         self.store = store
         self._actor = actor
-        self._genesis = genesis
-        self._project = project
+        # By default no document is derived (unknown ids are not found) and none is projected.
+        self._genesis = genesis or (lambda _doc_id, _actor: None)
+        self._project = project or (lambda _doc_id, _doc: None)
         self._clock = clock
         self._attestor = attestor  # signs changes made here, proves a peer's (meshd.attest)
         self._cache = DocCache(cache_docs)
@@ -232,12 +209,7 @@ class Documents:
             trials = {doc_id: await self._trial(doc_id, found) for doc_id in ids}
             tried = [(i, *items[i]) for i in valid]
             check = Check(self._actor, self._attestor, offered or {})
-            audit: list[AuditEvent] = []
-            for start in range(0, len(tried), MERGE_SLICE_DOCS):
-                if start:
-                    await asyncio.sleep(0)
-                audit += merge_items(tried[start:start + MERGE_SLICE_DOCS], trials, check,
-                                     results, origin, self._clock())
+            audit = await merge_items(tried, trials, check, results, origin, self._clock())
             gained = [(doc_id, t.doc, t) for doc_id, t in trials.items()
                       if t.doc is not None and (t.doc.heads() != t.base or not t.stored)]
             writes = []
@@ -246,7 +218,7 @@ class Documents:
                     await asyncio.sleep(0)
                 writes.append(self._write_for(d, doc, t.base, t.stored, t.received,
                                               t.attestations))
-            cancelled = await _finished(self.store.write(writes, audit)) if writes else False
+            cancelled = await finished(self.store.write(writes, audit)) if writes else False
             for doc_id, doc, _ in gained:
                 self._cache.remember(doc_id, Cached(doc, stored=True))
         # A batch handed to the store is also cached and announced when the session that

@@ -6,12 +6,15 @@ and nothing is stored; what the changes did and who they claim as authors go to 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from crdt_model.adapter import ChangeInfo, Doc, attribution
 from crdt_model.arrival import RefusedChange, check_arrival
 from crdt_model.authority import check_authority
+from crdt_model.disclosures import new_disclosures
 from crdt_model.errors import CorruptDocument, ValidationError
 from crdt_model.ids import CHART, DIRECTORY, FACILITY, QUEUE, parse_doc_id
 from meshd.attest import Attestor, NotYetProven
@@ -23,9 +26,13 @@ MAX_DOC_BYTES = {
     CHART: 2 * 1024 * 1024, QUEUE: 1024 * 1024, DIRECTORY: 1024 * 1024,
     FACILITY: 16 * 1024 * 1024,
 }
+RELAY_PULLED_BY = "relay_pulled_by"  # audit action of a disclosure reaching a device
 # Above this many incoming bytes the merged document is saved once to measure it.
 SIZE_CHECK_BYTES = 64 * 1024
 MAX_AUDIT_AUTHORS = 8
+# A peer's batch is checked this many documents at a time, the event loop free in between
+# (so the API and the WebSocket heartbeats answer during a bulk sync).
+MERGE_SLICE_DOCS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +41,20 @@ class Merged:
     authors: str = ""  # device/user prefixes of the new changes (proven when signed)
     summary: str = ""  # what they did (crdt_model.arrival)
     attestations: tuple[Attestation, ...] = ()  # the signatures that proved them
+    disclosures: tuple[Mapping[str, Any], ...] = ()  # new disclosure entries of a chart
+
 
     def audit_rows(self, doc_id: str, origin: str, now_s: float) -> list[AuditEvent]:
         """The `remote_write` audit row of these changes from peer `origin` (none if none)."""
         if not self.summary:
             return []
-        return [AuditEvent(int(now_s * 1000), self.authors, "remote_write", doc_id, origin,
-                           self.summary)]
+        at = int(now_s * 1000)
+        # A pull of this chart by another clinic, written by the relay (crdt_model.disclosures).
+        pulls = [AuditEvent(at, self.authors, RELAY_PULLED_BY, doc_id, origin,
+                            f"by {d.get('clinic')} ({d.get('action')}) at {d.get('at')}"[:500])
+                 for d in self.disclosures]
+        return [AuditEvent(at, self.authors, "remote_write", doc_id, origin, self.summary),
+                *pulls]
 
 
 @dataclass(slots=True)
@@ -66,17 +80,20 @@ def valid_items(items: Sequence[tuple[str, bytes]], results: list[ApplyResult]) 
     return valid
 
 
-def merge_items(
+async def merge_items(
     items: Sequence[tuple[int, str, bytes]], trials: dict[str, Trial], check: Check,
     results: list[ApplyResult], origin: str, now_s: float,
 ) -> list[AuditEvent]:
     """Merge each (result index, doc id, data) into its trial; returns the audit rows.
 
     `results[index]` becomes True if the document gained changes, False if nothing was new,
-    or the CorruptDocument that refused the item (which then changes nothing).
+    or the CorruptDocument that refused the item (which then changes nothing). The event loop
+    is free every MERGE_SLICE_DOCS items.
     """
     audit: list[AuditEvent] = []
-    for index, doc_id, data in items:
+    for n, (index, doc_id, data) in enumerate(items):
+        if n and not n % MERGE_SLICE_DOCS:
+            await asyncio.sleep(0)
         trial = trials[doc_id]
         try:
             merged = merge_remote(doc_id, trial.doc, data, check)
@@ -116,6 +133,7 @@ def merge_remote(doc_id: str, doc: Doc | None, data: bytes, check: Check) -> Mer
     new = merged.history(doc.heads() if doc is not None else ())
     with merged.shared_reads():
         summary = check_arrival(doc_id, doc, merged, {c.actor for c in new})
+        disclosures = tuple(new_disclosures(doc, merged)) if kind == CHART else ()
         if kind == DIRECTORY and check.attestor is not None and check.attestor.keys_for:
             check_authority(doc_id, merged, doc.heads() if doc is not None else (),
                             doc.to_dict() if doc is not None else None)
@@ -123,7 +141,7 @@ def merge_remote(doc_id: str, doc: Doc | None, data: bytes, check: Check) -> Mer
         raise RefusedChange(f"{doc_id} would grow over the {limit // 1024} KiB limit")
     proven = check.prove(doc_id, new)
     authors = sorted({"/".join(attribution(c.actor)) for c in new})[:MAX_AUDIT_AUTHORS]
-    return Merged(merged, ",".join(authors), summary, proven)
+    return Merged(merged, ",".join(authors), summary, proven, disclosures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +159,15 @@ class Check:
         if self.attestor is None:
             return tuple(self.offered.get(doc_id, ()))
         return self.attestor.check(doc_id, new, self.offered.get(doc_id, ()))
+
+
+async def finished(work: Awaitable[None]) -> bool:
+    """Await `work` to its end even when the caller is cancelled meanwhile; whether it was
+    (a batch handed to the store is stored, then cached and announced, whatever the session)."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        return True
+    return False

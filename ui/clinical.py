@@ -221,6 +221,7 @@ ACTION_LABELS = {
     "attachment": N_("Photo or document added"),
     "consultation": N_("Consultation"),
     "referral": N_("Referral"),
+    "disclosure": N_("Chart shared with another clinic"),
 }
 
 FIELD_LABELS = {

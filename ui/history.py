@@ -116,6 +116,8 @@ def what(kind: str, data: Mapping[str, Any]) -> str:
             parts.append(_("Follow-up visit") + ": " + fmt_date(str(data["follow_up"])))
     elif kind == "referral":
         parts = [str(data.get("to") or "")]
+    elif kind == "disclosure":  # the clinic the relay handed the chart to
+        parts = [str(data.get("clinic") or "")]
     elif kind == "attachment":
         found = data.get("size")
         size = found if isinstance(found, int) else 0

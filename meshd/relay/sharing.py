@@ -17,10 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from crdt_model.context import Author
+from crdt_model.disclosures import record_disclosure
 from crdt_model.errors import ValidationError
 from crdt_model.ids import CHART, chart_id, check_uuid
-from meshd.clinic import Caller
+from meshd.clinic import Caller, new_id
 from meshd.docs import Listener
+from meshd.relay.registry import now_ms
+from meshd.relay.space import RELAY_USER, ClinicSpace
 from meshd.sync.ports import Heads
 
 if TYPE_CHECKING:
@@ -37,6 +41,17 @@ RESULT_FIELDS = ("id", "given_name", "family_name", "birth_date", "village")
 
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
+
+
+async def disclose(source: ClinicSpace, doc_id: str, asker: str) -> None:
+    """Append to the chart in `source` that clinic `asker` pulled it (crdt_model.disclosures):
+    written and signed by the relay's device, it syncs down to the source clinic's devices,
+    which audit it (`relay_pulled_by`)."""
+    assert source.documents is not None
+    author = Author(source.identity.device_id, RELAY_USER, now_ms())
+    await source.documents.update(
+        doc_id, lambda doc: record_disclosure(doc, new_id(), "relay_pull", asker, author),
+        actor=author.actor)
 
 
 class Sharing:
@@ -119,6 +134,8 @@ class Sharing:
         here = await target.store.read(doc_id) is not None
         if not sources and not here:
             return _error(404, "not_found", "no clinic on this relay holds that chart")
+        for source in sources:  # the chart in the source clinic records the pull first
+            await disclose(source, doc_id, clinic.name)
         for source in sources:
             found = await source.countersigned(doc_id)
             if found is None:

@@ -84,7 +84,9 @@ def _prefix_range(prefix: str) -> tuple[str, str]:
     return prefix, prefix + _PREFIX_END
 
 
-HEADS_SQL = "SELECT doc_id, heads FROM documents WHERE doc_id >= ? AND doc_id < ?"
+# Oldest write first: the sync index ranks later documents as more recent (meshd.sync.digest).
+HEADS_SQL = ("SELECT doc_id, heads FROM documents WHERE doc_id >= ? AND doc_id < ?"
+             " ORDER BY updated_at")
 
 
 def heads(conn: Any, prefix: str) -> dict[str, tuple[bytes, ...]]:

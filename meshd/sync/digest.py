@@ -3,6 +3,12 @@
 Anti-entropy compares two devices' 256 bucket digests, then only the (doc id, heads) lists of
 buckets that differ. A bucket's digest is the XOR of a 64-bit hash of each (doc id, heads) in
 it, so one change updates it in constant time; an empty bucket's digest is zero.
+
+It also ranks documents for bulk transfer, most urgent first (`rank`): the clinic's directory
+(the roster every other document is checked against), then the most recently changed. The
+store lists documents oldest write first (`updated_at`), and every later update here makes a
+document the most recent, so a bulk sync carries the clinical changes of recent days before
+the history.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ import hashlib
 from collections.abc import Iterable, Iterator
 
 from meshd.wire import BUCKET_DIGEST_BYTES, DIGEST_BUCKETS, Heads
+
+FIRST_KINDS = ("directory:",)  # sent ahead of everything else in a bulk transfer
 
 
 def bucket_of(doc_id: str) -> int:
@@ -30,6 +38,8 @@ class HeadsDigest:
         self._heads: dict[str, Heads] = {}
         self._digests = [0] * DIGEST_BUCKETS
         self._buckets: list[set[str]] = [set() for _ in range(DIGEST_BUCKETS)]
+        self._stamps: dict[str, int] = {}  # doc id -> when last updated here (a counter)
+        self._clock = 0
         for doc_id, doc_heads in (heads or {}).items():
             self.update(doc_id, doc_heads)
 
@@ -54,6 +64,17 @@ class HeadsDigest:
             self._buckets[bucket].add(doc_id)
         self._heads[doc_id] = heads
         self._digests[bucket] ^= _entry_hash(doc_id, heads)
+        self._clock += 1
+        self._stamps[doc_id] = self._clock
+
+    def rank(self, doc_id: str) -> tuple[int, int]:
+        """Sort key of a bulk transfer: the directory first, then the most recent first."""
+        first = 0 if doc_id.startswith(FIRST_KINDS) else 1
+        return first, -self._stamps.get(doc_id, 0)
+
+    def recent_first(self, entries: Iterable[tuple[str, Heads]]) -> list[tuple[str, Heads]]:
+        """(doc id, heads) entries in `rank` order."""
+        return sorted(entries, key=lambda entry: self.rank(entry[0]))
 
     def encoded(self) -> bytes:
         """The bucket digests as the Digest message carries them."""

@@ -7,14 +7,17 @@ anti-entropy round, which works out what the peer lacks. Order: control messages
 pushed changes, announcements, lazy gossip (IHave, sent `lazy_delay_s` after its first entry
 so that one frame carries what changed meanwhile), sync-protocol messages, bulk snapshots,
 then attachment blobs (charts first: a blob is only fetched by a device that has the chart
-naming it). Bulk snapshots, sync-message batches and heads lists go compressed
-(meshd.wire_pack); single pushed changes do not: they are small, and every millisecond of
-theirs counts.
+naming it). Bulk snapshots go most urgent first (HeadsDigest.rank: the directory, then the
+most recently changed documents), so a long initial sync brings recent days before history and
+a cut link resumed later has the recent part already. Bulk snapshots, sync-message batches
+and heads lists go compressed (meshd.wire_pack); single pushed changes do not: they are
+small, and every millisecond of theirs counts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TypeVar
@@ -27,6 +30,9 @@ from meshd.sync.doc_sync import DocSync
 from meshd.sync.ports import LOCAL_ORIGIN, DocChange, SyncedDocuments
 
 FRAME_BUDGET_BYTES = 1024 * 1024
+# Bulk frames (snapshots, sync-message batches) are small, raw ~32 KiB compressed: a cut link
+# loses at most one in flight, and a fresh edit waits behind at most one (~2 s at 128 kbit/s).
+BULK_FRAME_BYTES = 64 * 1024
 PUSH_BACKLOG = 512
 EAGER_PUSH_BYTES = 64 * 1024
 SNAPSHOT_BATCH_DOCS = 256
@@ -54,13 +60,16 @@ class Outbox:
         self._pushes: deque[wire.ChangeItem] = deque()
         self._announce: dict[str, wire.Heads] = {}
         self._sync_docs: dict[str, None] = {}
-        self._snapshot_docs: dict[str, None] = {}
+        self._snapshot_docs: set[str] = set()
+        self._snapshot_order: list[tuple[tuple[int, int], str]] = []  # heap by HeadsDigest.rank
+        self._bulk: deque[wire.Message] = deque()  # snapshot frames ready, signatures first
         self._blobs: deque[wire.BlobRequest | wire.BlobChunk] = deque()
 
     def pending(self) -> int:
         """Documents with something waiting."""
         return (len(self._pushes) + len(self._announce) + len(self._lazy)
-                + len(self._sync_docs) + len(self._snapshot_docs) + len(self._blobs))
+                + len(self._sync_docs) + len(self._snapshot_docs) + len(self._bulk)
+                + len(self._blobs))
 
     def push(self, change: DocChange) -> None:
         """Queue a change; a whole document from another peer, or a big one, is only announced.
@@ -121,7 +130,10 @@ class Outbox:
 
     def snapshots(self, doc_ids: Iterable[str]) -> None:
         """Send these documents whole (bulk sync)."""
-        self._snapshot_docs.update((d, None) for d in doc_ids)
+        for doc_id in doc_ids:
+            if doc_id not in self._snapshot_docs:
+                self._snapshot_docs.add(doc_id)
+                heapq.heappush(self._snapshot_order, (self._index.rank(doc_id), doc_id))
         self.wake.set()
 
     def blob(self, message: wire.BlobRequest | wire.BlobChunk) -> None:
@@ -160,20 +172,28 @@ class Outbox:
             if items:
                 return await self._proven(wire_pack.pack(wire.SyncMessages(tuple(items))),
                                           [i.doc_id for i in items])
+        if self._bulk:
+            return self._bulk.popleft()
         while self._snapshot_docs:
-            ids = list(self._snapshot_docs)[:SNAPSHOT_BATCH_DOCS]
-            for doc_id in ids:
-                del self._snapshot_docs[doc_id]
+            # The directory travels alone: a receiver learning the roster from it (the relay, at
+            # first) checks the rest against it, so nothing else may share its batch.
+            order = self._snapshot_order
+            first = order[0][0][0]
+            ids = [heapq.heappop(order)[1]]
+            while order and len(ids) < SNAPSHOT_BATCH_DOCS and order[0][0][0] == first:
+                ids.append(heapq.heappop(order)[1])
+            self._snapshot_docs.difference_update(ids)
             found = await self._documents.saved(ids)
             signed = await self._documents.attestations(list(found))
             if signed:
-                self._control.append(wire_pack.pack(attestations_message(signed)))
+                self._bulk.append(wire_pack.pack(attestations_message(signed)))
             saved = deque(wire.SavedDoc(d, b) for d, b in found.items())
             while saved:
-                batch = wire.Snapshots(tuple(_take(saved, lambda d: len(d.data))))
-                self._control.append(wire_pack.pack(batch))  # one zstd stream per batch
-            if self._control:
-                return self._control.popleft()
+                batch = wire.Snapshots(tuple(_take(saved, lambda d: len(d.data),
+                                                   BULK_FRAME_BYTES)))
+                self._bulk.append(wire_pack.pack(batch))  # one zstd stream per batch
+            if self._bulk:
+                return self._bulk.popleft()
         if self._blobs:
             return self._blobs.popleft()
         return None
@@ -189,7 +209,7 @@ class Outbox:
     async def _sync_batch(self) -> list[wire.SyncItem]:
         items: list[wire.SyncItem] = []
         size = 0
-        while self._sync_docs and size < FRAME_BUDGET_BYTES:
+        while self._sync_docs and size < BULK_FRAME_BYTES:
             doc_id = next(iter(self._sync_docs))
             del self._sync_docs[doc_id]
             doc = await self._documents.load(doc_id)
@@ -212,11 +232,12 @@ def attestations_message(signed: dict[str, list[Attestation]]) -> wire.Attestati
         for doc_id, found in signed.items()))
 
 
-def _take(items: deque[_T], size: Callable[[_T], int]) -> list[_T]:
+def _take(items: deque[_T], size: Callable[[_T], int],
+          budget: int = FRAME_BUDGET_BYTES) -> list[_T]:
     """Pop items from the left while they fit one frame (always at least one)."""
     batch = [items.popleft()]
     total = size(batch[0])
-    while items and total + size(items[0]) <= FRAME_BUDGET_BYTES:
+    while items and total + size(items[0]) <= budget:
         total += size(items[0])
         batch.append(items.popleft())
     return batch

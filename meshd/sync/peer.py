@@ -218,7 +218,8 @@ class PeerSession:
                 exchange.append(bucket)
         # Where the peer holds nothing, send whole documents and no lists of heads.
         self.outbox.snapshots(d for d, _ in self._index.in_buckets(bare))
-        self.outbox.heads_of(self._index.in_buckets(exchange))
+        # Recent first, so the peer asks for what it lacks in that order too.
+        self.outbox.heads_of(self._index.recent_first(self._index.in_buckets(exchange)))
 
     def _on_bucket_heads(self, message: wire.BucketHeads) -> None:
         want: list[str] = []

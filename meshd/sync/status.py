@@ -22,10 +22,12 @@ class PeerRecord:
     last_seen_s: float | None = None
     bytes_in: int = 0
     bytes_out: int = 0
+    sessions: int = 0  # sessions started with this peer (more than one: a link was cut)
 
     def attach(self, session: PeerSession, now_s: float) -> None:
         """A session with this peer started."""
         self.session = session
+        self.sessions += 1
         self.address = session.address
         self.device_name = session.channel.peer_name
         self.device_id = session.channel.peer_id
@@ -57,6 +59,7 @@ class PeerRecord:
             "sync_messages_in": live.sync_received.total() if live else 0,
             "bytes_in": self.bytes_in + (live.channel.bytes_in if live else 0),
             "bytes_out": self.bytes_out + (live.channel.bytes_out if live else 0),
+            "sessions": self.sessions,
         }
 
 

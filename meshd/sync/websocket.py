@@ -5,7 +5,9 @@ A frame travels as one or more WebSocket messages ("pieces") of at most PIECE_BY
 starting with a byte that says whether more pieces follow. aiohttp refuses any larger message
 before buffering it, so a stranger can make this node hold at most one piece per connection:
 until the handshake calls `authenticated()`, a frame must fit in one piece, and only then are
-pieces joined, up to a whole wire frame. A dead peer is noticed by WebSocket heartbeats.
+pieces joined, up to a whole wire frame. This side sends pieces of SEND_PIECE_BYTES within a
+bounded window of unacknowledged bytes (meshd.sync.flow), so heartbeats and fresh edits never
+wait behind megabytes in socket buffers. A dead peer is noticed by WebSocket heartbeats.
 Connections, their upgrade deadline and browser origins are policed by meshd.sync.port_guard.
 The API server is separate and stays on 127.0.0.1; this listens on the peer port.
 """
@@ -22,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from crdt_model.errors import SyncError
+from meshd.sync.flow import SEND_PIECE_BYTES, Window, window_of
 from meshd.sync.port_guard import UPGRADE_TIMEOUT_S, GuardedAppRunner, PeerPortGuard
 from meshd.sync.ports import LinkClosed, LinkHandler
 from meshd.wire import MAX_FRAME_BYTES
@@ -51,6 +54,7 @@ class WebSocketLink:
         self._forget = forget
         self._authenticated = False
         self._sending = asyncio.Lock()  # the pieces of two frames must not interleave
+        self._window: Window | None = None
 
     @property
     def remote(self) -> str:
@@ -66,10 +70,14 @@ class WebSocketLink:
         if self._ws.closed:
             raise LinkClosed("link closed")
         view = memoryview(frame)
-        step = PIECE_BYTES - 1
+        step = SEND_PIECE_BYTES - 1
+        if self._window is None:
+            self._window = window_of(self._ws)
         try:
             async with self._sending:
                 for start in range(0, max(len(view), 1), step):
+                    if not await self._window.wait_open():
+                        raise LinkClosed("the peer stopped reading")
                     more = _MORE_PIECES if start + step < len(view) else _LAST_PIECE
                     await self._ws.send_bytes(bytes((more,)) + view[start:start + step])
         except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:

@@ -40,13 +40,14 @@ def test_both_sides_replicate_every_chart_and_edit_with_sane_figures(tmp_path: P
         assert 50 < figure("bytes on the wire per edit", side) < 100_000
         assert all(10 < v < 2000 for k, v in figures.items()
                    if k.startswith("peak RSS") and k.endswith(side))
-    # Every chart crossed the proxy: the saved documents (zstd-packed in bulk, meshd.wire_pack:
-    # about 0.5-0.7 of their size) for clinicmesh, gzipped JSON for PouchDB.
-    assert figure("  bytes on the wire", "clinicmesh") >= 0.3 * stored_mb
+    # Every chart crossed the proxy: the saved documents (columns inflated, meshd.wire_columns,
+    # then zstd-packed in bulk: about 0.2-0.35 of their stored size) for clinicmesh, gzipped
+    # JSON for PouchDB.
+    assert figure("  bytes on the wire", "clinicmesh") >= 0.1 * stored_mb
     assert json_mb / 20 < figure("  bytes on the wire", "PouchDB") < json_mb * 3
     # meshd dialled through the proxy only: its own count of the link is within the proxy's.
     own = figures["meshd's own byte counters, initial sync"]
-    assert 0.3 * stored_mb <= own <= figure("  bytes on the wire", "clinicmesh")
+    assert 0.1 * stored_mb <= own <= figure("  bytes on the wire", "clinicmesh")
     ratio = figures["initial sync of 300 charts, from the empty side's process start: "
                     "ratio clinicmesh/PouchDB (x)"]
     assert ratio == pytest.approx(figure("initial sync of 300 charts", "clinicmesh")

@@ -143,3 +143,19 @@ def relay_state(node: Any) -> str | None:
     """The state of a node's relay link as its sync status shows it (None: no relay)."""
     relay = node.sync_status().get("relay")
     return relay.get("state") if isinstance(relay, dict) else None
+
+
+def audit_of(node: Any, action: str) -> list[Any]:
+    """A running node's audit rows of `action`, read from its store (WAL: readers don't block)."""
+    import asyncio
+
+    from meshd import identity
+    from meshd.store.sqlcipher import SqlCipherStore
+
+    async def read() -> list[Any]:
+        async with SqlCipherStore(node.data.store_path, identity.load_store_key(node.data),
+                                  create=False) as store:
+            return [row for row in await store.audit_events(limit=1000)
+                    if row.action == action]
+
+    return asyncio.run(read())

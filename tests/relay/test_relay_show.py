@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from meshd_procs import eventually, meshd
-from relay_procs import RelayProcess, relay_state
+from relay_procs import RelayProcess, audit_of, relay_state
 from sync_procs import MeshdProcess, make_mesh
 
 pytestmark = pytest.mark.slow
@@ -82,6 +82,12 @@ def test_a_chart_follows_its_patient_from_clinic_a_to_clinic_b_and_back(
     assert status == 200, body
     eventually(lambda: clinic_b[0].call("GET", f"/api/v1/patients/{patient}")[0] == 200, 30,
                "the pulled chart on every device of clinic B")
+    # The pull is audited in the clinic the chart came from, on each of its devices: the
+    # relay wrote a disclosure into the chart there, and each device audits it on arrival.
+    for node in clinic_a:
+        rows = eventually(lambda n=node: audit_of(n, "relay_pulled_by"), 30,
+                          "the pull audited on every device of clinic A")
+        assert "by Clinic B" in rows[0].detail, rows
 
     status, body = clinic_b[0].call("POST", f"/api/v1/patients/{patient}/notes",
                                     {"text": "seen in clinic B for malaria"})

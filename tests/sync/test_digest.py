@@ -29,3 +29,33 @@ def test_empty_buckets_are_all_zero_and_never_confused_with_full_ones() -> None:
     one = HeadsDigest({"chart:1": (H1,)})
     ((bucket, mine_empty, theirs_empty),) = list(empty.differing(one.encoded()))
     assert bucket == bucket_of("chart:1") and mine_empty and not theirs_empty
+
+
+def test_a_bulk_transfer_goes_directory_first_then_most_recent_first() -> None:
+    import asyncio
+
+    from crdt_model.adapter import Doc
+    from meshd import wire, wire_pack
+    from meshd.sync.doc_sync import DocSync
+    from meshd.sync.fakes import MemoryDocuments
+    from meshd.sync.outbox import SNAPSHOT_BATCH_DOCS, Outbox
+
+    docs = MemoryDocuments(b"\x01" * 16)
+    ids = [f"chart:{i:04d}" for i in range(SNAPSHOT_BATCH_DOCS + 10)]  # oldest first
+    for doc_id in [*ids, "directory:m"]:
+        docs.docs[doc_id] = Doc.new(docs.actor)
+    index = HeadsDigest({d: (H1,) for d in [*ids, "directory:m"]})  # the store's order
+    index.update(ids[3], (H2,))  # changed since: the most recent of all
+
+    async def sent() -> list[str]:
+        outbox = Outbox(docs, index, DocSync("peer"))
+        outbox.snapshots([*ids, "directory:m"])
+        order: list[str] = []
+        while (message := await outbox.next_message()) is not None:
+            message = wire_pack.unpacked(message)
+            if isinstance(message, wire.Snapshots):
+                order += [d.doc_id for d in message.docs]
+        return order
+
+    order = asyncio.run(sent())
+    assert order == ["directory:m", ids[3], *(d for d in reversed(ids) if d != ids[3])]

@@ -90,7 +90,7 @@ async def test_status_route_reports_peers_and_documents(tmp_path: Path) -> None:
             "device_id": None, "device_name": None, "address": "127.0.0.1:9",
             "connected": False, "last_seen_ms": None, "docs_pending_out": 0,
             "docs_pending_in": 0, "docs_over_budget": [], "sync_messages_in": 0,
-            "bytes_in": 0, "bytes_out": 0,
+            "bytes_in": 0, "bytes_out": 0, "sessions": 0,
         }]
         assert body["documents"]["count"] == 0
     finally:
