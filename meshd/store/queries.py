@@ -85,8 +85,9 @@ def _prefix_range(prefix: str) -> tuple[str, str]:
 
 
 # Oldest write first: the sync index ranks later documents as more recent (meshd.sync.digest).
-HEADS_SQL = ("SELECT doc_id, heads FROM documents WHERE doc_id >= ? AND doc_id < ?"
-             " ORDER BY updated_at")
+# The planner would take the primary key for the doc_id range and read every row's page.
+HEADS_SQL = ("SELECT doc_id, heads FROM documents INDEXED BY documents_recent"
+             " WHERE doc_id >= ? AND doc_id < ? ORDER BY updated_at")
 
 
 def heads(conn: Any, prefix: str) -> dict[str, tuple[bytes, ...]]:

@@ -140,8 +140,15 @@ CREATE TABLE blob_chunks (
 );
 """
 
+# v7: sync lists the heads oldest write first, so a bulk sync sends recent documents first
+# (meshd.sync.digest); the covering index is in that order, so start-up still reads no snapshot.
+_V7 = """
+DROP INDEX documents_heads;
+CREATE INDEX documents_recent ON documents (updated_at, doc_id, heads);
+"""
+
 # MIGRATIONS[i] takes the schema from version i to i + 1. Append only; never edit a shipped one.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

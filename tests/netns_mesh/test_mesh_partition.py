@@ -26,6 +26,9 @@ API_PORT = 7700
 PEER_PORT = 7701
 START_S = 20.0
 CONNECT_S = 20.0
+# Nodes start one after another, and one that dialed a neighbour not yet up backs off before
+# it dials again; with the other test worker busy that has taken over 20 s.
+RING_S = 45.0
 CONVERGE_S = 30.0
 OUTAGE_S = 4.0  # longer than TCP's first retransmissions, shorter than the heartbeat
 PROBE_S = 0.5
@@ -131,7 +134,7 @@ def test_four_namespaced_nodes_converge_after_a_link_is_down_during_edits(
     a, b, c, d = (ring[name] for name in NAMES)
     neighbours = {"a": {"b", "d"}, "b": {"a", "c"}, "c": {"b", "d"}, "d": {"a", "c"}}
     wait_until(lambda: all(ring[n].connected() == want for n, want in neighbours.items()),
-               timeout_s=CONNECT_S, what="the ring's four links")
+               timeout_s=RING_S, what="the ring's four links")
     shared = a.register("Shared")
     wait_until(lambda: all(shared in node.patients() for node in ring.values()),
                timeout_s=CONVERGE_S, what="the first patient on every node")
