@@ -114,20 +114,21 @@ def search(query: str, limit: int = MAX_RESULTS) -> list[Code]:
     folded = _fold(query)
     if not folded:
         return []
-    found: list[Code] = []
+    found: dict[str, Code] = {}  # by code, in the order found (membership without a scan)
     for words, listed in _synonyms():
         if words == folded or folded.startswith(f"{words} ") or (
                 len(folded) >= 3 and words.startswith(folded)):
-            found += [c for c in map(lookup, listed) if c is not None and c not in found]
+            found.update((c.code, c) for c in map(lookup, listed)
+                         if c is not None and c.code not in found)
     prefix = query.strip().upper()
-    found += [c for c in codes() if c.code.startswith(prefix) and c not in found]
+    found.update((c.code, c) for c in codes() if c.code.startswith(prefix) and c.code not in found)
     starts = [f" {w}" for w in folded.split()]
     for code, label in zip(codes(), _folded_labels(), strict=True):
         if len(found) >= limit:
             break
-        if code not in found and all(s in label for s in starts):
-            found.append(code)
-    return found[:limit]
+        if code.code not in found and all(s in label for s in starts):
+            found[code.code] = code
+    return list(found.values())[:limit]
 
 
 def chapter(code: str) -> tuple[str, str]:

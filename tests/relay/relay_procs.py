@@ -159,3 +159,12 @@ def audit_of(node: Any, action: str) -> list[Any]:
                     if row.action == action]
 
     return asyncio.run(read())
+
+
+def texts(value: Any) -> list[str]:
+    """Every string inside a JSON value (a chart's, a database row's)."""
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in texts(v)]
+    return [value] if isinstance(value, str) else []

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from meshd_procs import eventually, meshd
-from relay_procs import RelayProcess, relay_state
+from relay_procs import RelayProcess, relay_state, texts
 from sync_procs import MeshdProcess, make_mesh
 
 pytestmark = pytest.mark.slow
@@ -22,14 +22,6 @@ PATIENT = {"given_name": "Achieng", "family_name": "Otieno", "sex": "female",
            "birth_date": "1990-06-02", "village": "Rongo"}
 ORDERS = 40
 KILL_AFTER_S = 2.0
-
-
-def _texts(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _texts(v)]
-    if isinstance(value, list):
-        return [t for v in value for t in _texts(v)]
-    return [value] if isinstance(value, str) else []
 
 
 def _credential_for(source: Path, relay: RelayProcess, out: Path) -> Path:
@@ -118,7 +110,7 @@ def test_two_relay_processes_share_a_clinic_and_one_is_killed_mid_sync(
     def chart_text() -> list[str]:
         status, body = node.call("GET", f"/api/v1/patients/{patient}")
         assert status == 200, body
-        return _texts(body)
+        return texts(body)
 
     eventually(lambda: set(acknowledged) <= set(chart_text()), 30,
                "every lab result relay 1 acknowledged, on the device through relay 2")

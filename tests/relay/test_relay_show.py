@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from meshd_procs import eventually, meshd
-from relay_procs import RelayProcess, audit_of, relay_state
+from relay_procs import RelayProcess, audit_of, relay_state, texts
 from sync_procs import MeshdProcess, make_mesh
 
 pytestmark = pytest.mark.slow
@@ -22,17 +22,9 @@ PATIENT = {"given_name": "Wanjiru", "family_name": "Kamau", "sex": "female",
 
 
 
-def _texts(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _texts(v)]
-    if isinstance(value, list):
-        return [t for v in value for t in _texts(v)]
-    return [value] if isinstance(value, str) else []
-
-
 def _chart_has(node: MeshdProcess, patient: str, text: str) -> bool:
     status, body = node.call("GET", f"/api/v1/patients/{patient}")
-    return status == 200 and text in _texts(body)
+    return status == 200 and text in texts(body)
 
 
 def _clinic(root: Path, name: str, relay: RelayProcess, started: list[Any]
