@@ -26,9 +26,6 @@ API_PORT = 7700
 PEER_PORT = 7701
 START_S = 20.0
 CONNECT_S = 20.0
-# Nodes start one after another, and one that dialed a neighbour not yet up backs off before
-# it dials again; with the other test worker busy that has taken over 20 s.
-RING_S = 45.0
 CONVERGE_S = 30.0
 OUTAGE_S = 4.0  # longer than TCP's first retransmissions, shorter than the heartbeat
 PROBE_S = 0.5
@@ -118,14 +115,29 @@ def _enrol_with_a(nodes: dict[str, MeshNode], env: dict[str, str]) -> None:
     a = nodes["a"]
     a.process = _run(a, env)
     wait_until(a.api.answers, timeout_s=START_S, what="a's API")
+    enrolled = {"a"}
     for name in DIALS:
         node = nodes[name]
         process = _run(node, env, f"{a.host.ipv4}:{PEER_PORT}")
+        enrolled.add(name)
         try:
             wait_until(lambda n=name: n in a.connected(), timeout_s=CONNECT_S,
                        what=f"{name} admitted by a")
+            # Stopped, it keeps the roster it holds, and c never dials a again: it must hold
+            # every device enrolled so far, or it refuses b (and d) for good.
+            wait_until(lambda n=node: enrolled <= _roster(n), timeout_s=CONNECT_S,
+                       what=f"{name} holding the roster")
         finally:
             process.stop()
+
+
+def _roster(node: MeshNode) -> set[str]:
+    """The device names the node's directory lists (none while its API is not up yet)."""
+    try:
+        status, answer = node.api.call("GET", "/api/v1/devices")
+    except OSError:
+        return set()
+    return {d["name"] for d in answer["devices"]} if status == 200 else set()
 
 
 def test_four_namespaced_nodes_converge_after_a_link_is_down_during_edits(
@@ -134,7 +146,7 @@ def test_four_namespaced_nodes_converge_after_a_link_is_down_during_edits(
     a, b, c, d = (ring[name] for name in NAMES)
     neighbours = {"a": {"b", "d"}, "b": {"a", "c"}, "c": {"b", "d"}, "d": {"a", "c"}}
     wait_until(lambda: all(ring[n].connected() == want for n, want in neighbours.items()),
-               timeout_s=RING_S, what="the ring's four links")
+               timeout_s=CONNECT_S, what="the ring's four links")
     shared = a.register("Shared")
     wait_until(lambda: all(shared in node.patients() for node in ring.values()),
                timeout_s=CONVERGE_S, what="the first patient on every node")
