@@ -11,6 +11,7 @@ from api_helpers import PATIENT, Api
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
+RECEIVE = "/api/v1/facility/stock/receive"
 DRUG = "amox-250"
 PRESCRIPTION = {"drug": "Amoxicillin 250 mg capsule", "drug_id": DRUG, "dose": 1,
                 "dose_unit": "capsule", "route": "oral", "frequency": "3x/day",
@@ -27,14 +28,18 @@ async def _created(api: Api, path: str, body: dict[str, object]) -> str:
     return str(answer["id"])
 
 
-async def test_dispensing_takes_the_soonest_expiry_first_and_skips_expired(api: Api) -> None:
+async def _two_batches(api: Api) -> None:
+    """The drug with 100 of batch LATE-7 (400 days left) and 10 of SOON-3 (30)."""
     await _created(api, "/api/v1/facility/drugs", {"drug_id": DRUG, "name": "Amoxicillin 250"})
-    receive = "/api/v1/facility/stock/receive"
-    await _created(api, receive, {"drug_id": DRUG, "quantity": 100, "batch": "LATE-7",
+    await _created(api, RECEIVE, {"drug_id": DRUG, "quantity": 100, "batch": "LATE-7",
                                   "expires": _day(400)})
-    await _created(api, receive, {"drug_id": DRUG, "quantity": 10, "batch": "SOON-3",
+    await _created(api, RECEIVE, {"drug_id": DRUG, "quantity": 10, "batch": "SOON-3",
                                   "expires": _day(30)})
-    await _created(api, receive, {"drug_id": DRUG, "quantity": 20, "batch": "GONE-1",
+
+
+async def test_dispensing_takes_the_soonest_expiry_first_and_skips_expired(api: Api) -> None:
+    await _two_batches(api)
+    await _created(api, RECEIVE, {"drug_id": DRUG, "quantity": 20, "batch": "GONE-1",
                                   "expires": _day(-2)})
     patient = await _created(api, "/api/v1/patients", PATIENT)
     rx = await _created(api, f"/api/v1/patients/{patient}/prescriptions", PRESCRIPTION)
@@ -54,14 +59,14 @@ async def test_dispensing_takes_the_soonest_expiry_first_and_skips_expired(api: 
 
 async def test_a_count_names_its_batch_and_a_bad_expiry_is_refused(memory_api: Api) -> None:
     await _created(memory_api, "/api/v1/facility/drugs", {"drug_id": DRUG, "name": "Amox"})
-    await _created(memory_api, "/api/v1/facility/stock/receive",
+    await _created(memory_api, RECEIVE,
                    {"drug_id": DRUG, "quantity": 30, "batch": "B1", "expires": _day(60)})
     await _created(memory_api, "/api/v1/facility/stock/adjust",
                    {"drug_id": DRUG, "quantity": -2, "reason": "broken blister", "batch": "B1"})
     _, card = await memory_api.get(f"/api/v1/facility/stock/{DRUG}")
     assert [(b["batch"], b["level"], b["near_expiry"]) for b in card["batches"]] == [
         ("B1", 28, True)]
-    status, body = await memory_api.post("/api/v1/facility/stock/receive",
+    status, body = await memory_api.post(RECEIVE,
                                          {"drug_id": DRUG, "quantity": 5, "expires": "31/12/27"})
     assert status == 400 and body["field"] == "expires"
     status, body = await memory_api.get("/api/v1/facility/stock/no-such-drug")
@@ -69,12 +74,7 @@ async def test_a_count_names_its_batch_and_a_bad_expiry_is_refused(memory_api: A
 
 
 async def test_a_shelf_count_per_batch_adjusts_the_batches_that_differ(api: Api) -> None:
-    await _created(api, "/api/v1/facility/drugs", {"drug_id": DRUG, "name": "Amoxicillin 250"})
-    receive = "/api/v1/facility/stock/receive"
-    await _created(api, receive, {"drug_id": DRUG, "quantity": 100, "batch": "LATE-7",
-                                  "expires": _day(400)})
-    await _created(api, receive, {"drug_id": DRUG, "quantity": 10, "batch": "SOON-3",
-                                  "expires": _day(30)})
+    await _two_batches(api)
     count = f"/api/v1/facility/stock/{DRUG}/count"
     status, answer = await api.post(count, {"counts": {"LATE-7": -2, "NONE": 1}, "reason": ""})
     assert status == 400, answer
