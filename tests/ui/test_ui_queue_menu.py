@@ -42,3 +42,29 @@ async def test_the_send_to_menu_starts_with_the_next_station(
     assert menu, "no Send to menu"
     options = re.findall(r'<option value="(\w+)"', menu.group(1))
     assert options[0] == first and station not in options
+
+
+@pytest.mark.asyncio
+async def test_each_row_acts_on_its_own_patient(client: TestClient,
+                                                clinic: NodeClinicService) -> None:
+    """The station's buttons and menu are rendered once per station (the page's speed at 200
+    waiting); every row must still name its own patient, in the page and the live table."""
+    await set_up(clinic)
+    waiting = []
+    for name in ("Amina", "Juma", "Neema"):
+        pid = await clinic.register_patient(
+            {"given_name": name, "family_name": "Mwangi", "sex": "female",
+             "estimated_age_years": 25}, TODAY, by="")
+        await clinic.check_in(pid, TODAY, by="")
+        waiting.append(pid)
+    await add_user(clinic, "Muuguzi", "nurse")
+    await log_in(client, "Muuguzi")
+    for path in ("/queue", "/queue/table"):
+        page = await (await client.get(path)).text()
+        rows = re.findall(r'<li class="patient[^"]*" data-patient="([^"]+)">(.*?)</li>', page, re.S)
+        assert sorted(pid for pid, _ in rows) == sorted(waiting)
+        for pid, row in rows:
+            assert re.findall(r'href="/patients/([^/"]+)/triage"', row) == [pid]
+            assert re.findall(r'name="patient_id" value="([^"]+)"', row) == [pid]
+            assert re.search(r'name="csrf" value="[^"]+"', row)
+            assert '<option value="consultation" selected>' in row
