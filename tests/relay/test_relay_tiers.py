@@ -7,7 +7,13 @@ relay is back the backlog arrives. A revoked tier credential gets nothing."""
 
 from __future__ import annotations
 
+import http.cookiejar
+import json
+import ssl
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +63,28 @@ def _has(node: MeshdProcess, patient: str, text: str) -> bool:
     return status == 200 and text in texts(body)
 
 
+def _operator_page(relay: RelayProcess) -> str:
+    """The relay's operator page, logged in with its token."""
+    token = (relay.data_dir / "operator-token").read_text().strip()
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(relay.cert))),
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    page = f"https://127.0.0.1:{relay.port}/relay/operator"
+    form = urllib.parse.urlencode({"token": token}).encode()
+    with opener.open(page + "/login", data=form, timeout=15) as answer:
+        return str(answer.read().decode())
+
+
+def _tier_link_status(relay: RelayProcess, tier: Path, key: str, secret: str | None = None
+                      ) -> int:
+    """The answer to a tier link request with the credential (or another secret), as a plain
+    GET: a refusal comes before the WebSocket would open."""
+    found = json.loads(tier.read_text())
+    path = (f"/relay/v1/tier/{found['clinic_id']}/{'ab' * 8}?mesh=m&name=x&key={key}")
+    status, _ = relay.call("GET", path, f"{found['clinic_id']}.{secret or found['secret']}")
+    return status
+
+
 def _tiers(tmp_path: Path, started: list[Any], db: str | None = None
            ) -> tuple[RelayProcess, RelayProcess]:
     """A national relay, and a district relay linked to it with a tier credential."""
@@ -91,6 +119,15 @@ def test_a_clinic_below_a_district_reaches_the_national_relay_and_back(
     assert downstreams[0]["name"] == DISTRICT and downstreams[0]["clinics"] == [UP_NAME]
     assert not downstreams[0]["revoked"] and downstreams[0]["relay_key"]
     assert national.clinic(UP_NAME)["errors"] == 0
+    shown = _operator_page(district)
+    assert "Upstream relay" in shown and f"127.0.0.1:{national.port}" in shown
+    assert "Connected" in shown and "Clinic A" in shown
+    shown = _operator_page(national)
+    assert "Downstream relays" in shown and DISTRICT in shown and UP_NAME in shown
+    # The tier credential opens nothing with another secret, nor for another relay's key.
+    tier = tmp_path / "district.tier"
+    assert _tier_link_status(national, tier, "cd" * 32, secret="ef" * 32) == 403
+    assert _tier_link_status(national, tier, "cd" * 32) == 403
 
     # A clinic linked straight to the national relay finds the patient there and pulls her
     # chart; its edit flows back down, through the district, to clinic A's device.
@@ -139,7 +176,9 @@ def test_a_clinic_below_a_district_reaches_the_national_relay_and_back(
     third = _patient(clinic_a, "Nafula", "Wekesa")
     eventually(lambda: _charts(district, "Clinic A") >= 3, 30, "the district took the chart")
     time.sleep(8)  # several retries of the district's link
-    assert national.status()["downstreams"][0]["revoked"]
+    revoked = national.status()["downstreams"][0]
+    assert revoked["revoked"]
+    assert _tier_link_status(national, tmp_path / "district.tier", revoked["relay_key"]) == 403
     assert district.status()["upstream"]["state"] != "connected"
     assert _charts(national, UP_NAME) == 2
     status, body = clinic_z.call("GET", "/api/v1/relay/patients?q=Nafula")
