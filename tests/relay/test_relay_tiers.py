@@ -1,12 +1,16 @@
 """Relay tiers, real processes on loopback: a clinic node -> a district relay -> a national
-relay. A patient registered on the clinic's device reaches the national relay; a clinic linked
+relay (SQLite; the national one on PostgreSQL in the second test). A patient registered on the
+clinic's device reaches the national relay; a clinic linked
 straight to the national relay finds and pulls the chart there, and its edit flows back down to
 the clinic's device through the district. With the national relay stopped the clinic keeps
 syncing with the district and the district's status shows the backlog; once the national
-relay is back the backlog arrives. A revoked tier credential gets nothing."""
+relay is back the backlog arrives. A revoked tier credential gets nothing. A district that
+forges changes in the name of a clinic it does not serve, or of its clinic's own device, has
+them refused upstream; one it countersigns for a device no clinic there lists is taken."""
 
 from __future__ import annotations
 
+import asyncio
 import http.cookiejar
 import json
 import ssl
@@ -14,13 +18,24 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from meshd_procs import eventually, meshd
 from relay_procs import RelayProcess, relay_state, texts
-from sync_procs import MeshdProcess, make_mesh
+from sync_procs import AT_MS, MeshdProcess, make_mesh
+
+from crdt_model import chart
+from crdt_model.context import Author
+from crdt_model.ids import chart_id
+from meshd.attest import Attestor
+from meshd.clinic import genesis_for, project
+from meshd.store import keys
+from meshd.store.base import DocWrite
+from meshd.store.sqlcipher import SqlCipherStore
 
 pytestmark = pytest.mark.slow
 
@@ -183,3 +198,59 @@ def test_a_clinic_below_a_district_reaches_the_national_relay_and_back(
     assert _charts(national, UP_NAME) == 2
     status, body = clinic_z.call("GET", "/api/v1/relay/patients?q=Nafula")
     assert status == 200 and third not in [r["id"] for r in body["results"]], body
+
+
+def _forge_in_district(district: RelayProcess, names: dict[str, str]) -> dict[str, str]:
+    """With the district relay stopped, store in its clinic's space one chart per (given name
+    -> device id) written by that device and countersigned by the district relay's key, as a
+    district that forges would; given name -> patient id."""
+    clinic_id = district.clinic("Clinic A")["id"]
+    relay_key = Ed25519PrivateKey.from_private_bytes((district.data_dir / "relay.key").read_bytes())
+    signer = Attestor(relay_key, genesis_for("district"))
+    space = district.data_dir / "clinics" / clinic_id
+    forged: dict[str, str] = {}
+
+    async def write() -> None:
+        async with SqlCipherStore(space / "store.db", keys.load_key(space)) as store:
+            for given, device in names.items():
+                patient = forged[given] = str(uuid.uuid4())
+                doc_id = chart_id(patient)
+                doc = chart.register_patient(patient, {
+                    "given_name": given, "family_name": "Forged", "sex": "male",
+                    "birth_date": "1980-05-06"}, Author(device, "nurse", AT_MS), "2026-11-29")
+                await store.write([DocWrite(doc_id, doc.save(), tuple(doc.heads()),
+                                            project(doc_id, doc), True,
+                                            tuple(signer.sign(doc_id, doc, ())))])
+
+    asyncio.run(write())
+    return forged
+
+
+def test_on_postgresql_a_district_can_not_write_in_the_name_of_a_clinic_it_does_not_serve(
+    tmp_path: Path, started: list[Any], postgres: Any
+) -> None:
+    national, district = _tiers(tmp_path, started, db=postgres.new_database())
+    clinic_a = _clinic_node(tmp_path, "Clinic A", district, started)
+    clinic_z = _clinic_node(tmp_path, "Clinic Z", national, started)
+    first = _patient(clinic_a, "Wanjiru", "Kamau")
+    eventually(lambda: _charts(national, UP_NAME) >= 1, 45, "the chart on the national relay")
+    status, body = clinic_z.call("GET", "/api/v1/relay/patients?q=Wanjiru")
+    assert status == 200 and [r["id"] for r in body["results"]] == [first], body
+
+    district.stop()
+    forged = _forge_in_district(district, {
+        "Zuberi": clinic_z.data.identity.device_id,  # a device of a clinic it does not serve
+        "Amani": clinic_a.data.identity.device_id,  # a device of its own clinic: never its key
+        "Baraka": str(uuid.uuid4()),  # a device no clinic here lists: it may countersign that
+    })
+    district.start()
+    eventually(lambda: _charts(national, UP_NAME) >= 2, 60, "the countersigned chart upstream")
+    eventually(lambda: national.clinic(UP_NAME)["errors"] >= 2, 30,
+               "the two forged charts refused and counted upstream")
+    for given in ("Zuberi", "Amani", "Baraka"):
+        status, body = clinic_z.call("GET", f"/api/v1/relay/patients?q={given}")
+        assert status == 200, body
+        found = [r["id"] for r in body["results"]]
+        assert found == ([forged[given]] if given == "Baraka" else []), (given, body)
+    assert _charts(national, UP_NAME) == 2
+    assert national.clinic("Clinic Z")["errors"] == 0
