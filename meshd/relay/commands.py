@@ -150,10 +150,7 @@ def register(app: typer.Typer) -> None:
         registry = open_registry(data_dir)
         me = relay_identity(data_dir)
         clinics = [c.as_status() for c in registry.clinics()]
-        try:
-            tiers = tier_status(registry)
-        except ClinicMeshError as exc:
-            raise _fail(exc.message) from None
+        tiers = tier_status(registry)
         if as_json:
             typer.echo(json.dumps({"url": me.url, "relay_key": me.public_key.hex(),
                                    "clinics": clinics, "audit": registry.audit_rows(50),
@@ -163,6 +160,9 @@ def register(app: typer.Typer) -> None:
             up = tiers["upstream"]
             typer.echo(f"upstream {up['url']}: {up['state']}, last contact "
                        f"{up['last_contact_ms']}, backlog {up['backlog']}")
+        for down in tiers["downstreams"]:
+            typer.echo(f"downstream {down['name']}: {len(down['clinics'])} clinics"
+                       + (" (revoked)" if down["revoked"] else ""))
         for clinic in clinics:
             typer.echo(f"{clinic['name']}: charts {clinic['charts']}, errors {clinic['errors']}"
                        f", last contact {clinic['last_contact_ms']}"

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crdt_model.errors import ConflictError, NotFound, ValidationError
-from meshd.relay.credential import new_secret, read_file
+from crdt_model.errors import ClinicMeshError, ConflictError, NotFound, ValidationError
+from meshd.relay.credential import Credential, new_secret, read_file
 from meshd.relay.registry import ClinicRecord, Registry, now_ms
 
 TIER_PATH = "/relay/v1/tier/"
@@ -199,7 +199,10 @@ def tier_status(registry: Registry) -> dict[str, Any]:
     path = registry.data_dir / UPSTREAM_FILE
     upstream: dict[str, Any] | None = None
     if path.exists():
-        found = read_file(path)
+        try:
+            found = read_file(path)
+        except (ClinicMeshError, OSError) as exc:
+            found = Credential("0" * 16, "?", f"(unusable: {exc})", "", "")
         names = {c.id: c.name for c in registry.clinics()}
         rows = [dict(row, clinic=names.get(row["clinic_id"])) for row in records.upstream_rows()]
         waiting = [r["state"] for r in rows if r["state"] != "connected"]

@@ -82,3 +82,10 @@ def test_whom_a_space_trusts_beyond_its_roster() -> None:
     assert tier.keys_for(NEW) == {OWN, DOWN}
     # A district can't write in the name of a device of a clinic it does not serve.
     assert tier.keys_for(ELSEWHERE) == {OWN}
+
+
+def test_the_status_names_an_unusable_upstream_credential(tmp_path: Path) -> None:
+    registry = Registry(tmp_path)
+    (tmp_path / "upstream.json").write_text("{not json")
+    upstream = tier_status(registry)["upstream"]
+    assert upstream["url"].startswith("(unusable:") and upstream["state"] == "unreachable"
