@@ -117,9 +117,10 @@ class SpaceAttestor(Attestor):
             by_hash = {a.hash: a for a in offered}
             return tuple(by_hash[c.hash] for c in new if c.hash in by_hash)
         proven = super().check(doc_id, new, offered, now_ms)
-        # Changes of devices not on the roster were proven by a relay's signature: this relay
-        # countersigns them, so the clinic's devices (which trust its key only) accept them.
-        return tuple(a if self._roster().signers(a.actor[:8]) else Attestation(
+        # A change of a device not on the roster proven by a relay's signature (not a vouch):
+        # this relay countersigns it, so the clinic's devices (trusting its key only) accept it.
+        return tuple(a if self._roster().signers(a.actor[:8]) or not self._signed_by_device(
+            doc_id, a, a.actor[:8]) else Attestation(
             a.actor, a.seq, a.hash, self._key.sign(signed_message(doc_id, a.hash)))
             for a in proven)
 
