@@ -1,5 +1,6 @@
 """The relay verbs of `meshd` (registered by meshd.cli): `relay` (run, add-clinic,
-revoke-clinic, status) on the relay's machine, `relay-link` on a clinic's device.
+revoke-clinic, status; the tier verbs of meshd.relay.tier_commands) on the relay's machine,
+`relay-link` on a clinic's device.
 
 Each verb calls relay library code once and prints; its docstring is its --help.
 """
@@ -18,11 +19,13 @@ from crdt_model.errors import ClinicMeshError
 from meshd import identity
 from meshd.node_client import NodeRefused, node_api
 from meshd.relay import credential as cred
+from meshd.relay import tier_commands
 from meshd.relay.local import link_stopped_node
 from meshd.relay.pg import is_postgres
 from meshd.relay.pg_registry import open_registry
 from meshd.relay.registry import relay_identity
 from meshd.relay.server import RelayOptions, run_relay
+from meshd.relay.tiers import tier_status
 
 DEFAULT_DATA_DIR = identity.default_data_dir()
 RelayDirOption = Annotated[Path, typer.Option("--data-dir", help="The relay's data dir.")]
@@ -40,6 +43,7 @@ def register(app: typer.Typer) -> None:
     """Add `relay ...` and `relay-link` to the `meshd` app."""
     relay_app = typer.Typer(help="The central relay.", no_args_is_help=False)
     app.add_typer(relay_app, name="relay")
+    tier_commands.register(relay_app)
 
     @relay_app.callback(invoke_without_command=True)
     def relay(
@@ -141,14 +145,24 @@ def register(app: typer.Typer) -> None:
         data_dir: RelayDirOption,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
-        """The clinics the relay serves: last contact, charts, errors; the latest audit."""
+        """The clinics the relay serves: last contact, charts, errors; the latest audit; the
+        upstream link and the downstream relays (tiers)."""
         registry = open_registry(data_dir)
         me = relay_identity(data_dir)
         clinics = [c.as_status() for c in registry.clinics()]
+        tiers = tier_status(registry)
         if as_json:
             typer.echo(json.dumps({"url": me.url, "relay_key": me.public_key.hex(),
-                                   "clinics": clinics, "audit": registry.audit_rows(50)}))
+                                   "clinics": clinics, "audit": registry.audit_rows(50),
+                                   **tiers}))
             return
+        if tiers["upstream"] is not None:
+            up = tiers["upstream"]
+            typer.echo(f"upstream {up['url']}: {up['state']}, last contact "
+                       f"{up['last_contact_ms']}, backlog {up['backlog']}")
+        for down in tiers["downstreams"]:
+            typer.echo(f"downstream {down['name']}: {len(down['clinics'])} clinics"
+                       + (" (revoked)" if down["revoked"] else ""))
         for clinic in clinics:
             typer.echo(f"{clinic['name']}: charts {clinic['charts']}, errors {clinic['errors']}"
                        f", last contact {clinic['last_contact_ms']}"

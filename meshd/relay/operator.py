@@ -1,6 +1,7 @@
 """The relay operator's page (`GET /relay/operator`, login required): the clinics the relay
-serves with their last contact, charts, linked devices and errors, and the audit of
-cross-clinic access; `meshd relay status --json` prints the same.
+serves with their last contact, charts, linked devices and errors, the audit of cross-clinic
+access, and the tiers (the upstream link of each clinic: state, last contact, backlog; the
+downstream relays); `meshd relay status --json` prints the same.
 
 Login is with the operator token in `DIR/operator-token` (mode 0600, made on the relay's first
 run); the session is a cookie holding an expiry and an HMAC of it under that token (HttpOnly,
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from meshd.relay.tiers import tier_status
 from ui import i18n
 from ui.i18n import gettext as _
 
@@ -134,4 +136,26 @@ class OperatorPage:
                 + _table([_("Clinic"), _("Last contact"), _("Charts"), _("Linked devices"),
                           _("Errors"), _("State")], rows)
                 + f"<h2>{html.escape(_('Cross-clinic access'))}</h2>"
-                + _table([_("When"), _("Clinic"), _("Action"), _("Detail")], audit))
+                + _table([_("When"), _("Clinic"), _("Action"), _("Detail")], audit)
+                + _tiers(await asyncio.to_thread(tier_status, registry)))
+
+
+def _tiers(found: dict[str, Any]) -> str:
+    """The upstream link and the downstream relays, where there are any."""
+    states = {"connected": _("Connected"), "connecting": _("Connecting"),
+              "unreachable": _("Unreachable")}
+    shown = ""
+    upstream = found["upstream"]
+    if upstream is not None:
+        rows = [[str(r["clinic"]), states.get(r["state"], r["state"]),
+                 _when(r["last_contact_ms"]), str(r["backlog"])] for r in upstream["clinics"]]
+        shown += (f"<h2>{html.escape(_('Upstream relay'))}</h2>"
+                  f"<p><code>{html.escape(upstream['url'])}</code> "
+                  f"{html.escape(states.get(upstream['state'], upstream['state']))}</p>"
+                  + _table([_("Clinic"), _("State"), _("Last contact"), _("Backlog")], rows))
+    if found["downstreams"]:
+        rows = [[d["name"], ", ".join(d["clinics"]) or "—",
+                 _("Revoked") if d["revoked"] else _("Active")] for d in found["downstreams"]]
+        shown += (f"<h2>{html.escape(_('Downstream relays'))}</h2>"
+                  + _table([_("Relay"), _("Clinics"), _("State")], rows))
+    return shown

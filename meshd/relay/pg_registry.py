@@ -28,6 +28,11 @@ CREATE TABLE IF NOT EXISTS audit (seq BIGSERIAL PRIMARY KEY, at_ms BIGINT, clini
   action TEXT, detail TEXT);
 CREATE TABLE IF NOT EXISTS services (id TEXT PRIMARY KEY, name TEXT NOT NULL, clinic_id TEXT
   NOT NULL, secret TEXT NOT NULL, created_ms BIGINT, revoked_ms BIGINT, UNIQUE (name, clinic_id));
+CREATE TABLE IF NOT EXISTS downstreams (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL,
+  secret TEXT NOT NULL, created_ms BIGINT, revoked_ms BIGINT, relay_key TEXT);
+CREATE TABLE IF NOT EXISTS tier_clinics (clinic_id TEXT PRIMARY KEY, downstream_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS upstream_links (clinic_id TEXT PRIMARY KEY, state TEXT,
+  last_contact_ms BIGINT, backlog INTEGER);
 """
 
 

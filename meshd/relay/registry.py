@@ -42,6 +42,11 @@ CREATE TABLE IF NOT EXISTS shared (patient_id TEXT, clinic_id TEXT, since_ms INT
 CREATE TABLE IF NOT EXISTS audit (at_ms INTEGER, clinic_id TEXT, action TEXT, detail TEXT);
 CREATE TABLE IF NOT EXISTS services (id TEXT PRIMARY KEY, name TEXT NOT NULL, clinic_id TEXT
   NOT NULL, secret TEXT NOT NULL, created_ms INTEGER, revoked_ms INTEGER, UNIQUE (name, clinic_id));
+CREATE TABLE IF NOT EXISTS downstreams (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL,
+  secret TEXT NOT NULL, created_ms INTEGER, revoked_ms INTEGER, relay_key TEXT);
+CREATE TABLE IF NOT EXISTS tier_clinics (clinic_id TEXT PRIMARY KEY, downstream_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS upstream_links (clinic_id TEXT PRIMARY KEY, state TEXT,
+  last_contact_ms INTEGER, backlog INTEGER);
 """
 
 

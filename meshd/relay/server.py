@@ -1,6 +1,7 @@
 """The relay process: a TLS server in front of one ClinicSpace per clinic.
 
     wss://HOST:PORT/relay/v1/sync/<clinic id>?mesh=<mesh id>   a device's sync link
+    wss://HOST:PORT/relay/v1/tier/<downstream>/<clinic>?…      a downstream relay's (tiers)
     GET  /relay/v1/patients?q=TEXT                             search every clinic (bearer)
     POST /relay/v1/patients/<id>/pull                          bring a chart to the caller's clinic
     POST /relay/v1/patients/<id>/lab-results                   an ancillary service's result
@@ -10,6 +11,8 @@
 A clinic's credential opens its own space only (its id in the path, its secret as the handshake
 key); an unknown or revoked credential is refused before the WebSocket opens, a wrong secret
 fails the handshake. The first link binds the clinic to its mesh id; another mesh is refused.
+With an upstream relay (`DIR/upstream.json`) every open space also links to it (meshd.relay.
+upstream); a downstream relay's links arrive through meshd.relay.downstream.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from aiohttp import web
 
 from meshd.lifecycle import Lifecycle
 from meshd.relay.credential import SYNC_PATH, secret_matches
+from meshd.relay.downstream import Downstreams
 from meshd.relay.operator import OperatorPage
 from meshd.relay.pg import PgDatabase
 from meshd.relay.pg_registry import PgRegistry, open_registry
@@ -34,6 +38,7 @@ from meshd.relay.services import Services
 from meshd.relay.sharing import Sharing
 from meshd.relay.space import ClinicSpace
 from meshd.relay.space_stores import SpaceStores, SqliteStores
+from meshd.relay.upstream import Upstream
 from meshd.sync.timing import SyncTiming
 from meshd.sync.websocket import _MAX_MSG_SIZE, HEARTBEAT_S, WebSocketLink
 
@@ -70,6 +75,8 @@ class RelayServer(Lifecycle):
         self.spaces: dict[str, ClinicSpace] = {}
         self.sharing = Sharing(self)
         self.services = Services(self)
+        self.upstream = Upstream(options.data_dir, options.timing)
+        self.downstreams = Downstreams(self)
         self.port: int | None = None
         self._opening = asyncio.Lock()
         self._runner: web.AppRunner | None = None
@@ -80,6 +87,7 @@ class RelayServer(Lifecycle):
         try:
             if self.db is not None:
                 await self.db.start()
+            await self.upstream.start()
             await self._open_bound()
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.load_cert_chain(self.options.cert, self.options.key)
@@ -88,6 +96,7 @@ class RelayServer(Lifecycle):
             app.router.add_get("/relay/v1/health", self._health)
             self.sharing.add_routes(app)
             self.services.add_routes(app)
+            self.downstreams.add_routes(app)
             OperatorPage(self).add_routes(app)
             self._runner = web.AppRunner(app, handle_signals=False,
                                          shutdown_timeout=SHUTDOWN_GRACE_S)
@@ -111,6 +120,7 @@ class RelayServer(Lifecycle):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
             self._ticker = None
+        await self.upstream.stop()
         for space in list(self.spaces.values()):
             await space.stop()
         self.spaces.clear()
@@ -136,9 +146,10 @@ class RelayServer(Lifecycle):
             if space is None:
                 space = ClinicSpace(self.options.data_dir, clinic, mesh_id, self.identity,
                                     self.options.timing, self.sharing.listener(clinic.id),
-                                    self._stores)
+                                    self._stores, await self.downstreams.trust(clinic))
                 await space.start()
                 self.spaces[clinic.id] = space
+                await self.upstream.attach(space)
             return space
 
     async def clinic_of(self, request: web.Request) -> ClinicRecord:
@@ -161,6 +172,12 @@ class RelayServer(Lifecycle):
         mesh_id = request.query.get("mesh", "")
         if clinic is None or clinic.revoked_ms is not None or not mesh_id:
             raise web.HTTPForbidden(text="no such clinic on this relay")
+        return await self.serve_link(request, clinic, mesh_id)
+
+    async def serve_link(self, request: web.Request, clinic: ClinicRecord, mesh_id: str
+                         ) -> web.StreamResponse:
+        """Bind the clinic to `mesh_id` (its first link's) and run the WebSocket as a link of
+        its space: the handshake, then a session of the space's engine."""
         if not await asyncio.to_thread(self.registry.bind_mesh, clinic.id, mesh_id):
             if clinic.id in self.spaces:
                 self.spaces[clinic.id].refused("a link named another clinic's mesh")
@@ -190,6 +207,10 @@ class RelayServer(Lifecycle):
     async def _record(self) -> None:
         if self.db is not None:
             await self._open_bound()
+        await self.upstream.refresh(self.spaces.values())
+        if self.upstream.links:
+            await asyncio.to_thread(self.downstreams.records.record_upstream,
+                                    self.upstream.status())
         records = {c.id: c for c in await asyncio.to_thread(self.registry.clinics)}
         for clinic_id, space in list(self.spaces.items()):
             record = records.get(clinic_id)

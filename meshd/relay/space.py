@@ -9,7 +9,9 @@ over changes of other clinics' devices it checked already) prove a change.
 Before the clinic's directory has reached the relay, a device that proves the credential's
 secret may connect, and the directory it brings is taken as the roster (as a node takes the
 directory pairing hands it); any other document waits (nothing stored, nothing refused) until
-the roster is known, and the sessions then run anti-entropy again to bring it.
+the roster is known, and the sessions then run anti-entropy again to bring it. Whom the space
+trusts beyond the roster (the relay itself, its upstream and downstream relays) is a SpaceTrust
+(meshd.relay.tiers).
 """
 
 from __future__ import annotations
@@ -21,20 +23,21 @@ from typing import Any
 
 from crdt_model.adapter import ChangeInfo, Doc, actor_for
 from crdt_model.ids import directory_id
-from meshd.attest import Attestor, NotYetProven, latest_by_actor
+from meshd.attest import Attestor, NotYetProven, latest_by_actor, signed_message
 from meshd.clinic import Clinic, genesis_for, project
 from meshd.docs import Documents, Listener
 from meshd.identity import Identity
 from meshd.lifecycle import Lifecycle
-from meshd.relay.credential import with_relay
 from meshd.relay.registry import ClinicRecord, RelayIdentity, now_ms
 from meshd.relay.space_stores import SpaceStore, SpaceStores, SqliteStores
+from meshd.relay.tiers import SpaceTrust
 from meshd.store.base import Attestation, AuditEvent
 from meshd.sync.directory_roster import DirectoryRoster
 from meshd.sync.documents import DocumentsPort
 from meshd.sync.engine import SyncEngine
 from meshd.sync.handshake import Credentials
 from meshd.sync.node_sync import Quarantine
+from meshd.sync.peer import PeerSession
 from meshd.sync.ports import Link, LinkClosed, LinkHandler
 from meshd.sync.timing import SyncTiming
 
@@ -71,17 +74,23 @@ class InboundTransport:
 
 class OpenUntilRostered(Collection[bytes]):
     """The keys a handshake accepts: any key (the dialer proved the credential's secret) until
-    the clinic's directory lists devices, then exactly its unrevoked devices."""
+    the clinic's directory lists devices, then exactly its unrevoked devices (and the
+    downstream relay that serves the clinic, if any: SpaceTrust.peer_keys)."""
 
-    def __init__(self, roster: DirectoryRoster) -> None:
+    def __init__(self, roster: DirectoryRoster, trust: SpaceTrust) -> None:
         self._roster = roster
+        self._trust = trust
 
     def known(self) -> bool:
         """Whether the clinic's directory has reached the relay."""
         return len(self._roster()) > 1  # more than the relay's own key
 
     def __contains__(self, key: object) -> bool:
-        return not self.known() or key in self._roster()
+        return not self.known() or key in self._roster() or key in self._trust.peer_keys()
+
+    def signers(self, prefix: bytes) -> set[bytes]:
+        """The keys of the clinic's device `prefix` names (none: not the clinic's)."""
+        return self._roster.signers(prefix)
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._roster())
@@ -107,7 +116,13 @@ class SpaceAttestor(Attestor):
                 raise NotYetProven(f"{doc_id} waits for the clinic's directory")
             by_hash = {a.hash: a for a in offered}
             return tuple(by_hash[c.hash] for c in new if c.hash in by_hash)
-        return super().check(doc_id, new, offered, now_ms)
+        proven = super().check(doc_id, new, offered, now_ms)
+        # A change of a device not on the roster proven by a relay's signature (not a vouch):
+        # this relay countersigns it, so the clinic's devices (trusting its key only) accept it.
+        return tuple(a if self._roster().signers(a.actor[:8]) or not self._signed_by_device(
+            doc_id, a, a.actor[:8]) else Attestation(
+            a.actor, a.seq, a.hash, self._key.sign(signed_message(doc_id, a.hash)))
+            for a in proven)
 
 
 class ClinicSpace(Lifecycle):
@@ -115,7 +130,7 @@ class ClinicSpace(Lifecycle):
 
     def __init__(self, root: Path, clinic: ClinicRecord, mesh_id: str, identity: RelayIdentity,
                  timing: SyncTiming, on_change: Listener,
-                 stores: SpaceStores | None = None) -> None:
+                 stores: SpaceStores | None = None, trust: SpaceTrust | None = None) -> None:
         self.clinic = clinic
         self.mesh_id = mesh_id
         self.path = root / "clinics" / clinic.id
@@ -124,6 +139,7 @@ class ClinicSpace(Lifecycle):
         self._timing = timing
         self._on_change = on_change
         self._stores = stores or SqliteStores()
+        self.trust = trust or SpaceTrust(identity.public_key)
         self._store: SpaceStore | None = None
         self.documents: Documents | None = None
         self.engine: SyncEngine | None = None
@@ -140,15 +156,15 @@ class ClinicSpace(Lifecycle):
         self.path.mkdir(parents=True, exist_ok=True)
         store = self._store = await self._stores.open(self.clinic.id, self.path)
         identity, doc_id = self.identity, directory_id(self.mesh_id)
-        attestor = SpaceAttestor(identity, doc_id, lambda: self.open_roster)
+        attestor = self._attestor = SpaceAttestor(identity, doc_id, lambda: self.open_roster)
         documents = self.documents = Documents(
             store, actor_for(identity.device_id, RELAY_USER),
             genesis=genesis_for(identity.device_id), project=project, attestor=attestor)
         roster = self._roster = DirectoryRoster(documents, self.mesh_id, identity.public_key,
                                                 identity.device_id, on_change=self._roster_changed)
-        self._open = OpenUntilRostered(roster)
-        # Another clinic's device is proven by the relay's own countersignature (§5 "Relay").
-        attestor.keys_for = with_relay(roster.signers, lambda: {identity.public_key})
+        self._open = OpenUntilRostered(roster, self.trust)
+        # Another clinic's device is proven by a relay's countersignature (§5 "Relay", "Tiers").
+        attestor.keys_for = lambda prefix: roster.signers(prefix) or self.trust.keys_for(prefix)
         attestor.vouching = roster.vouching  # history from before signing, while its window is open
         self._quarantine = Quarantine(documents)
         credentials = Credentials(identity.key, "relay", bytes.fromhex(self.clinic.secret),
@@ -180,7 +196,15 @@ class ClinicSpace(Lifecycle):
 
     def connected(self) -> bool:
         """Whether a device of the clinic is linked now."""
-        return bool(self.engine and self.engine.sessions())
+        return bool(self.links())
+
+    def lists_device(self, prefix: bytes) -> bool:
+        """Whether the clinic's roster lists the device `prefix` names."""
+        return self._open is not None and bool(self._open.signers(prefix))
+
+    def links(self) -> list[PeerSession]:
+        """The sessions of the clinic's devices (or its downstream relay); not the upstream."""
+        return [s for s in (self.engine.sessions() if self.engine else ()) if not s.channel.linked]
 
     def refused(self, reason: str) -> None:
         """Count a link refused before its handshake (e.g. a credential of another mesh)."""
@@ -192,7 +216,7 @@ class ClinicSpace(Lifecycle):
         return [{"name": s.channel.peer_name, "device_key": s.peer_id,
                  "bytes_in": s.channel.bytes_in, "bytes_out": s.channel.bytes_out,
                  "received": dict(s.received)}
-                for s in (self.engine.sessions() if self.engine else ())]
+                for s in self.links()]
 
     def errors(self) -> tuple[int, str | None]:
         """Refused links and handshakes and quarantined data, and the latest reason."""
@@ -219,15 +243,11 @@ class ClinicSpace(Lifecycle):
 
         def take(doc: Doc) -> tuple[bytes, list[Attestation]]:
             latest = latest_by_actor(doc.history()).values()
-            return doc.save(), [self._sign(doc_id, change) for change in latest]
+            return doc.save(), [self._attestor.attest(doc_id, change) for change in latest]
 
         if await self.store.read(doc_id) is None:
             return None
         return await self.documents.read(doc_id, take)
-
-    def _sign(self, doc_id: str, change: ChangeInfo) -> Attestation:
-        return Attestor(self.identity.key, genesis_for(self.identity.device_id)).attest(
-            doc_id, change)
 
     async def take(self, doc_id: str, data: bytes, proven: Sequence[Attestation], origin: str,
                    audit: Sequence[AuditEvent] = ()) -> bool:

@@ -103,6 +103,7 @@ class SecureChannel:
         self.key_epoch = 0  # the mesh key epoch this session was opened with
         self.outdated_key = False  # the peer used an older key than this device's newest
         self.linked = False  # authenticated by a credential, not the mesh roster (the relay)
+        self.push_all = False  # linked, yet the only way there (a relay's link to its upstream)
         self._sealer = sealer
         self._opener = opener
 
