@@ -10,8 +10,8 @@ then attachment blobs (charts first: a blob is only fetched by a device that has
 naming it). Bulk snapshots go most urgent first (HeadsDigest.rank: the directory, then the
 most recently changed documents), so a long initial sync brings recent days before history and
 a cut link resumed later has the recent part already. Bulk snapshots, sync-message batches
-and heads lists go compressed (meshd.wire_pack); single pushed changes do not: they are
-small, and every millisecond of theirs counts.
+and heads lists are compressed on their way out, as one stream per session (meshd.wire_pack,
+in SecureChannel.send): messages come out of here plain.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from crdt_model.errors import CorruptDocument
-from meshd import wire, wire_pack
+from meshd import wire
 from meshd.store.base import Attestation
 from meshd.sync.digest import HeadsDigest
 from meshd.sync.doc_sync import DocSync
@@ -116,7 +116,7 @@ class Outbox:
         while batch:
             count = min(MAX_ENTRIES_PER_MESSAGE, len(batch))
             taken = tuple(batch.popleft() for _ in range(count))
-            self.control(wire_pack.pack(wire.BucketHeads(taken)))
+            self.control(wire.BucketHeads(taken))
 
     def want(self, doc_ids: list[str]) -> None:
         """Ask for whole documents, split into messages of bounded size."""
@@ -170,7 +170,7 @@ class Outbox:
         while self._sync_docs:
             items = await self._sync_batch()
             if items:
-                return await self._proven(wire_pack.pack(wire.SyncMessages(tuple(items))),
+                return await self._proven(wire.SyncMessages(tuple(items)),
                                           [i.doc_id for i in items])
         if self._bulk:
             return self._bulk.popleft()
@@ -186,12 +186,12 @@ class Outbox:
             found = await self._documents.saved(ids)
             signed = await self._documents.attestations(list(found))
             if signed:
-                self._bulk.append(wire_pack.pack(attestations_message(signed)))
+                self._bulk.append(attestations_message(signed))
             saved = deque(wire.SavedDoc(d, b) for d, b in found.items())
             while saved:
                 batch = wire.Snapshots(tuple(_take(saved, lambda d: len(d.data),
                                                    BULK_FRAME_BYTES)))
-                self._bulk.append(wire_pack.pack(batch))  # one zstd stream per batch
+                self._bulk.append(batch)
             if self._bulk:
                 return self._bulk.popleft()
         if self._blobs:
@@ -204,7 +204,7 @@ class Outbox:
         if not signed:
             return message
         self._control.appendleft(message)
-        return wire_pack.pack(attestations_message(signed))
+        return attestations_message(signed)
 
     async def _sync_batch(self) -> list[wire.SyncItem]:
         items: list[wire.SyncItem] = []

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from crdt_model.errors import ClinicMeshError, CorruptDocument, SyncError
-from meshd import wire, wire_pack
+from meshd import wire
 from meshd.store.base import Attestation
 from meshd.sync.digest import HeadsDigest
 from meshd.sync.doc_sync import DocSync
@@ -29,6 +29,7 @@ from meshd.sync.ports import (
     SyncedBlobs,
     SyncedDocuments,
 )
+from meshd.wire_pack import BrokenStream
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,11 @@ class PeerSession:
         while True:
             plaintext = await self.channel.receive_frame()
             try:
-                message = wire_pack.unpacked(wire.decode(plaintext))
+                message = self.channel.unpacker.unpacked(wire.decode(plaintext))
+            except BrokenStream as exc:  # what follows can't be read: end the session
+                self._on_bad(BadData("", exc.message, plaintext[:256]))
+                raise PeerMisbehaving(
+                    f"{self.channel.peer_name} sent a broken stream: {exc.message}") from exc
             except SyncError as exc:
                 self._strike(BadData("", f"malformed message: {exc.message}", plaintext[:256]))
                 continue
