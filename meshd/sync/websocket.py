@@ -177,6 +177,9 @@ class WebSocketLink:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+        if self._ended is None:  # whoever waits for a frame learns the link is gone
+            self._ended = LinkClosed("link closed")
+        self._arrived.set()
         with contextlib.suppress(Exception):
             await self._ws.close()
 

@@ -173,12 +173,10 @@ async def _next_frames(link: Link, count: int) -> list[bytes]:
         return [await link.receive() for _ in range(count)]
 
 
-@pytest.mark.asyncio
-async def test_a_link_survives_a_session_that_takes_nothing_for_longer_than_the_heartbeat(
-) -> None:
-    """A node storing a big batch takes no frame for seconds: pings are still answered, so the
-    peer keeps the link, and only the window (not the socket) holds the rest back."""
-    heartbeat_s = 0.4  # a ping unanswered for 0.2 s cuts the link
+@contextlib.asynccontextmanager
+async def _linked(heartbeat_s: float = 15.0) -> AsyncIterator[tuple[Link, Link]]:
+    """Two ends of one real WebSocket link (dialer, listener), authenticated by fiat: the
+    handshake is not what these tests are about."""
     accepted: asyncio.Queue[Link] = asyncio.Queue()
     done = asyncio.Event()
 
@@ -191,11 +189,25 @@ async def test_a_link_survives_a_session_that_takes_nothing_for_longer_than_the_
     await server.start(on_link)
     await client.start(on_link)
     try:
-        sender = await client.connect(server.address.replace("0.0.0.0", "127.0.0.1"))
+        dialer = await client.connect(server.address)
         async with asyncio.timeout(5):
-            receiver = await accepted.get()
-        sender.authenticated()  # the handshake is not what this is about
-        receiver.authenticated()
+            listener = await accepted.get()
+        dialer.authenticated()
+        listener.authenticated()
+        yield dialer, listener
+    finally:
+        done.set()
+        await client.stop()
+        await server.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_link_survives_a_session_that_takes_nothing_for_longer_than_the_heartbeat(
+) -> None:
+    """A node storing a big batch takes no frame for seconds: pings are still answered, so the
+    peer keeps the link, and only the window (not the socket) holds the rest back."""
+    heartbeat_s = 0.4  # a ping unanswered for 0.2 s cuts the link
+    async with _linked(heartbeat_s) as (sender, receiver):
         frames = [os.urandom(100_000) for _ in range(20)]  # 2 MB: far more than the window
         answers = asyncio.create_task(_next_frames(sender, 1))  # the sender's session reads
         sending = asyncio.create_task(_send_all(sender, frames))
@@ -207,10 +219,17 @@ async def test_a_link_survives_a_session_that_takes_nothing_for_longer_than_the_
         await receiver.send(b"still here")
         async with asyncio.timeout(5):
             assert await answers == [b"still here"]
-    finally:
-        done.set()
-        await client.stop()
-        await server.stop()
+
+
+@pytest.mark.asyncio
+async def test_closing_a_link_ends_a_wait_for_its_next_frame() -> None:
+    async with _linked() as (dialer, _):
+        waiting = asyncio.create_task(dialer.receive())
+        await asyncio.sleep(0.05)
+        await dialer.close()
+        with pytest.raises(LinkClosed):
+            async with asyncio.timeout(5):
+                await waiting
 
 
 async def _send_all(link: Link, frames: list[bytes]) -> None:
