@@ -71,6 +71,10 @@ class Outbox:
                 + len(self._sync_docs) + len(self._snapshot_docs) + len(self._bulk)
                 + len(self._blobs))
 
+    def bulk_pending(self) -> bool:
+        """Whether whole documents wait to go (a bulk transfer is under way)."""
+        return bool(self._snapshot_docs or self._bulk)
+
     def push(self, change: DocChange) -> None:
         """Queue a change; a whole document from another peer, or a big one, is only announced.
 
