@@ -63,6 +63,8 @@ class SendWindow:
     async def wait_open(self) -> bool:
         """Wait until the window has room; False if the link closed or the peer took nothing
         for STALLED_S."""
+        if self._open.is_set():
+            return not self._closed
         try:
             async with asyncio.timeout(STALLED_S):
                 await self._open.wait()
