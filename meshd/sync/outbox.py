@@ -30,7 +30,7 @@ from meshd.sync.doc_sync import DocSync
 from meshd.sync.ports import LOCAL_ORIGIN, DocChange, SyncedDocuments
 
 FRAME_BUDGET_BYTES = 1024 * 1024
-# Bulk frames (snapshots, sync-message batches) are small, raw (~10 KiB in the session's zstd
+# Bulk frames (snapshots, sync-message batches) are small, raw (~3 KiB in the session's zstd
 # stream): a cut link loses little, and a fresh edit waits behind at most one.
 BULK_FRAME_BYTES = 64 * 1024
 PUSH_BACKLOG = 512
