@@ -56,6 +56,7 @@ class Outbox:
         self._index = index
         self._doc_sync = doc_sync
         self._digest_due = False
+        self._bulk_in = False  # batches of whole documents came since the last periodic round
         self._control: deque[wire.Message] = deque()
         self._pushes: deque[wire.ChangeItem] = deque()
         self._announce: dict[str, wire.Heads] = {}
@@ -71,9 +72,9 @@ class Outbox:
                 + len(self._sync_docs) + len(self._snapshot_docs) + len(self._bulk)
                 + len(self._blobs))
 
-    def bulk_pending(self) -> bool:
-        """Whether whole documents wait to go (a bulk transfer is under way)."""
-        return bool(self._snapshot_docs or self._bulk)
+    def received_bulk(self, docs: int) -> None:
+        """The peer sent a batch of `docs` whole documents (one is an answer, more are bulk)."""
+        self._bulk_in |= docs > 1
 
     def push(self, change: DocChange) -> None:
         """Queue a change; a whole document from another peer, or a big one, is only announced.
@@ -104,10 +105,17 @@ class Outbox:
         self._lazy_due = True
         self.wake.set()
 
-    def digest(self) -> None:
-        """Send our bucket digests at the next opportunity."""
-        self._digest_due = True
-        self.wake.set()
+    def digest(self, *, periodic: bool = False) -> None:
+        """Send our bucket digests at the next opportunity. A `periodic` round is skipped while
+        a bulk transfer with this peer is under way (snapshots queued here, or batches of them
+        received since the last round): the transfer brings what the round would find, and
+        comparing heads half-way sends thousands of them and asks again for documents already
+        on their way (1.5 MB of a 10,000-chart initial sync's 3.6 MB)."""
+        bulk = self._bulk_in or bool(self._snapshot_docs or self._bulk)
+        self._bulk_in = False
+        if not (periodic and bulk):
+            self._digest_due = True
+            self.wake.set()
 
     def control(self, message: wire.Message) -> None:
         """Send a small protocol message ahead of any document data."""

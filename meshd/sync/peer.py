@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from crdt_model.errors import ClinicMeshError, CorruptDocument, SyncError
-from meshd import wire
+from meshd import wire, wire_pack
 from meshd.store.base import Attestation
 from meshd.sync.digest import HeadsDigest
 from meshd.sync.doc_sync import DocSync
@@ -29,7 +29,6 @@ from meshd.sync.ports import (
     SyncedBlobs,
     SyncedDocuments,
 )
-from meshd.wire_pack import BrokenStream
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,6 @@ class PeerSession:
         self._closing = asyncio.Event()
         self._refusing = False
         self._wanted: set[str] = set()
-        self._bulk_in = False  # batches of snapshots came since the last anti-entropy round
         self._peer_heads: dict[str, wire.Heads] = {}
         self.sync_received: Counter[str] = Counter()
         self._offered: OrderedDict[str, list[Attestation]] = OrderedDict()  # newest last
@@ -116,15 +114,8 @@ class PeerSession:
         self._refusing = True
 
     def request_anti_entropy(self, *, periodic: bool = False) -> None:
-        """Send our bucket digests at the next opportunity. A `periodic` round is skipped while
-        a bulk transfer with this peer is under way (snapshots queued here, or batches of them
-        received since the last round): the transfer brings what the round would find, and
-        comparing heads half-way sends thousands of them and asks again for documents already
-        on their way (1.5 MB of a 10,000-chart initial sync's 3.6 MB)."""
-        bulk = self._bulk_in or self.outbox.bulk_pending()
-        self._bulk_in = False
-        if not (periodic and bulk):
-            self.outbox.digest()
+        """Send our bucket digests soon; a `periodic` round waits out a bulk transfer."""
+        self.outbox.digest(periodic=periodic)
 
     def close(self) -> None:
         """End the session soon (idempotent)."""
@@ -174,12 +165,9 @@ class PeerSession:
             plaintext = await self.channel.receive_frame()
             try:
                 message = self.channel.unpacker.unpacked(wire.decode(plaintext))
-            except BrokenStream as exc:  # what follows can't be read: end the session
-                self._on_bad(BadData("", exc.message, plaintext[:256]))
-                raise PeerMisbehaving(
-                    f"{self.channel.peer_name} sent a broken stream: {exc.message}") from exc
-            except SyncError as exc:
-                self._strike(BadData("", f"malformed message: {exc.message}", plaintext[:256]))
+            except SyncError as exc:  # after a broken stream, nothing can be read: it ends
+                bad = BadData("", f"malformed message: {exc.message}", plaintext[:256])
+                self._strike(bad, fatal=isinstance(exc, wire_pack.BrokenStream))
                 continue
             self.received[type(message).__name__] += 1
             await self._handle(message)
@@ -192,9 +180,8 @@ class PeerSession:
         elif isinstance(message, wire.Want):
             self.outbox.snapshots(d for d in message.doc_ids if d in self._index)
         elif isinstance(message, wire.Snapshots):
-            self._bulk_in |= len(message.docs) > 1  # one is an answer, more a bulk transfer
-            for doc in message.docs:
-                self._wanted.discard(doc.doc_id)
+            self.outbox.received_bulk(len(message.docs))
+            self._wanted.difference_update(d.doc_id for d in message.docs)
             await self._apply([(d.doc_id, d.data) for d in message.docs])
         elif isinstance(message, wire.Changes):
             await self._on_changes(message)
@@ -306,8 +293,8 @@ class PeerSession:
                 outcome.append(result)
         return outcome
 
-    def _strike(self, bad: BadData) -> None:
+    def _strike(self, bad: BadData, fatal: bool = False) -> None:
         self.strikes += 1
         self._on_bad(bad)
-        if self.strikes >= MAX_STRIKES:
-            raise PeerMisbehaving(f"{self.channel.peer_name} sent bad data {self.strikes} times")
+        if fatal or self.strikes >= MAX_STRIKES:
+            raise PeerMisbehaving(f"{self.channel.peer_name} sent bad data: {bad.reason}")

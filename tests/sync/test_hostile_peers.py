@@ -137,4 +137,4 @@ async def test_a_peer_whose_compressed_stream_breaks_is_cut_off_at_once(
         await link.close()
     await wait_until(lambda: not server.connected_peers())
     assert a.docs.docs == {}
-    assert "m sent a broken stream: packed message does not decompress" in caplog.text
+    assert "m sent bad data: malformed message: packed message does not" in caplog.text
