@@ -45,8 +45,8 @@ from meshd.wire_session import ServerHello as ServerHello
 
 # 2: Attestations (signed changes); 3: BlobRequest, BlobChunk (attachments); 4: gossip
 # (IHave, Prune, Graft, Busy), Packed (zstd); 5: Snapshots carry documents with their columns
-# inflated (meshd.wire_columns)
-WIRE_VERSION = 5
+# inflated (meshd.wire_columns); 6: Packed messages continue one zstd stream per session direction
+WIRE_VERSION = 6
 DIGEST_BUCKETS = 256
 BUCKET_DIGEST_BYTES = 8
 

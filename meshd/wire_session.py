@@ -77,7 +77,8 @@ class Busy:
 @dataclass(frozen=True, slots=True)
 class Packed:
     """Another message (bulk snapshots, a batch of sync messages), encoded and compressed as
-    one zstd frame (meshd.wire_pack); `size` is its encoded size, at most MAX_FRAME_BYTES."""
+    the next blocks of the session's zstd stream (meshd.wire_pack); `size` is its encoded
+    size, at most MAX_FRAME_BYTES."""
 
     KIND: ClassVar[int] = 17
     size: int

@@ -189,7 +189,7 @@ class SyncEngine(Lifecycle):
         while True:
             await asyncio.sleep(self._timing.anti_entropy_interval_s)
             for session in self._sessions.values():
-                session.request_anti_entropy()
+                session.request_anti_entropy(periodic=True)
 
     # --- sessions ------------------------------------------------------------------------
 

@@ -1,88 +1,112 @@
-"""Flow control of a sync link: a bounded window of unacknowledged bytes.
+"""Flow control of a sync link: a window of bytes the peer's session has not taken yet.
 
-Heartbeats share the socket with bulk data: aiohttp writes a ping into the same transport, and
-the peer answers it only once it has read everything sent before it. With unbounded buffers a
-10,000-chart initial sync on loopback queued 10–15 MB ahead of the ping (the sender's socket
-buffer, the receiver's, both grown by the kernel's autotuning while the receiver was busy
-storing charts), and the ping's 7.5 s wait for its pong ran out: the link was cut.
-
-So a link keeps at most WINDOW_BYTES unacknowledged: before each piece it waits until the bytes
-still in the transport's buffer plus those the kernel holds unacknowledged by the peer
-(SIOCOUTQ) are under the window, and its receive buffer is fixed at RECEIVE_BUFFER_BYTES (no
-autotuning), so what the peer's kernel acknowledged but its process has not read stays bounded
-too. Pieces are small (SEND_PIECE_BYTES), so a ping or a fresh edit waits behind at most about
-a window and a piece: ~4 s on a 128 kbit/s line, milliseconds on a LAN. The window is
-TCP's acknowledgement, so no wire message changes. What can be in flight when a link is cut
-(sent, not yet stored by the peer, so sent again on the next link) is at most `in_flight_bytes`.
+Heartbeats share the socket with bulk data, and aiohttp answers a ping only when the link is
+read. A link that stops reading while its session stores a batch (a busy node, a starved CPU)
+leaves the peer's ping unanswered behind the data, and the peer cuts the link (that happened
+on 10,000-chart initial syncs). So each link reads all the time, in a task of its own
+(meshd.sync.websocket), and it is the sender that keeps the amount bounded: it sends at most
+WINDOW_BYTES (and a piece) that the receiver has not given credit for, and the receiver gives
+credit for bytes as they leave its hands: pieces of a frame still being joined at once, whole
+frames once the session takes them (like HTTP/2's WINDOW_UPDATE). A slow session then holds
+back its peer, not its own socket: pings and pongs are read at once, whatever the session is
+doing. A ping or a fresh edit waits behind at most a window and a piece on the sender: ~4 s on
+a 128 kbit/s line, milliseconds on a LAN. What can be in flight when a link is cut (sent, not
+yet stored by the peer, so sent again on the next link) is at most `in_flight_bytes`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import logging
-import socket
-import struct
-import termios
-import time
-from typing import Any
 
-log = logging.getLogger(__name__)
+from crdt_model.errors import SyncError
 
 WINDOW_BYTES = 48 * 1024
 SEND_PIECE_BYTES = 16 * 1024
-RECEIVE_BUFFER_BYTES = 64 * 1024  # the kernel doubles it for its own bookkeeping
-READ_QUEUE_BYTES = 64 * 1024  # what aiohttp reads ahead of the session (its flow control)
-POLL_S = 0.005
-STALLED_S = 120.0  # a peer that reads nothing for this long is gone
+MAX_PIECE_BYTES = 64 * 1024  # what aiohttp lets a piece be (meshd.sync.websocket.PIECE_BYTES)
+CREDIT_STEP_BYTES = 12 * 1024  # credit goes back in steps: one small message per few pieces
+STALLED_S = 120.0  # a peer that takes nothing for this long is gone
 
 
-class Window:
-    """The send window of one link's transport (nothing to do if it has none)."""
+class SendWindow:
+    """What this side sent and the peer has not yet given credit for."""
 
-    def __init__(self, transport: Any) -> None:
-        self._transport = transport
-        self._fd: int | None = None
-        raw = transport.get_extra_info("socket") if transport is not None else None
-        if raw is not None and raw.family in (socket.AF_INET, socket.AF_INET6):
-            self._fd = raw.fileno()
-            try:
-                raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
-            except OSError as exc:  # the window still bounds what this side sends
-                log.debug("could not fix the receive buffer: %s", exc)
+    def __init__(self) -> None:
+        self._sent = 0
+        self._credited = 0
+        self._open = asyncio.Event()
+        self._open.set()
+        self._closed = False
 
-    def queued(self) -> int:
-        """Bytes written and not yet acknowledged by the peer's kernel."""
-        if self._transport is None or self._transport.is_closing():
-            return 0
-        queued = int(self._transport.get_write_buffer_size())
-        if self._fd is not None:
-            try:
-                raw = fcntl.ioctl(self._fd, termios.TIOCOUTQ, b"\0\0\0\0")
-                queued += struct.unpack("i", raw)[0]
-            except OSError:
-                self._fd = None
-        return queued
+    def outstanding(self) -> int:
+        """Bytes sent without credit yet."""
+        return self._sent - self._credited
+
+    def sent(self, size: int) -> None:
+        """`size` bytes of a piece went out."""
+        self._sent += size
+        if self.outstanding() > WINDOW_BYTES:
+            self._open.clear()
+
+    def credit(self, size: int) -> None:
+        """The peer took `size` more bytes; SyncError if it credits what was never sent."""
+        if size <= 0 or self._credited + size > self._sent:
+            raise SyncError("peer gave credit for bytes it never received")
+        self._credited += size
+        if self.outstanding() <= WINDOW_BYTES:
+            self._open.set()
+
+    def close(self) -> None:
+        """The link is gone: nobody waits for room any more."""
+        self._closed = True
+        self._open.set()
 
     async def wait_open(self) -> bool:
-        """Wait until the window has room; False if the peer read nothing for STALLED_S."""
-        if self.queued() <= WINDOW_BYTES:
-            return True
-        deadline = time.monotonic() + STALLED_S
-        while self.queued() > WINDOW_BYTES:
-            if time.monotonic() > deadline:
-                return False
-            await asyncio.sleep(POLL_S)
-        return True
+        """Wait until the window has room; False if the link closed or the peer took nothing
+        for STALLED_S."""
+        if self._open.is_set():
+            return not self._closed
+        try:
+            async with asyncio.timeout(STALLED_S):
+                await self._open.wait()
+        except TimeoutError:
+            return False
+        return not self._closed
+
+
+class ReceiveCredit:
+    """What this side owes the peer: bytes read and out of its hands, not yet credited."""
+
+    def __init__(self) -> None:
+        self._read = 0
+        self._credited = 0
+        self._held = 0  # bytes of whole frames waiting for the session
+
+    def arrived(self, size: int) -> None:
+        """A piece of `size` bytes was read; SyncError if the peer sent past its window."""
+        self._read += size
+        if self._read - self._credited > WINDOW_BYTES + MAX_PIECE_BYTES:
+            raise SyncError("peer sent past its flow-control window")
+
+    def hold(self, size: int) -> None:
+        """A whole frame of `size` bytes waits for the session."""
+        self._held += size
+
+    def release(self, size: int) -> None:
+        """The session took a frame of `size` bytes."""
+        self._held -= size
+
+    def due(self) -> int:
+        """Credit to give now (marked as given), or 0 while less than a step is owed."""
+        owed = self._read - self._credited - self._held
+        if owed < CREDIT_STEP_BYTES:
+            return 0
+        self._credited += owed
+        return owed
+
 
 
 def in_flight_bytes(frame_bytes: int) -> int:
-    """The most a link can lose at a cut: this side's window, the peer's receive buffer (as
-    the kernel counts it), what aiohttp read ahead there, and the frame being stored."""
-    return WINDOW_BYTES + 2 * RECEIVE_BUFFER_BYTES + READ_QUEUE_BYTES + frame_bytes
-
-
-def window_of(ws: Any) -> Window:
-    """The Window of an aiohttp WebSocket (client or server side)."""
-    writer = getattr(ws, "_writer", None)  # aiohttp keeps its transport there
-    return Window(getattr(writer, "transport", None))
+    """The most a link can lose at a cut: this side's window and a piece (frames the peer
+    read and its session had not taken), the frame its session was storing, and one it was
+    joining."""
+    return WINDOW_BYTES + SEND_PIECE_BYTES + 2 * frame_bytes

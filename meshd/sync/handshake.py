@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from crdt_model.errors import SyncError
-from meshd import wire
+from meshd import wire, wire_pack
 from meshd.sync import crypto
 from meshd.sync.ports import Link
 
@@ -89,7 +89,8 @@ class Credentials:
 
 
 class SecureChannel:
-    """A link whose every frame is a sealed wire message; counts bytes each way."""
+    """A link whose every frame is a sealed wire message; counts bytes each way. Bulk messages
+    are compressed as one stream each way (meshd.wire_pack): `unpacker` is the reader's."""
 
     def __init__(
         self, link: Link, sealer: crypto.FrameSealer, opener: crypto.FrameOpener,
@@ -106,6 +107,8 @@ class SecureChannel:
         self.push_all = False  # linked, yet the only way there (a relay's link to its upstream)
         self._sealer = sealer
         self._opener = opener
+        self._packer = wire_pack.Packer()
+        self.unpacker = wire_pack.Unpacker()
 
     @property
     def peer_id(self) -> str:
@@ -113,8 +116,10 @@ class SecureChannel:
         return self.peer_key.hex()
 
     async def send(self, message: wire.Message) -> None:
-        """Seal and send one message."""
-        frame = self._sealer.seal(wire.encode(message))
+        """Seal and send one message (compressed when it is bulk). Frames are packed, sealed
+        and queued in the order of calls (nothing awaits in between), so the receiver's
+        stream and nonces follow."""
+        frame = self._sealer.seal(wire.encode(self._packer.pack(message)))
         self.bytes_out += len(frame)
         await self.link.send(frame)
 

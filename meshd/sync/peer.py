@@ -114,9 +114,9 @@ class PeerSession:
         self.outbox.control(wire.Busy())
         self._refusing = True
 
-    def request_anti_entropy(self) -> None:
-        """Send our bucket digests at the next opportunity."""
-        self.outbox.digest()
+    def request_anti_entropy(self, *, periodic: bool = False) -> None:
+        """Send our bucket digests soon; a `periodic` round waits out a bulk transfer."""
+        self.outbox.digest(periodic=periodic)
 
     def close(self) -> None:
         """End the session soon (idempotent)."""
@@ -165,9 +165,10 @@ class PeerSession:
         while True:
             plaintext = await self.channel.receive_frame()
             try:
-                message = wire_pack.unpacked(wire.decode(plaintext))
-            except SyncError as exc:
-                self._strike(BadData("", f"malformed message: {exc.message}", plaintext[:256]))
+                message = self.channel.unpacker.unpacked(wire.decode(plaintext))
+            except SyncError as exc:  # after a broken stream, nothing can be read: it ends
+                bad = BadData("", f"malformed message: {exc.message}", plaintext[:256])
+                self._strike(bad, fatal=isinstance(exc, wire_pack.BrokenStream))
                 continue
             self.received[type(message).__name__] += 1
             await self._handle(message)
@@ -180,8 +181,8 @@ class PeerSession:
         elif isinstance(message, wire.Want):
             self.outbox.snapshots(d for d in message.doc_ids if d in self._index)
         elif isinstance(message, wire.Snapshots):
-            for doc in message.docs:
-                self._wanted.discard(doc.doc_id)
+            self.outbox.received_bulk(len(message.docs))
+            self._wanted.difference_update(d.doc_id for d in message.docs)
             await self._apply([(d.doc_id, d.data) for d in message.docs])
         elif isinstance(message, wire.Changes):
             await self._on_changes(message)
@@ -293,8 +294,8 @@ class PeerSession:
                 outcome.append(result)
         return outcome
 
-    def _strike(self, bad: BadData) -> None:
+    def _strike(self, bad: BadData, fatal: bool = False) -> None:
         self.strikes += 1
         self._on_bad(bad)
-        if self.strikes >= MAX_STRIKES:
-            raise PeerMisbehaving(f"{self.channel.peer_name} sent bad data {self.strikes} times")
+        if fatal or self.strikes >= MAX_STRIKES:
+            raise PeerMisbehaving(f"{self.channel.peer_name} sent bad data: {bad.reason}")

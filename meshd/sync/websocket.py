@@ -2,14 +2,17 @@
 
 It carries frames and nothing else: authentication and sealing happen above it (handshake.py).
 A frame travels as one or more WebSocket messages ("pieces") of at most PIECE_BYTES, each
-starting with a byte that says whether more pieces follow. aiohttp refuses any larger message
-before buffering it, so a stranger can make this node hold at most one piece per connection:
-until the handshake calls `authenticated()`, a frame must fit in one piece, and only then are
-pieces joined, up to a whole wire frame. This side sends pieces of SEND_PIECE_BYTES within a
-bounded window of unacknowledged bytes (meshd.sync.flow), so heartbeats and fresh edits never
-wait behind megabytes in socket buffers. A dead peer is noticed by WebSocket heartbeats.
-Connections, their upgrade deadline and browser origins are policed by meshd.sync.port_guard.
-The API server is separate and stays on 127.0.0.1; this listens on the peer port.
+starting with a byte that says whether more pieces follow (or that it is credit, below).
+aiohttp refuses any larger message before buffering it, so a stranger can make this node hold
+at most one piece per connection: until the handshake calls `authenticated()`, a frame must
+fit in one piece and frames are read one at a time, as asked for. Once authenticated, a task
+of the link reads all the time (aiohttp answers pings only while someone reads, and a peer
+whose ping goes unanswered cuts the link) and queues frames for the session; the sender never
+has more than a window of bytes the receiver has not credited back (meshd.sync.flow), so that
+queue stays small and heartbeats or fresh edits never wait behind megabytes. This side sends
+pieces of SEND_PIECE_BYTES. A dead peer is noticed by WebSocket heartbeats. Connections, their
+upgrade deadline and browser origins are policed by meshd.sync.port_guard. The API server is
+separate and stays on 127.0.0.1; this listens on the peer port.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from crdt_model.errors import SyncError
-from meshd.sync.flow import SEND_PIECE_BYTES, Window, window_of
+from crdt_model.errors import ClinicMeshError, SyncError
+from meshd.sync.flow import SEND_PIECE_BYTES, ReceiveCredit, SendWindow
 from meshd.sync.port_guard import UPGRADE_TIMEOUT_S, GuardedAppRunner, PeerPortGuard
 from meshd.sync.ports import LinkClosed, LinkHandler
 from meshd.wire import MAX_FRAME_BYTES
@@ -43,6 +47,8 @@ _LAST_PIECE = 0
 # aiohttp refuses a message of exactly `max_msg_size` bytes: the limit is one above a piece.
 _MAX_MSG_SIZE = PIECE_BYTES + 1
 _MORE_PIECES = 1
+_CREDIT = 2  # not a piece: credit for bytes taken (meshd.sync.flow), a 4-byte count
+_CREDIT_BYTES = 4
 
 
 class WebSocketLink:
@@ -54,7 +60,12 @@ class WebSocketLink:
         self._forget = forget
         self._authenticated = False
         self._sending = asyncio.Lock()  # the pieces of two frames must not interleave
-        self._window: Window | None = None
+        self._window = SendWindow()
+        self._credit = ReceiveCredit()
+        self._frames: deque[tuple[bytes, int]] = deque()  # read, for the session to take
+        self._arrived = asyncio.Event()
+        self._ended: ClinicMeshError | None = None  # why the reader stopped
+        self._reader: asyncio.Task[None] | None = None
 
     @property
     def remote(self) -> str:
@@ -62,8 +73,11 @@ class WebSocketLink:
         return self._remote
 
     def authenticated(self) -> None:
-        """The handshake succeeded: frames of any wire size may now arrive in pieces."""
+        """The handshake succeeded: frames of any wire size may now arrive in pieces, and a
+        task of this link reads them ahead of the session (meshd.sync.flow)."""
         self._authenticated = True
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read_ahead())
 
     async def send(self, frame: bytes) -> None:
         """Send one frame (in pieces when large); LinkClosed if the socket is gone."""
@@ -71,35 +85,78 @@ class WebSocketLink:
             raise LinkClosed("link closed")
         view = memoryview(frame)
         step = SEND_PIECE_BYTES - 1
-        if self._window is None:
-            self._window = window_of(self._ws)
         try:
             async with self._sending:
                 for start in range(0, max(len(view), 1), step):
-                    if not await self._window.wait_open():
+                    # Before the handshake, frames are few and small: credit starts after it.
+                    if self._authenticated and not await self._window.wait_open():
                         raise LinkClosed("the peer stopped reading")
                     more = _MORE_PIECES if start + step < len(view) else _LAST_PIECE
-                    await self._ws.send_bytes(bytes((more,)) + view[start:start + step])
+                    piece = bytes((more,)) + view[start:start + step]
+                    self._window.sent(len(piece))
+                    await self._ws.send_bytes(piece)
         except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
             raise LinkClosed(f"send failed: {exc}") from exc
 
     async def receive(self) -> bytes:
         """The next frame; LinkClosed on close, SyncError for a malformed or oversized one."""
+        if self._reader is None:  # the handshake: one frame at a time, nothing read ahead
+            frame, _ = await self._read_frame()
+            return frame
+        while not self._frames:
+            if self._ended is not None:
+                raise self._ended
+            self._arrived.clear()
+            await self._arrived.wait()
+        frame, size = self._frames.popleft()
+        self._credit.release(size)
+        await self._give_credit()
+        return frame
+
+    async def _read_ahead(self) -> None:
+        """Read frames as they come (so pings are answered at once), for `receive`."""
+        try:
+            while True:
+                frame, size = await self._read_frame()
+                self._credit.hold(size)
+                self._frames.append((frame, size))
+                self._arrived.set()
+        except ClinicMeshError as exc:  # SyncError or LinkClosed, for the session to see
+            self._ended = exc
+        except Exception as exc:  # aiohttp's own, on a socket torn down under it
+            self._ended = LinkClosed(f"link failed: {exc!r}")
+        self._window.close()
+        self._arrived.set()
+
+    async def _read_frame(self) -> tuple[bytes, int]:
+        """The next frame and its size on the wire; credit from the peer is taken on the way."""
         pieces: list[bytes] = []
-        size = 0
+        size = wire_size = 0
         while True:
             piece = await self._piece()
             more, body = piece[0], piece[1:]
+            if more == _CREDIT:
+                self._window.credit(_credit_of(body))
+                continue
             if more not in (_LAST_PIECE, _MORE_PIECES):
                 raise SyncError("peer sent a malformed piece")
             if more == _MORE_PIECES and not self._authenticated:
                 raise SyncError("peer sent a large frame before the handshake")
+            self._credit.arrived(len(piece))
             size += len(body)
+            wire_size += len(piece)
             if size > MAX_FRAME_BYTES + _FRAME_OVERHEAD_BYTES:
                 raise SyncError("peer sent a frame over the size limit")
             pieces.append(body)
             if more == _LAST_PIECE:
-                return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                return (pieces[0] if len(pieces) == 1 else b"".join(pieces)), wire_size
+            await self._give_credit()  # a frame being joined is credited as it comes
+
+    async def _give_credit(self) -> None:
+        if not self._authenticated or not (due := self._credit.due()):
+            return
+        with contextlib.suppress(ConnectionError, aiohttp.ClientError, RuntimeError):
+            await self._ws.send_bytes(bytes((_CREDIT,)) + due.to_bytes(_CREDIT_BYTES, "big"))
 
     async def _piece(self) -> bytes:
         message = await self._ws.receive()
@@ -113,10 +170,24 @@ class WebSocketLink:
         raise LinkClosed(f"link closed ({message.type.name})")
 
     async def close(self) -> None:
-        """Close the WebSocket; safe twice."""
+        """Close the WebSocket and stop reading; safe twice."""
         self._forget(self)
+        self._window.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._ended is None:  # whoever waits for a frame learns the link is gone
+            self._ended = LinkClosed("link closed")
+        self._arrived.set()
         with contextlib.suppress(Exception):
             await self._ws.close()
+
+
+def _credit_of(body: bytes) -> int:
+    if len(body) != _CREDIT_BYTES:
+        raise SyncError("peer sent a malformed credit")
+    return int.from_bytes(body, "big")
 
 
 class WebSocketTransport:

@@ -35,7 +35,7 @@ def test_a_bulk_transfer_goes_directory_first_then_most_recent_first() -> None:
     import asyncio
 
     from crdt_model.adapter import Doc
-    from meshd import wire, wire_pack
+    from meshd import wire
     from meshd.sync.doc_sync import DocSync
     from meshd.sync.fakes import MemoryDocuments
     from meshd.sync.outbox import SNAPSHOT_BATCH_DOCS, Outbox
@@ -52,7 +52,6 @@ def test_a_bulk_transfer_goes_directory_first_then_most_recent_first() -> None:
         outbox.snapshots([*ids, "directory:m"])
         order: list[str] = []
         while (message := await outbox.next_message()) is not None:
-            message = wire_pack.unpacked(message)
             if isinstance(message, wire.Snapshots):
                 order += [d.doc_id for d in message.docs]
         return order

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from sync_helpers import Mesh, put_entry, wait_until
 
-from meshd import wire
+from meshd import wire, wire_pack
 from meshd.sync import handshake
 from meshd.sync.ports import LinkClosed
 from meshd.sync.websocket import PEER_PATH, WebSocketLink
@@ -111,3 +111,30 @@ async def test_authenticated_peer_sending_garbage_frames_is_cut_off(mesh: Mesh) 
         await link.close()
     await wait_until(lambda: not server.connected_peers())
     assert a.docs.docs == {}
+
+
+@pytest.mark.asyncio
+async def test_a_peer_whose_compressed_stream_breaks_is_cut_off_at_once(
+        mesh: Mesh, caplog: pytest.LogCaptureFixture) -> None:
+    a, m = mesh.device("a"), mesh.device("m")
+    m.docs.edit(CHART, put_entry("vitals", "taken"))
+    saved = wire.SavedDoc(CHART, m.docs.docs[CHART].save())
+    snapshots = [wire.Snapshots((saved,) * count) for count in (20, 10)]  # big enough to pack
+    stream = wire_pack.Packer()
+    first, second = (stream.pack(s) for s in snapshots)
+    assert isinstance(first, wire.Packed) and isinstance(second, wire.Packed)
+    server = await mesh.start_socket(a)
+    async with aiohttp.ClientSession() as client:
+        ws = await client.ws_connect(f"http://{server.address}{PEER_PATH}")
+        link = WebSocketLink(ws, server.address, lambda _: None)
+        channel = await handshake.dial(link, mesh.credentials(m), timeout_s=5)
+        # The stream's second message, its first never sent: nothing in it can be read.
+        await link.send(channel._sealer.seal(wire.encode(second)))
+        with contextlib.suppress(LinkClosed):
+            async with asyncio.timeout(5):  # cut off at once, not after MAX_STRIKES frames
+                while True:
+                    await link.receive()
+        await link.close()
+    await wait_until(lambda: not server.connected_peers())
+    assert a.docs.docs == {}
+    assert "m sent bad data: malformed message: packed message does not" in caplog.text

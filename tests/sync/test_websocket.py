@@ -17,8 +17,8 @@ from crdt_model.errors import SyncError
 from meshd import wire
 from meshd.sync import handshake
 from meshd.sync.handshake import SecureChannel
-from meshd.sync.ports import LinkClosed
-from meshd.sync.websocket import PEER_PATH, WebSocketLink
+from meshd.sync.ports import Link, LinkClosed
+from meshd.sync.websocket import PEER_PATH, WebSocketLink, WebSocketTransport
 
 CHART = "chart:11111111-2222-4333-8444-555555555555"
 
@@ -166,3 +166,72 @@ async def test_a_frame_of_many_pieces_before_the_handshake_is_refused(mesh: Mesh
         await link.send(bytes(200_000))  # pieces, but nobody has authenticated
         assert await _closed_by_peer(link)
     await wait_until(lambda: server.refused >= 1)
+
+
+async def _next_frames(link: Link, count: int) -> list[bytes]:
+    async with asyncio.timeout(20):
+        return [await link.receive() for _ in range(count)]
+
+
+@contextlib.asynccontextmanager
+async def _linked(heartbeat_s: float = 15.0) -> AsyncIterator[tuple[Link, Link]]:
+    """Two ends of one real WebSocket link (dialer, listener), authenticated by fiat: the
+    handshake is not what these tests are about."""
+    accepted: asyncio.Queue[Link] = asyncio.Queue()
+    done = asyncio.Event()
+
+    async def on_link(link: Link) -> None:
+        await accepted.put(link)
+        await done.wait()  # the link lives as long as its session would
+
+    server = WebSocketTransport("127.0.0.1", 0, heartbeat_s=heartbeat_s)
+    client = WebSocketTransport("127.0.0.1", 0, heartbeat_s=heartbeat_s)
+    await server.start(on_link)
+    await client.start(on_link)
+    try:
+        dialer = await client.connect(server.address)
+        async with asyncio.timeout(5):
+            listener = await accepted.get()
+        dialer.authenticated()
+        listener.authenticated()
+        yield dialer, listener
+    finally:
+        done.set()
+        await client.stop()
+        await server.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_link_survives_a_session_that_takes_nothing_for_longer_than_the_heartbeat(
+) -> None:
+    """A node storing a big batch takes no frame for seconds: pings are still answered, so the
+    peer keeps the link, and only the window (not the socket) holds the rest back."""
+    heartbeat_s = 0.4  # a ping unanswered for 0.2 s cuts the link
+    async with _linked(heartbeat_s) as (sender, receiver):
+        frames = [os.urandom(100_000) for _ in range(20)]  # 2 MB: far more than the window
+        answers = asyncio.create_task(_next_frames(sender, 1))  # the sender's session reads
+        sending = asyncio.create_task(_send_all(sender, frames))
+        await asyncio.sleep(10 * heartbeat_s)  # the receiving session is busy: takes nothing
+        assert not sending.done()  # held back by the window, not cut
+        assert await _next_frames(receiver, len(frames)) == frames
+        async with asyncio.timeout(20):
+            await sending
+        await receiver.send(b"still here")
+        async with asyncio.timeout(5):
+            assert await answers == [b"still here"]
+
+
+@pytest.mark.asyncio
+async def test_closing_a_link_ends_a_wait_for_its_next_frame() -> None:
+    async with _linked() as (dialer, _):
+        waiting = asyncio.create_task(dialer.receive())
+        await asyncio.sleep(0.05)
+        await dialer.close()
+        with pytest.raises(LinkClosed):
+            async with asyncio.timeout(5):
+                await waiting
+
+
+async def _send_all(link: Link, frames: list[bytes]) -> None:
+    for frame in frames:
+        await link.send(frame)

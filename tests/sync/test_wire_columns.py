@@ -58,8 +58,8 @@ def test_unreadable_or_damaged_bytes_are_left_for_automerge_to_judge() -> None:
 def test_a_snapshot_batch_arrives_compact_and_packs_smaller_than_before() -> None:
     docs = _charts(40)
     batch = wire.Snapshots(tuple(wire.SavedDoc(f"chart:{i}", d.save()) for i, d in enumerate(docs)))
-    packed = wire_pack.pack(batch)
-    received = wire_pack.unpacked(wire.decode(wire.encode(packed)))
+    packed = wire_pack.Packer().pack(batch)
+    received = wire_pack.Unpacker().unpacked(wire.decode(wire.encode(packed)))
     assert isinstance(received, wire.Snapshots)
     for sent, got, doc in zip(batch.docs, received.docs, docs, strict=True):
         assert got.doc_id == sent.doc_id
