@@ -101,10 +101,9 @@ class PeerSession:
         return len(self._wanted)
 
     def push(self, change: DocChange) -> None:
-        """Queue a change for this peer unless it already has exactly these heads; on a relay
-        link only this device's own edits (the relay has the others' from their authors, or by
-        anti-entropy: two devices linked at once never both send one change); a relay's link
-        upstream is `push_all` (the clinic's only way there)."""
+        """Queue a change unless the peer has exactly these heads; on a relay link only this
+        device's own edits (the relay has the others' from their authors, or by anti-entropy:
+        two linked devices never both send one change), but all on a relay's `push_all` link."""
         if self._peer_heads.get(change.doc_id) != change.heads and (
                 change.origin == LOCAL_ORIGIN or self.channel.push_all or not self.channel.linked):
             self.outbox.push(change)
