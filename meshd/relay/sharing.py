@@ -5,7 +5,9 @@ A chart copied between clinics carries the relay's countersignature over each au
 change: the relay proved those changes against their own clinic's roster when they arrived, and
 the receiving clinic's devices accept the relay's key (from their credential) for devices that
 are not theirs (docs/ARCHITECTURE.md §5 "Relay"). Every search and pull is audited on the relay
-(`relay.db`) and in the stores of the clinics involved.
+(`relay.db`) and in the stores of the clinics involved. A relay with an upstream also searches
+and pulls there for its clinic (meshd.relay.upstream_patients) when its own clinics do not hold
+the chart.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from meshd.clinic import Caller, new_id
 from meshd.docs import Listener
 from meshd.relay.registry import now_ms
 from meshd.relay.space import RELAY_USER, ClinicSpace
+from meshd.relay.upstream_patients import REACHED, UpstreamPatients
 from meshd.sync.ports import Heads
 
 if TYPE_CHECKING:
@@ -59,6 +62,7 @@ class Sharing:
 
     def __init__(self, server: RelayServer) -> None:
         self._server = server
+        self._upstream = UpstreamPatients(server.upstream)
         self._shared: dict[str, set[str]] | None = None
         self._shared_at = 0.0
 
@@ -103,6 +107,7 @@ class Sharing:
         query = request.query.get("q", "").strip()
         if len(query) < MIN_QUERY_CHARS:
             return _error(400, "invalid", f"search with at least {MIN_QUERY_CHARS} characters")
+        asking_upstream = asyncio.create_task(self._upstream.search(clinic.id, query))
         found: dict[str, dict[str, Any]] = {}
         asker = Caller(f"clinic-{clinic.id}", "relay")  # audited in every clinic searched
         for space in list(self._server.spaces.values()):
@@ -114,10 +119,19 @@ class Sharing:
                 # A chart held by several clinics is named by one other than the asker's.
                 if kept is None or kept["clinic"] == clinic.name:
                     found[str(row["id"])] = result
+        above, upstream = await asking_upstream
+        for row in above:  # local first: a chart here is named by the clinic that holds it here
+            if row["id"] not in found:
+                found[row["id"]] = {k: row.get(k) for k in (*RESULT_FIELDS, "clinic")}
         results = list(found.values())[:SEARCH_LIMIT]
-        await asyncio.to_thread(self._server.registry.audit, clinic.id, "search",
-                                {"q": query, "results": len(results)})
-        return web.json_response({"results": results})
+        detail: dict[str, Any] = {"q": query, "results": len(results)}
+        if upstream is not None:
+            detail["upstream"] = len(above) if upstream == REACHED else upstream
+        await asyncio.to_thread(self._server.registry.audit, clinic.id, "search", detail)
+        answer: dict[str, Any] = {"results": results}
+        if upstream is not None:
+            answer["upstream"] = upstream
+        return web.json_response(answer)
 
     async def _pull(self, request: web.Request) -> web.Response:
         clinic = await self._server.clinic_of(request)
@@ -133,6 +147,8 @@ class Sharing:
                    if s.clinic.id != clinic.id and await s.store.read(doc_id) is not None]
         here = await target.store.read(doc_id) is not None
         if not sources and not here:
+            if self._upstream.has_upstream(clinic.id):
+                return await self._pull_upstream(clinic.id, target, patient)
             return _error(404, "not_found", "no clinic on this relay holds that chart")
         for source in sources:  # the chart in the source clinic records the pull first
             await disclose(source, doc_id, clinic.name)
@@ -154,3 +170,20 @@ class Sharing:
                                 {"patient": patient,
                                  "from": [s.clinic.name for s in sources]})
         return web.json_response({"id": patient, "from": [s.clinic.name for s in sources]})
+
+    async def _pull_upstream(self, clinic_id: str, target: ClinicSpace, patient: str
+                             ) -> web.Response:
+        """A chart none of this relay's clinics holds: the upstream shares it with the clinic's
+        space there and it comes down the tier link (meshd.relay.upstream_patients)."""
+        status, answer = await self._upstream.pull(target, patient)
+        if status in (404, 503) and isinstance(answer, dict):
+            return web.json_response(answer, status=status)
+        if status != 200 or not isinstance(answer, dict):  # the device's relay is not at fault
+            log.warning("the upstream relay answered a pull with %s: %s", status, answer)
+            return _error(502, "upstream_refused", f"the upstream relay answered {status}")
+        sources = [str(s) for s in answer.get("from", [])]
+        await target.documents_record(target.audit_event(
+            "relay_pull", chart_id(patient), f"from {', '.join(sources)} (upstream)"))
+        await asyncio.to_thread(self._server.registry.audit, clinic_id, "pull",
+                                {"patient": patient, "from": sources, "upstream": True})
+        return web.json_response({"id": patient, "from": sources})
