@@ -143,13 +143,16 @@ class Sharing:
         target = self._server.spaces.get(clinic.id)
         if target is None:
             return _error(409, "conflict", "link a device of this clinic to the relay first")
+        upstream: web.Response | None = None
+        if self._upstream.has_upstream(clinic.id):
+            upstream = await self._pull_upstream(clinic.id, target, patient)
+            if upstream.status == 200:
+                return upstream
         sources = [s for s in list(self._server.spaces.values())
                    if s.clinic.id != clinic.id and await s.store.read(doc_id) is not None]
         here = await target.store.read(doc_id) is not None
         if not sources and not here:
-            if self._upstream.has_upstream(clinic.id):
-                return await self._pull_upstream(clinic.id, target, patient)
-            return _error(404, "not_found", "no clinic on this relay holds that chart")
+            return upstream or _error(404, "not_found", "no clinic on this relay holds that chart")
         for source in sources:  # the chart in the source clinic records the pull first
             await disclose(source, doc_id, clinic.name)
         for source in sources:
@@ -173,8 +176,11 @@ class Sharing:
 
     async def _pull_upstream(self, clinic_id: str, target: ClinicSpace, patient: str
                              ) -> web.Response:
-        """A chart none of this relay's clinics holds: the upstream shares it with the clinic's
-        space there and it comes down the tier link (meshd.relay.upstream_patients)."""
+        """The upstream shares the chart with the clinic's space there and it comes down the
+        tier link (meshd.relay.upstream_patients). Asked first, even for a chart a clinic here
+        holds: copied upstream, every change of another district's device carries the upstream's
+        countersignature, which the upstream's copy of this clinic accepts; this relay's own,
+        for such a device, it refuses (SpaceTrust). Local sharing is the fallback."""
         status, answer = await self._upstream.pull(target, patient)
         if status in (404, 503) and isinstance(answer, dict):
             return web.json_response(answer, status=status)

@@ -69,6 +69,9 @@ class UpstreamPatients:
         link = self._upstream.links.get(space.clinic.id)
         if link is None or link.credential is None:
             return 404, {"error": "not_found", "message": "no relay holds that chart"}
+        if link.state != CONNECTED:
+            return 503, {"error": "relay_unavailable",
+                         "message": "the upstream relay can't be reached now"}
         assert space.documents is not None
         doc_id, came = chart_id(patient), asyncio.Event()
 

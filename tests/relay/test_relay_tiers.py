@@ -333,6 +333,24 @@ def test_a_clinic_of_another_district_finds_and_pulls_a_chart_through_the_nation
                "clinic A's edit on clinic B's device")
     assert national.clinic(b_up)["errors"] == 0 and south.clinic("Clinic B")["errors"] == 0
 
+    # A second clinic of the southern district pulls the chart too (its district holds it
+    # now, with clinic A's changes): its edit reaches clinic A, and nothing is refused.
+    clinic_c = _clinic_node(tmp_path, "Clinic C", south, started)
+    c_up = f"{SOUTH}/Clinic C"
+    eventually(lambda: any(c["name"] == c_up for c in national.status()["clinics"]), 30,
+               "clinic C linked up to the national relay")
+    status, body = clinic_c.call("POST", f"/api/v1/relay/patients/{first}/pull")
+    assert status == 200 and body["here"], body
+    status, body = clinic_c.call("POST", f"/api/v1/patients/{first}/notes",
+                                 {"text": "seen in clinic C"})
+    assert status == 201, body
+    eventually(lambda: _has(clinic_a, first, "seen in clinic C"), 45,
+               "clinic C's edit on clinic A's device")
+    eventually(lambda: _has(clinic_b, first, "seen in clinic C"), 45,
+               "clinic C's edit on clinic B's device")
+    eventually(lambda: _charts(national, c_up) >= 1, 30, "the chart in clinic C's space upstream")
+    assert national.clinic(c_up)["errors"] == 0, national.clinic(c_up)
+
     # The national relay goes away: the district still answers, with its own results.
     national.stop()
     began = time.monotonic()
@@ -340,7 +358,7 @@ def test_a_clinic_of_another_district_finds_and_pulls_a_chart_through_the_nation
     took = time.monotonic() - began
     assert status == 200 and body["upstream"] == "unreachable", body
     assert [(r["id"], r["clinic"]) for r in body["results"]] == [
-        (local, "Clinic B"), (first, "Clinic B")], body
+        (local, "Clinic B"), (first, "Clinic C")], body  # another holder names a shared chart
     assert took < 6, took
     status, body = clinic_b.call("POST", f"/api/v1/relay/patients/{uuid.uuid4()}/pull")
     assert status == 502 and b"relay_unavailable" in body, body  # the device's relay is up
