@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 SEARCH_TIMEOUT_S = 5.0  # well inside a device's own wait for its relay (link.API_TIMEOUT_S)
 PULL_TIMEOUT_S = 5.0
 ARRIVAL_WAIT_S = 5.0  # a pulled chart coming down the tier link into the district
-REACHED, UNREACHABLE = "reached", "unreachable"
+REACHED, UNREACHABLE, REFUSED = "reached", "unreachable", "refused"
 
 
 class UpstreamPatients:
@@ -43,8 +43,9 @@ class UpstreamPatients:
         return link is not None and link.credential is not None
 
     async def search(self, clinic_id: str, query: str) -> tuple[list[dict[str, Any]], str | None]:
-        """The upstream's results for the clinic's search, and REACHED or UNREACHABLE (None:
-        this relay has no upstream). An unlinked upstream is not even asked."""
+        """The upstream's results for the clinic's search, and REACHED, UNREACHABLE or REFUSED
+        (the tier credential was revoked; None: this relay has no upstream). An upstream this
+        clinic is not linked to now is not even asked."""
         link = self._upstream.links.get(clinic_id)
         if link is None or link.credential is None:
             return [], None
@@ -58,7 +59,7 @@ class UpstreamPatients:
             return [], UNREACHABLE
         if status != 200 or not isinstance(answer, dict):
             log.warning("the upstream relay answered a search with %s: %s", status, answer)
-            return [], UNREACHABLE
+            return [], REFUSED if status in (401, 403) else UNREACHABLE
         return [r for r in answer.get("results", [])
                 if isinstance(r, dict) and isinstance(r.get("id"), str)], REACHED
 
