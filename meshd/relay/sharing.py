@@ -6,8 +6,7 @@ change: the relay proved those changes against their own clinic's roster when th
 the receiving clinic's devices accept the relay's key (from their credential) for devices that
 are not theirs (docs/ARCHITECTURE.md §5 "Relay"). Every search and pull is audited on the relay
 (`relay.db`) and in the stores of the clinics involved. A relay with an upstream also searches
-and pulls there for its clinic (meshd.relay.upstream_patients) when its own clinics do not hold
-the chart.
+there for its clinic, and pulls through it first (meshd.relay.upstream_patients).
 """
 
 from __future__ import annotations
@@ -108,18 +107,11 @@ class Sharing:
         if len(query) < MIN_QUERY_CHARS:
             return _error(400, "invalid", f"search with at least {MIN_QUERY_CHARS} characters")
         asking_upstream = asyncio.create_task(self._upstream.search(clinic.id, query))
-        found: dict[str, dict[str, Any]] = {}
-        asker = Caller(f"clinic-{clinic.id}", "relay")  # audited in every clinic searched
-        for space in list(self._server.spaces.values()):
-            core = await space.core()
-            for row in await core.search_patients(query, asker, SEARCH_LIMIT):
-                result = {k: row.get(k) for k in RESULT_FIELDS}
-                result["clinic"] = space.clinic.name
-                kept = found.get(str(row["id"]))
-                # A chart held by several clinics is named by one other than the asker's.
-                if kept is None or kept["clinic"] == clinic.name:
-                    found[str(row["id"])] = result
-        above, upstream = await asking_upstream
+        try:
+            found = await self._search_here(clinic.id, clinic.name, query)
+            above, upstream = await asking_upstream
+        finally:
+            asking_upstream.cancel()  # only if searching here failed
         for row in above:  # local first: a chart here is named by the clinic that holds it here
             if row["id"] not in found:
                 found[row["id"]] = {k: row.get(k) for k in (*RESULT_FIELDS, "clinic")}
@@ -132,6 +124,22 @@ class Sharing:
         if upstream is not None:
             answer["upstream"] = upstream
         return web.json_response(answer)
+
+    async def _search_here(self, clinic_id: str, clinic_name: str, query: str
+                           ) -> dict[str, dict[str, Any]]:
+        """Every clinic's patients on this relay matching `query`, by id."""
+        found: dict[str, dict[str, Any]] = {}
+        asker = Caller(f"clinic-{clinic_id}", "relay")  # audited in every clinic searched
+        for space in list(self._server.spaces.values()):
+            core = await space.core()
+            for row in await core.search_patients(query, asker, SEARCH_LIMIT):
+                result = {k: row.get(k) for k in RESULT_FIELDS}
+                result["clinic"] = space.clinic.name
+                kept = found.get(str(row["id"]))
+                # A chart held by several clinics is named by one other than the asker's.
+                if kept is None or kept["clinic"] == clinic_name:
+                    found[str(row["id"])] = result
+        return found
 
     async def _pull(self, request: web.Request) -> web.Response:
         clinic = await self._server.clinic_of(request)
@@ -146,10 +154,12 @@ class Sharing:
         upstream: web.Response | None = None
         if self._upstream.has_upstream(clinic.id):
             upstream = await self._pull_upstream(clinic.id, target, patient)
-            if upstream.status == 200:
-                return upstream
         sources = [s for s in list(self._server.spaces.values())
                    if s.clinic.id != clinic.id and await s.store.read(doc_id) is not None]
+        if upstream is not None and upstream.status == 200:
+            if sources:  # while the upstream is down, this relay carries it between them
+                await self._share(patient, [clinic.id, *(s.clinic.id for s in sources)])
+            return upstream
         here = await target.store.read(doc_id) is not None
         if not sources and not here:
             return upstream or _error(404, "not_found", "no clinic on this relay holds that chart")
@@ -164,15 +174,18 @@ class Sharing:
                 return _error(409, "refused_change", "the chart did not pass the checks")
             await source.documents_record(source.audit_event(
                 "relay_pulled_by", doc_id, f"by {clinic.name}"))
-        holders = [clinic.id, *(s.clinic.id for s in sources)]
-        await asyncio.to_thread(self._server.registry.share, patient, holders)
-        await self._holders(patient)  # loads the map once
-        assert self._shared is not None
-        self._shared.setdefault(patient, set()).update(holders)
+        await self._share(patient, [clinic.id, *(s.clinic.id for s in sources)])
         await asyncio.to_thread(self._server.registry.audit, clinic.id, "pull",
                                 {"patient": patient,
                                  "from": [s.clinic.name for s in sources]})
         return web.json_response({"id": patient, "from": [s.clinic.name for s in sources]})
+
+    async def _share(self, patient: str, holders: list[str]) -> None:
+        """Record that these clinics hold the chart: each change is carried to the others."""
+        await asyncio.to_thread(self._server.registry.share, patient, holders)
+        await self._holders(patient)  # loads the map once
+        assert self._shared is not None
+        self._shared.setdefault(patient, set()).update(holders)
 
     async def _pull_upstream(self, clinic_id: str, target: ClinicSpace, patient: str
                              ) -> web.Response:

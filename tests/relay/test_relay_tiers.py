@@ -360,5 +360,12 @@ def test_a_clinic_of_another_district_finds_and_pulls_a_chart_through_the_nation
     assert [(r["id"], r["clinic"]) for r in body["results"]] == [
         (local, "Clinic B"), (first, "Clinic C")], body  # another holder names a shared chart
     assert took < 6, took
+    print(f"search with the national relay stopped answered in {took:.1f} s")
+    # And the district still carries the chart between its own two clinics.
+    status, body = clinic_c.call("POST", f"/api/v1/patients/{first}/notes",
+                                 {"text": "seen in clinic C while the national is down"})
+    assert status == 201, body
+    eventually(lambda: _has(clinic_b, first, "seen in clinic C while the national is down"), 30,
+               "clinic C's edit on clinic B's device, through the district alone")
     status, body = clinic_b.call("POST", f"/api/v1/relay/patients/{uuid.uuid4()}/pull")
     assert status == 502 and b"relay_unavailable" in body, body  # the device's relay is up
