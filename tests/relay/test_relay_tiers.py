@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import http.cookiejar
 import json
+import signal
 import ssl
 import time
 import urllib.error
@@ -350,6 +351,20 @@ def test_a_clinic_of_another_district_finds_and_pulls_a_chart_through_the_nation
                "clinic C's edit on clinic B's device")
     eventually(lambda: _charts(national, c_up) >= 1, 30, "the chart in clinic C's space upstream")
     assert national.clinic(c_up)["errors"] == 0, national.clinic(c_up)
+
+    # A national relay that hangs (its sockets open) costs the search its bound, no more.
+    assert national.process is not None
+    national.process.send_signal(signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        status, body = clinic_b.call("GET", "/api/v1/relay/patients?q=Baraka")
+        took = time.monotonic() - began
+    finally:
+        national.process.send_signal(signal.SIGCONT)
+    assert status == 200 and body["upstream"] == "unreachable", body
+    assert [r["id"] for r in body["results"]] == [local], body
+    assert took < 8, took
+    print(f"search with the national relay hung answered in {took:.1f} s")
 
     # The national relay goes away: the district still answers, with its own results.
     national.stop()
