@@ -6,7 +6,10 @@ the clinic's device through the district. With the national relay stopped the cl
 syncing with the district and the district's status shows the backlog; once the national
 relay is back the backlog arrives. A revoked tier credential gets nothing. A district that
 forges changes in the name of a clinic it does not serve, or of its clinic's own device, has
-them refused upstream; one it countersigns for a device no clinic there lists is taken."""
+them refused upstream; one it countersigns for a device no clinic there lists is taken. With
+two districts, a clinic of the southern one finds and pulls, through its district and the
+national relay, a chart that lives in the northern one only; edits flow both ways, and the
+district's search answers with its own results while the national hangs or is stopped."""
 
 from __future__ import annotations
 
