@@ -206,18 +206,6 @@ class PeerStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class OtherPatient:
-    """A patient of another clinic, found through the central relay."""
-
-    id: str
-    given_name: str
-    family_name: str
-    birth_date: str | None
-    village: str | None
-    clinic: str
-
-
-@dataclass(frozen=True, slots=True)
 class RelayStatus:
     """The central relay: `state` is connected, unreachable or disabled."""
 

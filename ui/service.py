@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
+from ui.other_clinics import OtherClinicsFound
 from ui.records import (
     BackupInfo,
     ChangeEvent,
@@ -21,7 +22,6 @@ from ui.records import (
     Facility,
     FollowUp,
     HistoryEntry,
-    OtherPatient,
     PatientSummary,
     PendingLabOrder,
     PendingPrescription,
@@ -284,9 +284,9 @@ class ClinicService(Protocol):
         """Write an encrypted backup of this device into `folder` (a USB stick, say)."""
         ...
 
-    async def search_other_clinics(self, query: str, by: str) -> list[OtherPatient]:
-        """Patients of the other clinics on the central relay (ClinicMeshError when it can't
-        be asked: no relay, or unreachable)."""
+    async def search_other_clinics(self, query: str, by: str) -> OtherClinicsFound:
+        """Patients of the other clinics on the central relay, and of its upstream relay's when
+        it has one (ClinicMeshError when the relay can't be asked: no relay, or unreachable)."""
         ...
 
     async def bring_chart_here(self, patient_id: str, by: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crdt_model.errors import ClinicMeshError
 from meshd.clinic_ui.base import ServiceBase
-from ui.records import OtherPatient
+from ui.other_clinics import OtherClinicsFound, OtherPatient
 
 
 class NoRelay(ClinicMeshError):
@@ -16,14 +16,16 @@ class NoRelay(ClinicMeshError):
 class OtherClinics(ServiceBase):
     """Searching other clinics and bringing a chart here."""
 
-    async def search_other_clinics(self, query: str, by: str) -> list[OtherPatient]:
-        """Patients of the other clinics on the central relay."""
+    async def search_other_clinics(self, query: str, by: str) -> OtherClinicsFound:
+        """Patients of the other clinics on the central relay (and its upstream's)."""
         if self.relay_patients is None:
             raise NoRelay("this device can't reach a central relay")
-        found = await self.relay_patients.search(query, self.writer(by))
-        return [OtherPatient(str(r["id"]), str(r.get("given_name") or ""),
-                             str(r.get("family_name") or ""), r.get("birth_date"),
-                             r.get("village"), str(r.get("clinic") or "")) for r in found]
+        found, upstream = await self.relay_patients.search_tiers(query, self.writer(by))
+        return OtherClinicsFound(tuple(
+            OtherPatient(str(r["id"]), str(r.get("given_name") or ""),
+                         str(r.get("family_name") or ""), r.get("birth_date"), r.get("village"),
+                         str(r.get("clinic") or "")) for r in found),
+            upstream_unreachable=upstream not in (None, "reached"))
 
     async def bring_chart_here(self, patient_id: str, by: str) -> bool:
         """Pull another clinic's chart into this clinic; whether it is here already."""

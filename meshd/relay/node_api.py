@@ -1,7 +1,8 @@
 """The node's relay routes (behind the API's bearer token):
 
     POST /api/v1/relay/link               {"credential": {...}, "ca_pem"?} keep it in the directory
-    GET  /api/v1/relay/patients?q=TEXT    search every clinic on the relay
+    GET  /api/v1/relay/patients?q=TEXT    search every clinic on the relay (and its upstream:
+                                          "upstream": "reached" | "unreachable" when it has one)
     POST /api/v1/relay/patients/{id}/pull bring the chart into this mesh (200 once it is here)
 
 Each search and pull is audited in this clinic's store as well as on the relay.
@@ -37,12 +38,16 @@ def add_relay_routes(app: web.Application, clinic: Clinic, patients: RelayPatien
 
     async def search(request: web.Request) -> web.Response:
         try:
-            results = await patients.search(request.query.get("q", ""), caller_of(request))
+            results, upstream = await patients.search_tiers(request.query.get("q", ""),
+                                                            caller_of(request))
         except RelayUnavailable as exc:
             return error_response(503, exc.code, exc.message)
         except RelayRefused as exc:
             return web.json_response(exc.answer, status=exc.status if exc.status < 500 else 502)
-        return web.json_response({"results": results})
+        answer: dict[str, object] = {"results": results}
+        if upstream is not None:  # the relay's upstream was asked too (or could not be)
+            answer["upstream"] = upstream
+        return web.json_response(answer)
 
     async def pull(request: web.Request) -> web.Response:
         try:

@@ -47,14 +47,23 @@ class RelayPatients:
 
     async def search(self, query: str, caller: Caller) -> list[dict[str, Any]]:
         """Patients of every clinic on the relay matching `query` (name, village, card id)."""
+        return (await self.search_tiers(query, caller))[0]
+
+    async def search_tiers(self, query: str, caller: Caller
+                           ) -> tuple[list[dict[str, Any]], str | None]:
+        """`search`, and whether the relay's upstream relay answered too ("reached",
+        "unreachable"; None: the relay has none)."""
         status, answer = await self._relay.call("GET", f"/relay/v1/patients?q={quote(query)}")
         if status != 200 or not isinstance(answer, dict):
             raise RelayRefused(status, answer)
         results = [{k: r.get(k) for k in RESULT_FIELDS} for r in answer.get("results", [])
                    if isinstance(r, dict)]
+        upstream = answer.get("upstream")
+        upstream = upstream if isinstance(upstream, str) else None
+        said = f", upstream {upstream}" if upstream else ""
         await self._clinic.audit_relay(actions.RELAY_SEARCH, "",
-                                       f"q={query!r}: {len(results)} results", caller)
-        return results
+                                       f"q={query!r}: {len(results)} results{said}", caller)
+        return results, upstream
 
     async def pull(self, patient_id: str, caller: Caller) -> tuple[bool, list[str]]:
         """Bring the chart into this mesh; (whether it is here now, clinics it came from)."""

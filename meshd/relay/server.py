@@ -73,9 +73,9 @@ class RelayServer(Lifecycle):
         self.db = PgDatabase(url, options.data_dir) if url else None
         self._stores: SpaceStores = PgStores(self.db) if self.db else SqliteStores()
         self.spaces: dict[str, ClinicSpace] = {}
+        self.upstream = Upstream(options.data_dir, options.timing)
         self.sharing = Sharing(self)
         self.services = Services(self)
-        self.upstream = Upstream(options.data_dir, options.timing)
         self.downstreams = Downstreams(self)
         self.port: int | None = None
         self._opening = asyncio.Lock()

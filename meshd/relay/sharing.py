@@ -5,7 +5,8 @@ A chart copied between clinics carries the relay's countersignature over each au
 change: the relay proved those changes against their own clinic's roster when they arrived, and
 the receiving clinic's devices accept the relay's key (from their credential) for devices that
 are not theirs (docs/ARCHITECTURE.md §5 "Relay"). Every search and pull is audited on the relay
-(`relay.db`) and in the stores of the clinics involved.
+(`relay.db`) and in the stores of the clinics involved. A relay with an upstream also searches
+there for its clinic, and pulls through it first (meshd.relay.upstream_patients).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from meshd.clinic import Caller, new_id
 from meshd.docs import Listener
 from meshd.relay.registry import now_ms
 from meshd.relay.space import RELAY_USER, ClinicSpace
+from meshd.relay.upstream_patients import REACHED, UpstreamPatients
 from meshd.sync.ports import Heads
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ class Sharing:
 
     def __init__(self, server: RelayServer) -> None:
         self._server = server
+        self._upstream = UpstreamPatients(server.upstream)
         self._shared: dict[str, set[str]] | None = None
         self._shared_at = 0.0
 
@@ -103,8 +106,30 @@ class Sharing:
         query = request.query.get("q", "").strip()
         if len(query) < MIN_QUERY_CHARS:
             return _error(400, "invalid", f"search with at least {MIN_QUERY_CHARS} characters")
+        asking_upstream = asyncio.create_task(self._upstream.search(clinic.id, query))
+        try:
+            found = await self._search_here(clinic.id, clinic.name, query)
+            above, upstream = await asking_upstream
+        finally:
+            asking_upstream.cancel()  # only if searching here failed
+        for row in above:  # local first: a chart here is named by the clinic that holds it here
+            if row["id"] not in found:
+                found[row["id"]] = {k: row.get(k) for k in (*RESULT_FIELDS, "clinic")}
+        results = list(found.values())[:SEARCH_LIMIT]
+        detail: dict[str, Any] = {"q": query, "results": len(results)}
+        if upstream is not None:
+            detail["upstream"] = len(above) if upstream == REACHED else upstream
+        await asyncio.to_thread(self._server.registry.audit, clinic.id, "search", detail)
+        answer: dict[str, Any] = {"results": results}
+        if upstream is not None:
+            answer["upstream"] = upstream
+        return web.json_response(answer)
+
+    async def _search_here(self, clinic_id: str, clinic_name: str, query: str
+                           ) -> dict[str, dict[str, Any]]:
+        """Every clinic's patients on this relay matching `query`, by id."""
         found: dict[str, dict[str, Any]] = {}
-        asker = Caller(f"clinic-{clinic.id}", "relay")  # audited in every clinic searched
+        asker = Caller(f"clinic-{clinic_id}", "relay")  # audited in every clinic searched
         for space in list(self._server.spaces.values()):
             core = await space.core()
             for row in await core.search_patients(query, asker, SEARCH_LIMIT):
@@ -112,12 +137,9 @@ class Sharing:
                 result["clinic"] = space.clinic.name
                 kept = found.get(str(row["id"]))
                 # A chart held by several clinics is named by one other than the asker's.
-                if kept is None or kept["clinic"] == clinic.name:
+                if kept is None or kept["clinic"] == clinic_name:
                     found[str(row["id"])] = result
-        results = list(found.values())[:SEARCH_LIMIT]
-        await asyncio.to_thread(self._server.registry.audit, clinic.id, "search",
-                                {"q": query, "results": len(results)})
-        return web.json_response({"results": results})
+        return found
 
     async def _pull(self, request: web.Request) -> web.Response:
         clinic = await self._server.clinic_of(request)
@@ -129,11 +151,18 @@ class Sharing:
         target = self._server.spaces.get(clinic.id)
         if target is None:
             return _error(409, "conflict", "link a device of this clinic to the relay first")
+        upstream: web.Response | None = None
+        if self._upstream.has_upstream(clinic.id):
+            upstream = await self._pull_upstream(clinic.id, target, patient)
         sources = [s for s in list(self._server.spaces.values())
                    if s.clinic.id != clinic.id and await s.store.read(doc_id) is not None]
+        if upstream is not None and upstream.status == 200:
+            if sources:  # while the upstream is down, this relay carries it between them
+                await self._share(patient, [clinic.id, *(s.clinic.id for s in sources)])
+            return upstream
         here = await target.store.read(doc_id) is not None
         if not sources and not here:
-            return _error(404, "not_found", "no clinic on this relay holds that chart")
+            return upstream or _error(404, "not_found", "no clinic on this relay holds that chart")
         for source in sources:  # the chart in the source clinic records the pull first
             await disclose(source, doc_id, clinic.name)
         for source in sources:
@@ -145,12 +174,35 @@ class Sharing:
                 return _error(409, "refused_change", "the chart did not pass the checks")
             await source.documents_record(source.audit_event(
                 "relay_pulled_by", doc_id, f"by {clinic.name}"))
-        holders = [clinic.id, *(s.clinic.id for s in sources)]
-        await asyncio.to_thread(self._server.registry.share, patient, holders)
-        await self._holders(patient)  # loads the map once
-        assert self._shared is not None
-        self._shared.setdefault(patient, set()).update(holders)
+        await self._share(patient, [clinic.id, *(s.clinic.id for s in sources)])
         await asyncio.to_thread(self._server.registry.audit, clinic.id, "pull",
                                 {"patient": patient,
                                  "from": [s.clinic.name for s in sources]})
         return web.json_response({"id": patient, "from": [s.clinic.name for s in sources]})
+
+    async def _share(self, patient: str, holders: list[str]) -> None:
+        """Record that these clinics hold the chart: each change is carried to the others."""
+        await asyncio.to_thread(self._server.registry.share, patient, holders)
+        await self._holders(patient)  # loads the map once
+        assert self._shared is not None
+        self._shared.setdefault(patient, set()).update(holders)
+
+    async def _pull_upstream(self, clinic_id: str, target: ClinicSpace, patient: str
+                             ) -> web.Response:
+        """The upstream shares the chart with the clinic's space there and it comes down the
+        tier link (meshd.relay.upstream_patients). Asked first, even for a chart a clinic here
+        holds: copied upstream, every change of another district's device carries the upstream's
+        countersignature, which the upstream's copy of this clinic accepts; this relay's own,
+        for such a device, it refuses (SpaceTrust). Local sharing is the fallback."""
+        status, answer = await self._upstream.pull(target, patient)
+        if status in (404, 503) and isinstance(answer, dict):
+            return web.json_response(answer, status=status)
+        if status != 200 or not isinstance(answer, dict):  # the device's relay is not at fault
+            log.warning("the upstream relay answered a pull with %s: %s", status, answer)
+            return _error(502, "upstream_refused", f"the upstream relay answered {status}")
+        sources = [str(s) for s in answer.get("from", [])]
+        await target.documents_record(target.audit_event(
+            "relay_pull", chart_id(patient), f"from {', '.join(sources)} (upstream)"))
+        await asyncio.to_thread(self._server.registry.audit, clinic_id, "pull",
+                                {"patient": patient, "from": sources, "upstream": True})
+        return web.json_response({"id": patient, "from": sources})

@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import aiohttp
+
 from crdt_model.errors import ClinicMeshError
 from meshd.lifecycle import Lifecycle
 from meshd.relay import credential as cred
 from meshd.relay.credential import Credential
-from meshd.relay.link import CONNECTED, LinkLoop
+from meshd.relay.link import CONNECTED, LinkLoop, RelayUnavailable
 from meshd.relay.space import ClinicSpace
-from meshd.relay.tiers import TIER_PATH, UPSTREAM_FILE, clinic_secret
+from meshd.relay.tiers import TIER_PATH, UPSTREAM_FILE, clinic_secret, upstream_clinic_id
 from meshd.sync.handshake import Credentials, SecureChannel
 from meshd.sync.ports import Heads
 from meshd.sync.timing import SyncTiming
@@ -69,6 +71,24 @@ class UpstreamLink(LinkLoop):
 
     def _headers(self, found: Credential) -> dict[str, str]:
         return {"Authorization": f"Bearer {found.bearer}"}
+
+    async def call(self, method: str, path: str, timeout_s: float) -> tuple[int, Any]:
+        """One request to the upstream's API as this clinic's tier clinic there (its id and
+        derived secret as bearer); (status, JSON answer), RelayUnavailable if unreachable."""
+        found, client = self.credential, self._client
+        if found is None or client is None:
+            raise RelayUnavailable("this relay has no upstream")
+        clinic_id = self._space.clinic.id
+        bearer = f"{upstream_clinic_id(found.clinic_id, clinic_id)}." \
+                 f"{clinic_secret(found.secret, clinic_id)}"
+        try:
+            async with asyncio.timeout(timeout_s), client.request(
+                method, found.url.rstrip("/") + path, ssl=found.ssl_context(),
+                headers={"Authorization": f"Bearer {bearer}"},
+            ) as response:
+                return response.status, await response.json(content_type=None)
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+            raise RelayUnavailable(f"the upstream relay can't be reached: {exc}") from exc
 
     def _linked(self, channel: SecureChannel) -> None:
         channel.linked = channel.push_all = True

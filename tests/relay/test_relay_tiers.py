@@ -6,13 +6,17 @@ the clinic's device through the district. With the national relay stopped the cl
 syncing with the district and the district's status shows the backlog; once the national
 relay is back the backlog arrives. A revoked tier credential gets nothing. A district that
 forges changes in the name of a clinic it does not serve, or of its clinic's own device, has
-them refused upstream; one it countersigns for a device no clinic there lists is taken."""
+them refused upstream; one it countersigns for a device no clinic there lists is taken. With
+two districts, a clinic of the southern one finds and pulls, through its district and the
+national relay, a chart that lives in the northern one only; edits flow both ways, and the
+district's search answers with its own results while the national hangs or is stopped."""
 
 from __future__ import annotations
 
 import asyncio
 import http.cookiejar
 import json
+import signal
 import ssl
 import time
 import urllib.error
@@ -25,7 +29,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from meshd_procs import eventually, meshd
-from relay_procs import RelayProcess, relay_state, texts
+from relay_procs import RelayProcess, audit_of, relay_state, texts
 from sync_procs import AT_MS, MeshdProcess, make_mesh
 
 from crdt_model import chart
@@ -100,21 +104,28 @@ def _tier_link_status(relay: RelayProcess, tier: Path, key: str, secret: str | N
     return status
 
 
-def _tiers(tmp_path: Path, started: list[Any], db: str | None = None
-           ) -> tuple[RelayProcess, RelayProcess]:
-    """A national relay, and a district relay linked to it with a tier credential."""
-    national = RelayProcess(tmp_path / "national", db=db).start()
-    started.append(national)
-    district = RelayProcess(tmp_path / "district").start()
+def _district(tmp_path: Path, national: RelayProcess, name: str, started: list[Any]
+              ) -> RelayProcess:
+    """A district relay linked to the national relay with a tier credential."""
+    slug = name.replace(" ", "-").lower()
+    district = RelayProcess(tmp_path / slug).start()
     started.append(district)
-    tier = tmp_path / "district.tier"
-    done = meshd("relay", "add-downstream", "--data-dir", str(national.data_dir), DISTRICT,
+    tier = tmp_path / f"{slug}.tier"
+    done = meshd("relay", "add-downstream", "--data-dir", str(national.data_dir), name,
                  "--out", str(tier))
     assert done.returncode == 0, done.stderr
     done = meshd("relay", "upstream", "--data-dir", str(district.data_dir), str(tier),
                  "--insecure-ca", str(national.cert))
     assert done.returncode == 0, done.stderr
-    return national, district
+    return district
+
+
+def _tiers(tmp_path: Path, started: list[Any], db: str | None = None
+           ) -> tuple[RelayProcess, RelayProcess]:
+    """A national relay, and a district relay linked to it with a tier credential."""
+    national = RelayProcess(tmp_path / "national", db=db).start()
+    started.append(national)
+    return national, _district(tmp_path, national, DISTRICT, started)
 
 
 def test_a_clinic_below_a_district_reaches_the_national_relay_and_back(
@@ -140,7 +151,7 @@ def test_a_clinic_below_a_district_reaches_the_national_relay_and_back(
     shown = _operator_page(national)
     assert "Downstream relays" in shown and DISTRICT in shown and UP_NAME in shown
     # The tier credential opens nothing with another secret, nor for another relay's key.
-    tier = tmp_path / "district.tier"
+    tier = tmp_path / "district-north.tier"
     assert _tier_link_status(national, tier, "cd" * 32, secret="ef" * 32) == 403
     assert _tier_link_status(national, tier, "cd" * 32) == 403
 
@@ -193,7 +204,8 @@ def test_a_clinic_below_a_district_reaches_the_national_relay_and_back(
     time.sleep(8)  # several retries of the district's link
     revoked = national.status()["downstreams"][0]
     assert revoked["revoked"]
-    assert _tier_link_status(national, tmp_path / "district.tier", revoked["relay_key"]) == 403
+    tier = tmp_path / "district-north.tier"
+    assert _tier_link_status(national, tier, revoked["relay_key"]) == 403
     assert district.status()["upstream"]["state"] != "connected"
     assert _charts(national, UP_NAME) == 2
     status, body = clinic_z.call("GET", "/api/v1/relay/patients?q=Nafula")
@@ -254,3 +266,124 @@ def test_on_postgresql_a_district_can_not_write_in_the_name_of_a_clinic_it_does_
         assert found == ([forged[given]] if given == "Baraka" else []), (given, body)
     assert _charts(national, UP_NAME) == 2
     assert national.clinic("Clinic Z")["errors"] == 0
+
+
+SOUTH = "District South"
+
+
+def _audited(relay: RelayProcess, action: str, clinic: str) -> list[dict[str, Any]]:
+    """The details of the relay's cross-clinic audit rows of `action` by `clinic`, oldest first."""
+    status = relay.status()
+    ids = {c["name"]: c["id"] for c in status["clinics"]}
+    return [row["detail"] for row in reversed(status["audit"])
+            if row["action"] == action and row["clinic_id"] == ids.get(clinic)]
+
+
+@pytest.mark.timeout(180)
+def test_a_clinic_of_another_district_finds_and_pulls_a_chart_through_the_national_relay(
+    tmp_path: Path, started: list[Any]
+) -> None:
+    national, north = _tiers(tmp_path, started)
+    south = _district(tmp_path, national, SOUTH, started)
+    clinic_a = _clinic_node(tmp_path, "Clinic A", north, started)
+    clinic_b = _clinic_node(tmp_path, "Clinic B", south, started)
+    first = _patient(clinic_a, "Wanjiru", "Kamau")
+    local = _patient(clinic_b, "Baraka", "Mwangi")
+    eventually(lambda: _charts(national, UP_NAME) >= 1, 45, "clinic A's chart on the national")
+    eventually(lambda: (s := south.status()["upstream"]) and s["state"] == "connected", 30,
+               "the southern district linked to the national relay")
+
+    # Clinic B's relay (the southern district) holds no chart of hers: the national does.
+    status, body = clinic_b.call("GET", "/api/v1/relay/patients?q=Wanjiru")
+    assert status == 200 and body["upstream"] == "reached", body
+    assert [(r["id"], r["clinic"]) for r in body["results"]] == [(first, UP_NAME)], body
+    # Both patients live in Kisoro: the district's own first, each once, naming its clinic.
+    status, body = clinic_b.call("GET", "/api/v1/relay/patients?q=Kisoro")
+    assert status == 200, body
+    assert [(r["id"], r["clinic"]) for r in body["results"]] == [
+        (local, "Clinic B"), (first, UP_NAME)], body
+
+    began = time.monotonic()
+    status, body = clinic_b.call("POST", f"/api/v1/relay/patients/{first}/pull")
+    assert status == 200 and body["here"] and body["from"] == [UP_NAME], body
+    print(f"pulled through two tiers in {time.monotonic() - began:.1f} s")
+    assert _has(clinic_b, first, "Wanjiru")
+
+    # Audited on the national relay as clinic B's (its name there), on the southern
+    # district, on clinic B's device, and on clinic A's device (the disclosure came down).
+    b_up = f"{SOUTH}/Clinic B"
+    assert [d["results"] for d in _audited(national, "search", b_up)] == [1, 2]
+    assert [d["from"] for d in _audited(national, "pull", b_up)] == [[UP_NAME]]
+    assert [d["upstream"] for d in _audited(south, "search", "Clinic B")] == [1, 2]
+    assert _audited(south, "pull", "Clinic B") == [
+        {"patient": first, "from": [UP_NAME], "upstream": True}]
+    assert [r.detail for r in audit_of(clinic_b, "relay_pull")] == [f"from {UP_NAME}"]
+    searched = [r.detail for r in audit_of(clinic_b, "relay_search")]
+    assert len(searched) == 2 and all("upstream reached" in d for d in searched), searched
+    rows = eventually(lambda: audit_of(clinic_a, "relay_pulled_by"), 30,
+                      "the pull audited on clinic A's device")
+    assert f"by {b_up}" in rows[0].detail, rows
+
+    # From now on the chart is shared across the districts, both ways.
+    status, body = clinic_b.call("POST", f"/api/v1/patients/{first}/notes",
+                                 {"text": "seen in the southern district"})
+    assert status == 201, body
+    eventually(lambda: _has(clinic_a, first, "seen in the southern district"), 45,
+               "clinic B's edit on clinic A's device, through both districts")
+    status, body = clinic_a.call("POST", f"/api/v1/patients/{first}/notes",
+                                 {"text": "follow-up in clinic A"})
+    assert status == 201, body
+    eventually(lambda: _has(clinic_b, first, "follow-up in clinic A"), 45,
+               "clinic A's edit on clinic B's device")
+    assert national.clinic(b_up)["errors"] == 0 and south.clinic("Clinic B")["errors"] == 0
+
+    # A second clinic of the southern district pulls the chart too (its district holds it
+    # now, with clinic A's changes): its edit reaches clinic A, and nothing is refused.
+    clinic_c = _clinic_node(tmp_path, "Clinic C", south, started)
+    c_up = f"{SOUTH}/Clinic C"
+    eventually(lambda: any(c["name"] == c_up for c in national.status()["clinics"]), 30,
+               "clinic C linked up to the national relay")
+    status, body = clinic_c.call("POST", f"/api/v1/relay/patients/{first}/pull")
+    assert status == 200 and body["here"], body
+    status, body = clinic_c.call("POST", f"/api/v1/patients/{first}/notes",
+                                 {"text": "seen in clinic C"})
+    assert status == 201, body
+    eventually(lambda: _has(clinic_a, first, "seen in clinic C"), 45,
+               "clinic C's edit on clinic A's device")
+    eventually(lambda: _has(clinic_b, first, "seen in clinic C"), 45,
+               "clinic C's edit on clinic B's device")
+    eventually(lambda: _charts(national, c_up) >= 1, 30, "the chart in clinic C's space upstream")
+    assert national.clinic(c_up)["errors"] == 0, national.clinic(c_up)
+
+    # A national relay that hangs (its sockets open) costs the search its bound, no more.
+    assert national.process is not None
+    national.process.send_signal(signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        status, body = clinic_b.call("GET", "/api/v1/relay/patients?q=Baraka")
+        took = time.monotonic() - began
+    finally:
+        national.process.send_signal(signal.SIGCONT)
+    assert status == 200 and body["upstream"] == "unreachable", body
+    assert [r["id"] for r in body["results"]] == [local], body
+    assert took < 8, took
+    print(f"search with the national relay hung answered in {took:.1f} s")
+
+    # The national relay goes away: the district still answers, with its own results.
+    national.stop()
+    began = time.monotonic()
+    status, body = clinic_b.call("GET", "/api/v1/relay/patients?q=Kisoro")
+    took = time.monotonic() - began
+    assert status == 200 and body["upstream"] == "unreachable", body
+    assert [(r["id"], r["clinic"]) for r in body["results"]] == [
+        (local, "Clinic B"), (first, "Clinic C")], body  # another holder names a shared chart
+    assert took < 6, took
+    print(f"search with the national relay stopped answered in {took:.1f} s")
+    # And the district still carries the chart between its own two clinics.
+    status, body = clinic_c.call("POST", f"/api/v1/patients/{first}/notes",
+                                 {"text": "seen in clinic C while the national is down"})
+    assert status == 201, body
+    eventually(lambda: _has(clinic_b, first, "seen in clinic C while the national is down"), 30,
+               "clinic C's edit on clinic B's device, through the district alone")
+    status, body = clinic_b.call("POST", f"/api/v1/relay/patients/{uuid.uuid4()}/pull")
+    assert status == 502 and b"relay_unavailable" in body, body  # the device's relay is up

@@ -35,6 +35,7 @@ class FakeRelay:
         self.documents = documents
         self.calls: list[tuple[str, str]] = []
         self.reachable = True
+        self.upstream: str | None = None  # a district relay's answer names its upstream's state
         self._arrivals: set[asyncio.Task[Any]] = set()
 
     async def call(self, method: str, path: str) -> tuple[int, Any]:
@@ -42,7 +43,8 @@ class FakeRelay:
         if not self.reachable:
             return 503, {"error": "unavailable", "message": "down"}
         if method == "GET":
-            return 200, {"results": [{"id": PID, **PATIENT, "clinic": "Clinic A"}]}
+            found = {"results": [{"id": PID, **PATIENT, "clinic": "Clinic A"}]}
+            return 200, found if self.upstream is None else {**found, "upstream": self.upstream}
         doc = chart.register_patient(PID, PATIENT, Author("aa" * 8, "nurse", 1_000), "2026-11-29")
         task = asyncio.create_task(self.documents.apply_remote(chart_id(PID), doc.save(),
                                                                "relay"))
@@ -83,6 +85,14 @@ async def test_the_desk_finds_a_patient_of_another_clinic_and_brings_the_chart_h
     assert {"relay_search", "relay_pull"} <= {row.action for row in audit}
     page = await (await client.get("/patients?q=Wanjiru")).text()
     assert "Nobody found" not in page  # the chart is in this clinic now
+
+    assert "only the clinics of this district" not in page
+    relay.upstream = "reached"
+    page = await (await client.get("/patients/other?q=Wanjiru")).text()
+    assert "only the clinics of this district" not in page
+    relay.upstream = "unreachable"  # a district relay whose national relay is down
+    page = await (await client.get("/patients/other?q=Wanjiru")).text()
+    assert "only the clinics of this district were searched" in page and "Wanjiru Kamau" in page
 
     relay.reachable = False
     page = await (await client.get("/patients/other?q=Amina")).text()

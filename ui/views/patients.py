@@ -22,6 +22,7 @@ from ui.forms import (
     posted_text,
     text_value,
 )
+from ui.other_clinics import OtherPatient
 from ui.upload import Upload, too_big_message
 from ui.web import UPLOAD, redirect, render, require, service, svg, today
 
@@ -160,14 +161,16 @@ async def other_clinics(request: web.Request) -> web.StreamResponse:
     """Search the other clinics on the central relay (a patient who presents here first)."""
     who = require(request, "register")
     query = request.query.get("q", "").strip()[:100]
-    results, failed = [], False
+    results: tuple[OtherPatient, ...] = ()
+    failed = upstream_down = False
     if query:
         try:
-            results = await service(request).search_other_clinics(query, by=who.id)
+            found = await service(request).search_other_clinics(query, by=who.id)
+            results, upstream_down = found.patients, found.upstream_unreachable
         except ClinicMeshError:
             failed = True
     return render(request, "other_clinics.html", q=query, results=results, failed=failed,
-                  on_its_way=False)
+                  on_its_way=False, upstream_down=upstream_down)
 
 
 @routes.post("/patients/{patient_id}/bring")
