@@ -122,14 +122,17 @@ class DocumentsPort:
             return
         # A whole document from a peer is only announced to the others (see Outbox.push), so
         # its history is not worth serialising here.
-        announce_only = origin != LOCAL_ORIGIN and not base
-        try:
-            now, data = await self._documents.read(doc_id, lambda d: (
-                tuple(d.heads()), b"" if announce_only else d.changes_since(list(base))
-            ))
-        except ClinicMeshError as exc:
-            log.warning("cannot announce %s to peers: %s", doc_id, exc)
-            return
+        # The announced heads are those written, so such a document is not even read (a bulk
+        # sync's batch need not stay in the bounded cache of live documents until announced).
+        if origin != LOCAL_ORIGIN and not base:
+            now, data = tuple(heads), b""
+        else:
+            try:
+                now, data = await self._documents.read(doc_id, lambda d: (
+                    tuple(d.heads()), d.changes_since(list(base))))
+            except ClinicMeshError as exc:
+                log.warning("cannot announce %s to peers: %s", doc_id, exc)
+                return
         self._index.update(doc_id, now)
         change = DocChange(doc_id, base, now, data, origin)
         for listener in list(self._listeners):
