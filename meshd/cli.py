@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from crdt_model.errors import ClinicMeshError
-from meshd import demo, identity, provision
+from meshd import allocator, demo, identity, provision
 from meshd.backup import backup, last_backup, restore
 from meshd.bundle.commands import register as register_bundle
 from meshd.membership.commands import register as register_membership
@@ -138,6 +138,7 @@ def run(
             passphrase=passphrase,
             max_peers=max(1, max_peers), extensions=(provision.add_invite_route, mount_ui),
         )
+        allocator.limit_arenas()
         asyncio.run(Node(options).run_until_signalled())
     except ClinicMeshError as exc:
         raise _fail(exc) from None
