@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from crdt_model.errors import ClinicMeshError
-from meshd import allocator, demo, identity, provision
+from meshd import demo, identity, provision
 from meshd.backup import backup, last_backup, restore
 from meshd.bundle.commands import register as register_bundle
 from meshd.membership.commands import register as register_membership
@@ -138,7 +138,6 @@ def run(
             passphrase=passphrase,
             max_peers=max(1, max_peers), extensions=(provision.add_invite_route, mount_ui),
         )
-        allocator.limit_arenas()
         asyncio.run(Node(options).run_until_signalled())
     except ClinicMeshError as exc:
         raise _fail(exc) from None
@@ -237,9 +236,7 @@ def export(
     passphrase_file: PassphraseOption = None,
 ) -> None:
     """Export charts as a FHIR R4 Bundle, a DHIS2 data value set (JSON or CSV) or CSV lists."""
-    # Imported here: the converters are not loaded by `meshd run` (docs/ARCHITECTURE.md §7).
-    from meshd.exports.run import ExportRequest, export_data_dir, stderr_progress
-
+    from meshd.exports.run import ExportRequest, export_data_dir, stderr_progress  # not in run
     request = ExportRequest(export_format, out, since, period, mapping, patient)
     progress = stderr_progress(lambda line: typer.echo(line, err=True))
     try:

@@ -106,6 +106,7 @@ class Node(Lifecycle):
         """The composition root: every part built from the data dir, in dependency order, each
         callback passed to a constructor, each lifecycle pushed on `parts` (closed in reverse)."""
         options = self.options
+        allocator.limit_arenas()  # before the first thread: the store's, the loop's executor
         data = self.data = await asyncio.to_thread(load_data_dir, options.data_dir,
                                                     options.passphrase)
         key = await asyncio.to_thread(load_store_key, data, options.passphrase)
