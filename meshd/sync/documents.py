@@ -120,10 +120,9 @@ class DocumentsPort:
         base = self._index.get(doc_id) or ()
         if tuple(sorted(heads)) == base:
             return
-        # A whole document from a peer is only announced to the others (see Outbox.push), so
-        # its history is not worth serialising here.
-        # The announced heads are those written, so such a document is not even read (a bulk
-        # sync's batch need not stay in the bounded cache of live documents until announced).
+        # A whole document from a peer is only announced to the others (see Outbox.push), with
+        # the heads written: it is not even read (so a bulk sync's batch need not stay in the
+        # bounded cache of live documents until announced).
         if origin != LOCAL_ORIGIN and not base:
             now, data = tuple(heads), b""
         else:
