@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from meshd.wire import BUCKET_DIGEST_BYTES, DIGEST_BUCKETS, HASH_BYTES, Heads
 
 FIRST_KINDS = ("directory:",)  # sent ahead of everything else in a bulk transfer
-_STAMP_BYTES = 8
+_TAIL_BYTES = 9  # after an entry's heads: its update stamp (8 bytes), then its bucket (1 byte)
 
 
 def bucket_of(doc_id: str) -> int:
@@ -32,9 +32,18 @@ def _entry_hash(doc_id: str, joined_heads: bytes) -> int:
     return int.from_bytes(digest.digest(), "big")
 
 
+def _joined(doc_id: str, heads: Heads) -> bytes:
+    """`heads` sorted and joined; ValueError unless each is a hash."""
+    joined = b"".join(sorted(heads)) if len(heads) > 1 else b"".join(heads)
+    if len(joined) != HASH_BYTES * len(heads) or (
+            len(heads) > 1 and any(len(h) != HASH_BYTES for h in heads)):
+        raise ValueError(f"heads of {doc_id!r} are not {HASH_BYTES}-byte hashes")
+    return joined
+
+
 def _heads_of(entry: bytes) -> Heads:
     """The sorted heads packed in an entry (see HeadsDigest)."""
-    end = len(entry) - _STAMP_BYTES - 1
+    end = len(entry) - _TAIL_BYTES
     return tuple(entry[i:i + HASH_BYTES] for i in range(0, end, HASH_BYTES))
 
 
@@ -68,28 +77,25 @@ class HeadsDigest:
 
     def update(self, doc_id: str, heads: Heads) -> None:
         """Record `heads` as the current heads of `doc_id` (unchanged heads change nothing)."""
-        if any(len(h) != HASH_BYTES for h in heads):
-            raise ValueError(f"heads of {doc_id!r} are not {HASH_BYTES}-byte hashes")
-        joined = b"".join(sorted(heads))
+        joined = _joined(doc_id, heads)
         old = self._entries.get(doc_id)
-        if old is not None:
-            if old[:-_STAMP_BYTES - 1] == joined:
-                return
-            bucket = old[-1]
-            self._digests[bucket] ^= _entry_hash(doc_id, old[:-_STAMP_BYTES - 1])
-        else:
+        if old is None:
             bucket = bucket_of(doc_id)
             self._counts[bucket] += 1
+        elif old[:-_TAIL_BYTES] == joined:
+            return
+        else:
+            bucket = old[-1]
+            self._digests[bucket] ^= _entry_hash(doc_id, old[:-_TAIL_BYTES])
         self._clock += 1
-        self._entries[doc_id] = joined + self._clock.to_bytes(_STAMP_BYTES, "big") + bytes(
-            (bucket,))
+        self._entries[doc_id] = joined + (self._clock << 8 | bucket).to_bytes(_TAIL_BYTES, "big")
         self._digests[bucket] ^= _entry_hash(doc_id, joined)
 
     def rank(self, doc_id: str) -> tuple[int, int]:
         """Sort key of a bulk transfer: the directory first, then the most recent first."""
         first = 0 if doc_id.startswith(FIRST_KINDS) else 1
         entry = self._entries.get(doc_id)
-        stamp = 0 if entry is None else int.from_bytes(entry[-_STAMP_BYTES - 1:-1], "big")
+        stamp = 0 if entry is None else int.from_bytes(entry[-_TAIL_BYTES:-1], "big")
         return first, -stamp
 
     def recent_first(self, entries: Iterable[tuple[str, Heads]]) -> list[tuple[str, Heads]]:
