@@ -55,11 +55,11 @@ def register(app: typer.Typer) -> None:
                  " (remembered in the data dir for the other verbs).")] = None,
     ) -> None:
         """Run the central relay: every clinic's charts, over TLS, one store per clinic."""
+        if ctx.invoked_subcommand is not None:
+            return
         from meshd.relay.pg import is_postgres
         from meshd.relay.server import RelayOptions, run_relay
 
-        if ctx.invoked_subcommand is not None:
-            return
         if data_dir is None or cert is None or key is None:
             raise _fail("meshd relay needs --data-dir, --cert and --key")
         if db is not None and not is_postgres(db):
