@@ -9,7 +9,6 @@ the free pages back to the system. Elsewhere than glibc (musl, macOS) both do no
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 
 log = logging.getLogger(__name__)
@@ -19,12 +18,11 @@ _M_ARENA_MAX = -8  # mallopt's parameter number (glibc malloc.h)
 
 
 def _glibc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
+        libc = ctypes.CDLL(None)  # the symbols already loaded: the C library's among them
     except OSError:
         return None
-    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
 
 
 def limit_arenas(count: int = NODE_ARENAS) -> bool:
