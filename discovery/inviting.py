@@ -11,7 +11,9 @@ import contextlib
 from collections.abc import AsyncGenerator
 
 from discovery.hints import PeerHint
-from discovery.mdns import MeshDiscovery
+
+# discovery.mdns (zeroconf, ~4 MB resident) is imported when a device looks for inviters, so
+# a running node that imports the joining code for its CLI verbs does not load it.
 
 
 async def find_inviting_device(
@@ -38,6 +40,8 @@ async def inviting_devices(
     Waits up to `timeout_s` for the first; after each one, up to `quiet_s` for another, then
     ends. For a new device trying its code on every device that shows one.
     """
+    from discovery.mdns import MeshDiscovery
+
     found: asyncio.Queue[PeerHint] = asyncio.Queue()
     seen: set[str] = set()
 
@@ -67,6 +71,8 @@ async def list_inviting_devices(
 
     For a new device choosing whom to join when more than one device offers a code.
     """
+    from discovery.mdns import MeshDiscovery
+
     found: dict[str, PeerHint] = {}
 
     def on_peer(hint: PeerHint) -> None:

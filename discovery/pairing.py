@@ -25,11 +25,13 @@ import enum
 import secrets
 import time
 from collections.abc import Callable
-
-from spake2 import SPAKE2_A, SPAKE2_B
+from typing import TYPE_CHECKING
 
 from discovery.errors import PairingClosed, PairingError, PairingProtocolError, WrongCode
 from discovery.pairing_wire import CONFIRMATION_BYTES, Kind, SessionKeys, decode, encode, macs_match
+
+if TYPE_CHECKING:  # spake2 is imported when a pairing session starts, not by every node
+    from spake2 import SPAKE2_A, SPAKE2_B
 
 PAIRING_WINDOW_S = 300.0  # a code shown on screen is valid for 5 minutes
 MAX_WRONG_CODES = 3  # then the window closes and a new code must be shown
@@ -165,6 +167,8 @@ class InviterSession:
 
     def _step(self, kind: Kind, body: bytes) -> bytes:
         if kind is Kind.JOINER_PAKE:
+            from spake2 import SPAKE2_B
+
             pake = SPAKE2_B(self._window.code.encode(), idA=_JOINER_ID, idB=_INVITER_ID)
             reply = pake.start()
             key = _finish_pake(pake, body)
@@ -195,6 +199,8 @@ class JoinerSession:
     """The new device's side: `first_message`, then `handle` each reply until `mesh_secret`."""
 
     def __init__(self, code: str, identity: bytes) -> None:
+        from spake2 import SPAKE2_A
+
         self._pake = SPAKE2_A(normalize_code(code).encode(), idA=_JOINER_ID, idB=_INVITER_ID)
         self._identity = identity
         self._first: bytes | None = None

@@ -17,7 +17,6 @@ from crdt_model.errors import ClinicMeshError
 from meshd import demo, identity, provision
 from meshd.backup import backup, last_backup, restore
 from meshd.bundle.commands import register as register_bundle
-from meshd.exports.run import ExportRequest, export_data_dir, stderr_progress
 from meshd.membership.commands import register as register_membership
 from meshd.node import (
     DEFAULT_API_PORT,
@@ -237,6 +236,7 @@ def export(
     passphrase_file: PassphraseOption = None,
 ) -> None:
     """Export charts as a FHIR R4 Bundle, a DHIS2 data value set (JSON or CSV) or CSV lists."""
+    from meshd.exports.run import ExportRequest, export_data_dir, stderr_progress  # not in run
     request = ExportRequest(export_format, out, since, period, mapping, patient)
     progress = stderr_progress(lambda line: typer.echo(line, err=True))
     try:

@@ -1,9 +1,11 @@
 """The live documents Documents keeps in memory: a bounded LRU of Docs and one lock per document.
 
-Charts are small (a few kB in memory) but a clinic keeps 50,000 of them, so only the busy ones
-stay; an evicted document is loaded again from the store. A lock exists while someone holds or
-waits for it (weak values), and several are always taken in sorted order, so two
-multi-document writes can't deadlock.
+A chart is ~1.7 kB saved but ~19 kB loaded (automerge's in-memory form) and a clinic keeps
+50,000 of them, so only the busy ones stay: 128 of them are ~2.4 MB, where 2,000 were ~38 MB of
+a 100 MB budget (docs/ARCHITECTURE.md §7). An evicted document is loaded again from the store (a
+few ms: chart opens are measured cold). A lock exists while someone holds or waits for it (weak
+values), and several are always taken in sorted order, so two multi-document writes can't
+deadlock.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from crdt_model.adapter import Doc
 from crdt_model.errors import CorruptDocument
 
-DEFAULT_CACHE_DOCS = 2000
+DEFAULT_CACHE_DOCS = 128  # the charts in use at once, the directory, facility and queues
 
 
 @dataclass(slots=True)

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from crdt_model.adapter import actor_for
 from crdt_model.errors import ClinicMeshError
+from meshd import allocator
 from meshd.access_log import RouteAccessLogger
 from meshd.api import create_api_app
 from meshd.api.middleware import bearer_token_auth
@@ -105,6 +106,7 @@ class Node(Lifecycle):
         """The composition root: every part built from the data dir, in dependency order, each
         callback passed to a constructor, each lifecycle pushed on `parts` (closed in reverse)."""
         options = self.options
+        allocator.limit_arenas()  # before the first thread: the store's, the loop's executor
         data = self.data = await asyncio.to_thread(load_data_dir, options.data_dir,
                                                     options.passphrase)
         key = await asyncio.to_thread(load_store_key, data, options.passphrase)
@@ -164,6 +166,7 @@ class Node(Lifecycle):
         self.api_port = _bound_port(runner, options.api_port)
         await asyncio.to_thread(self._write_run_file)
         parts.push_async_callback(asyncio.to_thread, data.run_file.unlink, True)
+        allocator.release()  # what start-up freed (the heads scan, the signing check)
         log.info("node %s listening on http://%s:%s", data.identity.device_name, options.host,
                  self.api_port)
 

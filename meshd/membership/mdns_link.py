@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 from discovery.hints import PeerHint
-from discovery.mdns import MeshDiscovery
 from discovery.static import StaticPeer
 from meshd.sync.engine import SyncEngine
 
@@ -38,6 +37,9 @@ class MeshPeerFinder:
 
     def __init__(self, engine: SyncEngine, device_id: str, mesh_id: str, peer_port: int) -> None:
         self._engine = engine
+        # Imported here: zeroconf (~4 MB resident) is loaded only by a node that runs mDNS.
+        from discovery.mdns import MeshDiscovery
+
         self.dialed: dict[str, str] = {}  # device short id -> address last handed to the engine
         self.discovery = MeshDiscovery(
             device_short_id=short_device_id(device_id), port=peer_port, mesh_id=mesh_id,

@@ -21,11 +21,9 @@ from meshd.node_client import NodeRefused, node_api
 from meshd.relay import credential as cred
 from meshd.relay import tier_commands
 from meshd.relay.local import link_stopped_node
-from meshd.relay.pg import is_postgres
-from meshd.relay.pg_registry import open_registry
-from meshd.relay.registry import relay_identity
-from meshd.relay.server import RelayOptions, run_relay
-from meshd.relay.tiers import tier_status
+
+# The relay's server, registry and PostgreSQL code (psycopg alone is ~10 MB resident) are
+# imported by the verbs that use them, so a device's `meshd run` never loads them.
 
 DEFAULT_DATA_DIR = identity.default_data_dir()
 RelayDirOption = Annotated[Path, typer.Option("--data-dir", help="The relay's data dir.")]
@@ -62,6 +60,9 @@ def register(app: typer.Typer) -> None:
         """Run the central relay: every clinic's charts, over TLS, one store per clinic."""
         if ctx.invoked_subcommand is not None:
             return
+        from meshd.relay.pg import is_postgres
+        from meshd.relay.server import RelayOptions, run_relay
+
         if data_dir is None or cert is None or key is None:
             raise _fail("meshd relay needs --data-dir, --cert and --key")
         if db is not None and not is_postgres(db):
@@ -82,6 +83,9 @@ def register(app: typer.Typer) -> None:
             "--ca", help="The certificate clinics trust (default: the relay's own).")] = None,
     ) -> None:
         """Register a clinic and write its credential file (give it to the clinic's admin)."""
+        from meshd.relay.pg_registry import open_registry
+        from meshd.relay.registry import relay_identity
+
         me = relay_identity(data_dir)
         url = url or me.url
         if url is None:
@@ -104,6 +108,9 @@ def register(app: typer.Typer) -> None:
         data_dir: RelayDirOption,
     ) -> None:
         """Register an ancillary service that posts lab results to a clinic's charts."""
+        from meshd.relay.pg_registry import open_registry
+        from meshd.relay.registry import relay_identity
+
         me = relay_identity(data_dir)
         if me.url is None:
             raise _fail("the relay has not run yet")
@@ -122,6 +129,8 @@ def register(app: typer.Typer) -> None:
         data_dir: RelayDirOption,
     ) -> None:
         """Revoke an ancillary service's credential."""
+        from meshd.relay.pg_registry import open_registry
+
         try:
             open_registry(data_dir).revoke_service(name, clinic)
         except ClinicMeshError as exc:
@@ -134,6 +143,8 @@ def register(app: typer.Typer) -> None:
         data_dir: RelayDirOption,
     ) -> None:
         """Revoke a clinic's credential: it gets nothing from the relay from now on."""
+        from meshd.relay.pg_registry import open_registry
+
         try:
             open_registry(data_dir).revoke(name)
         except ClinicMeshError as exc:
@@ -147,6 +158,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The clinics the relay serves: last contact, charts, errors; the latest audit; the
         upstream link and the downstream relays (tiers)."""
+        from meshd.relay.pg_registry import open_registry
+        from meshd.relay.registry import relay_identity
+        from meshd.relay.tiers import tier_status
+
         registry = open_registry(data_dir)
         me = relay_identity(data_dir)
         clinics = [c.as_status() for c in registry.clinics()]

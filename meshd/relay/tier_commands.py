@@ -15,9 +15,6 @@ import typer
 
 from crdt_model.errors import ClinicMeshError
 from meshd.relay import credential as cred
-from meshd.relay.pg_registry import open_registry
-from meshd.relay.registry import relay_identity
-from meshd.relay.tiers import UPSTREAM_FILE, TierRecords
 
 RelayDirOption = Annotated[Path, typer.Option("--data-dir", help="The relay's data dir.")]
 
@@ -40,6 +37,10 @@ def register(relay_app: typer.Typer) -> None:
     ) -> None:
         """Register a downstream relay (district) and write its tier credential: every clinic
         it serves then also lives here, kept in sync both ways."""
+        from meshd.relay.pg_registry import open_registry
+        from meshd.relay.registry import relay_identity
+        from meshd.relay.tiers import TierRecords
+
         me = relay_identity(data_dir)
         url = url or me.url
         if url is None:
@@ -58,6 +59,9 @@ def register(relay_app: typer.Typer) -> None:
         data_dir: RelayDirOption,
     ) -> None:
         """Revoke a downstream relay's tier credential: it and its clinics get nothing here."""
+        from meshd.relay.pg_registry import open_registry
+        from meshd.relay.tiers import TierRecords
+
         try:
             TierRecords(open_registry(data_dir)).revoke(name)
         except ClinicMeshError as exc:
@@ -75,6 +79,8 @@ def register(relay_app: typer.Typer) -> None:
     ) -> None:
         """Link this relay to an upstream relay: each clinic it serves syncs there too (the
         running relay takes it up within seconds)."""
+        from meshd.relay.tiers import UPSTREAM_FILE
+
         try:
             found = cred.read_file(credential_file)
             if insecure_ca is not None:

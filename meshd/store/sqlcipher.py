@@ -77,6 +77,7 @@ class SqlCipherStore(Lifecycle):
                     "SELECT doc_id FROM documents WHERE chunk_count > ?", (self._compact_after,)
                 )
             }
+            conn.execute("PRAGMA shrink_memory")  # the scan's pages: the writer needs none of them
             for _ in range(self._reader_count):
                 readers.append(connect(self.path, self._key, create=False))
         except BaseException as exc:

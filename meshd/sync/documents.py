@@ -1,9 +1,11 @@
 """The node's `meshd.docs.Documents` seen through the sync port (`SyncedDocuments`).
 
 Documents announces (doc id, heads, origin) after each durable write; the engine wants the new
-change chunks too, so this adapter remembers the heads it last announced per document and asks
-the live document for what came since. Bulk reads go straight to the store (no cache churn).
-It adds no writes of its own: every write still goes through Documents.
+change chunks too, so this adapter asks the live document for what came since the heads it last
+announced, which it reads from (and records in) the engine's index: `heads_index` builds that
+`HeadsDigest` once and both keep it, so 50,000 documents' heads are held once. Bulk reads go
+straight to the store (no cache churn). It adds no writes of its own: every write still goes
+through Documents.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Protocol
 from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError, CorruptDocument, NotFound, ValidationError
 from meshd.store.base import Attestation
+from meshd.sync.digest import HeadsDigest
 from meshd.sync.ports import LOCAL_ORIGIN, ApplyResult, DocChange, Heads
 
 log = logging.getLogger(__name__)
@@ -46,16 +49,18 @@ class DocumentsPort:
 
     def __init__(self, documents: DocumentsLike) -> None:
         self._documents = documents
-        self._announced: dict[str, Heads] = {}
+        self._index = HeadsDigest()  # the heads last announced; the engine's index once built
         self._listeners: list[Callable[[DocChange], None]] = []
         self._unsubscribe: Callable[[], None] | None = None
 
-    async def heads_index(self) -> dict[str, Heads]:
-        """Stored heads of every document (the store's index, no document is loaded)."""
+    async def heads_index(self) -> HeadsDigest:
+        """Stored heads of every document (the store's index, no document is loaded), as the
+        index the engine keeps; this port reads and records announced heads in it from now on."""
         stored: dict[str, Heads] = await self._documents.store.heads("")
-        index = {doc_id: tuple(sorted(heads)) for doc_id, heads in stored.items()}
-        self._announced.update(index)
-        return index
+        # The index keeps copies of the ids: the store's answer (50,000 ids, tuples and bytes)
+        # is then freed whole, where keeping its ids pinned ~4 MB of its memory for good.
+        self._index = HeadsDigest({_copy(doc_id): heads for doc_id, heads in stored.items()})
+        return self._index
 
     async def load(self, doc_id: str) -> Doc | None:
         """The live document, or None when this device does not hold it."""
@@ -112,20 +117,27 @@ class DocumentsPort:
         return unsubscribe
 
     async def _heard(self, doc_id: str, heads: Heads, origin: str) -> None:
-        base = self._announced.get(doc_id, ())
+        base = self._index.get(doc_id) or ()
         if tuple(sorted(heads)) == base:
             return
-        # A whole document from a peer is only announced to the others (see Outbox.push), so
-        # its history is not worth serialising here.
-        announce_only = origin != LOCAL_ORIGIN and not base
-        try:
-            now, data = await self._documents.read(doc_id, lambda d: (
-                tuple(d.heads()), b"" if announce_only else d.changes_since(list(base))
-            ))
-        except ClinicMeshError as exc:
-            log.warning("cannot announce %s to peers: %s", doc_id, exc)
-            return
-        self._announced[doc_id] = now
+        # A whole document from a peer is only announced to the others (see Outbox.push), with
+        # the heads written: it is not even read (so a bulk sync's batch need not stay in the
+        # bounded cache of live documents until announced).
+        if origin != LOCAL_ORIGIN and not base:
+            now, data = tuple(heads), b""
+        else:
+            try:
+                now, data = await self._documents.read(doc_id, lambda d: (
+                    tuple(d.heads()), d.changes_since(list(base))))
+            except ClinicMeshError as exc:
+                log.warning("cannot announce %s to peers: %s", doc_id, exc)
+                return
+        self._index.update(doc_id, now)
         change = DocChange(doc_id, base, now, data, origin)
         for listener in list(self._listeners):
             listener(change)
+
+
+def _copy(text: str) -> str:
+    """A new str equal to `text` (str() and slicing return the same object)."""
+    return text.encode().decode()

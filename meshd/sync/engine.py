@@ -94,7 +94,7 @@ class SyncEngine(Lifecycle):
 
     async def start(self) -> None:
         """Index the local documents, listen, and dial every static peer."""
-        self._index = HeadsDigest(await self._documents.heads_index())
+        self._index = await self._documents.heads_index()
         self._unsubscribe = self._documents.subscribe(self._on_change)
         await self._transport.start(self._accept)
         for address in self._static_peers:

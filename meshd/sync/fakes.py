@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from crdt_model.adapter import Doc, Tx
 from crdt_model.errors import CorruptDocument, SyncError
 from meshd.store.base import Attestation
+from meshd.sync.digest import HeadsDigest
 from meshd.sync.ports import (
     LOCAL_ORIGIN,
     ApplyResult,
@@ -184,9 +185,9 @@ class MemoryDocuments:
         for listener in list(self._listeners):
             listener(change)
 
-    async def heads_index(self) -> dict[str, Heads]:
+    async def heads_index(self) -> HeadsDigest:
         """The heads of every document."""
-        return {d: tuple(doc.heads()) for d, doc in self.docs.items()}
+        return HeadsDigest({d: tuple(doc.heads()) for d, doc in self.docs.items()})
 
     async def load(self, doc_id: str) -> Doc | None:
         """The document, or None."""

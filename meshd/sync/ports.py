@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from crdt_model.adapter import Doc
 from crdt_model.errors import ClinicMeshError, CorruptDocument
 from meshd.store.base import Attestation
+from meshd.sync.digest import HeadsDigest
 from meshd.wire import BlobChunk, BlobRequest
 
 Heads = tuple[bytes, ...]
@@ -54,8 +55,9 @@ ApplyResult = bool | CorruptDocument
 class SyncedDocuments(Protocol):
     """The device's documents, as the sync engine sees them."""
 
-    async def heads_index(self) -> dict[str, Heads]:
-        """The current (sorted) heads of every document held here."""
+    async def heads_index(self) -> HeadsDigest:
+        """The current heads of every document held here, as the index the engine keeps up to
+        date with every DocChange (one structure: an implementation may read it too)."""
         ...
 
     async def load(self, doc_id: str) -> Doc | None:

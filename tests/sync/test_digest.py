@@ -58,3 +58,35 @@ def test_a_bulk_transfer_goes_directory_first_then_most_recent_first() -> None:
 
     order = asyncio.run(sent())
     assert order == ["directory:m", ids[3], *(d for d in reversed(ids) if d != ids[3])]
+
+
+def test_heads_come_back_sorted_and_unchanged_heads_change_nothing() -> None:
+    index = HeadsDigest({"chart:0": (H1,), "chart:1": (H2, H1)})
+    assert index.get("chart:1") == (H1, H2) and index.get("chart:9") is None
+    assert len(index) == 2 and "chart:1" in index and "chart:9" not in index
+    before, rank = index.encoded(), index.rank("chart:0")
+    index.update("chart:0", (H1,))  # heard again: neither its digest nor its recency moves
+    assert index.encoded() == before and index.rank("chart:0") == rank
+    index.update("chart:0", (H2,))
+    assert index.get("chart:0") == (H2,) and index.rank("chart:0") < index.rank("chart:1")
+    index.update("chart:0", (H1,))  # back to what it was: the digest too
+    assert index.encoded() == before
+
+
+def test_in_buckets_lists_each_document_of_the_asked_buckets_once() -> None:
+    heads = {f"chart:{i}": (H1,) if i % 2 else (H1, H2) for i in range(300)}
+    index = HeadsDigest(heads)
+    asked = {bucket_of("chart:1"), bucket_of("chart:2"), bucket_of("chart:3")}
+    found = index.in_buckets(asked)
+    assert sorted(found) == sorted((d, h) for d, h in heads.items() if bucket_of(d) in asked)
+    assert [bucket_of(d) for d, _ in found] == sorted(bucket_of(d) for d, _ in found)
+    assert index.in_buckets(range(DIGEST_BUCKETS)) and len(index.in_buckets([])) == 0
+
+
+def test_a_head_that_is_not_a_32_byte_hash_is_refused() -> None:
+    import pytest
+
+    index = HeadsDigest()
+    with pytest.raises(ValueError):
+        index.update("chart:1", (b"short",))
+    assert len(index) == 0

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from sync_helpers import QUICK, Mesh, eventually
+from sync_helpers import QUICK, Mesh, eventually, wait_until
 
 from crdt_model import chart
 from crdt_model.adapter import Doc
@@ -17,6 +17,7 @@ from meshd.docs import Documents
 from meshd.store.memory import MemoryStore
 from meshd.sync import SyncEngine
 from meshd.sync.documents import DocumentsPort
+from meshd.sync.ports import DocChange
 
 
 class Clinic:
@@ -113,3 +114,29 @@ async def test_garbage_from_a_peer_reaches_documents_as_corrupt_and_changes_noth
     )
     assert [type(r).__name__ for r in results[:2]] == ["CorruptDocument", "CorruptDocument"]
     assert await port.load("chart:" + str(uuid.uuid4())) is None
+
+
+@pytest.mark.asyncio
+async def test_the_port_and_the_engine_keep_the_heads_in_one_index(
+    clinics: tuple[Mesh, list[Clinic]],
+) -> None:
+    mesh, made = clinics
+    a = Clinic(mesh, "a")
+    made.append(a)
+    await a.store.start()
+    stored = _register(a)
+    stored_id = str(stored.get(("id",)))
+    await a.documents.create(stored_id, stored)
+    port = DocumentsPort(a.documents)
+    index = await port.heads_index()
+    held = index.get(stored_id)
+    assert held is not None and held == tuple(sorted(await a.heads(stored_id) or ()))
+    heard: list[DocChange] = []
+    port.subscribe(heard.append)
+    nurse = Author("bb" * 8, "02" * 8, AT_MS + 1)
+    await a.documents.update(stored_id, lambda d: chart.add_note(d, {"text": "n"}, nurse, "n1"))
+    await wait_until(lambda: len(heard) == 1)
+    # The change leads from the heads the index held; the index now holds the new heads.
+    assert heard[0].base == held
+    assert index.get(stored_id) == tuple(sorted(heard[0].heads)) != heard[0].base
+
