@@ -115,16 +115,18 @@ class DocumentsPort:
         base = self._announced.get(doc_id, ())
         if tuple(sorted(heads)) == base:
             return
-        # A whole document from a peer is only announced to the others (see Outbox.push), so
-        # its history is not worth serialising here.
-        announce_only = origin != LOCAL_ORIGIN and not base
-        try:
-            now, data = await self._documents.read(doc_id, lambda d: (
-                tuple(d.heads()), b"" if announce_only else d.changes_since(list(base))
-            ))
-        except ClinicMeshError as exc:
-            log.warning("cannot announce %s to peers: %s", doc_id, exc)
-            return
+        # A whole document from a peer is only announced to the others (see Outbox.push), by
+        # the heads just written: neither loaded (a bulk sync stores charts unloaded,
+        # meshd.ingest) nor its history serialised.
+        if origin != LOCAL_ORIGIN and not base:
+            now, data = tuple(sorted(heads)), b""
+        else:
+            try:
+                now, data = await self._documents.read(doc_id, lambda d: (
+                    tuple(d.heads()), d.changes_since(list(base))))
+            except ClinicMeshError as exc:
+                log.warning("cannot announce %s to peers: %s", doc_id, exc)
+                return
         self._announced[doc_id] = now
         change = DocChange(doc_id, base, now, data, origin)
         for listener in list(self._listeners):
