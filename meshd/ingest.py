@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from crdt_model.arrival import RefusedChange, check_arrival
 from crdt_model.disclosures import new_disclosures
 from crdt_model.errors import CorruptDocument
 from crdt_model.ids import CHART, parse_doc_id
-from meshd.attest import NotYetProven
+from meshd.attest import NotYetProven, Offered, Verified, offered_keys, verify_offered
 from meshd.lifecycle import Lifecycle
 from meshd.remote_changes import (
     MAX_AUDIT_AUTHORS,
@@ -53,6 +54,7 @@ DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
 Projector = Callable[[str, Doc], "Projections | None"]
 Item = tuple[int, str, bytes]  # (index in the peer's batch, doc id, bytes)
 WriteFor = Callable[[str, Doc, Trial], DocWrite]
+NewChart = tuple[str, bytes, tuple[Offered, ...]]  # (doc id, bytes, offered signatures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class Checked:
     summary: str
     disclosures: tuple[Mapping[str, Any], ...]
     projections: Projections | None
+    verified: tuple[Verified, ...] = ()  # offered signatures verified by the worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +82,11 @@ class Refused:
         return RefusedChange(self.reason) if self.rule else CorruptDocument(self.reason)
 
 
-def check_new_chart(doc_id: str, data: bytes, actor: bytes, project: Projector) -> Checked:
-    """Load a chart this device lacks from a peer's bytes, check it and project it; RefusedChange
-    or CorruptDocument if it may not be stored. Pure: runs in the worker or in-process."""
+def check_new_chart(doc_id: str, data: bytes, actor: bytes, project: Projector,
+                    offered: Sequence[Offered] = ()) -> Checked:
+    """Load a chart this device lacks from a peer's bytes, check it and project it, and verify
+    the `offered` signatures; RefusedChange or CorruptDocument if it may not be stored. Pure:
+    runs in a worker or in-process. Whether the signatures prove it is decided by the caller."""
     limit = MAX_DOC_BYTES[CHART]
     if len(data) > limit:
         raise RefusedChange(f"{doc_id} is over the {limit // 1024} KiB limit for a chart")
@@ -95,18 +100,18 @@ def check_new_chart(doc_id: str, data: bytes, actor: bytes, project: Projector) 
         raise RefusedChange(f"{doc_id} would grow over the {limit // 1024} KiB limit")
     authors = sorted({"/".join(attribution(c.actor)) for c in new})[:MAX_AUDIT_AUTHORS]
     return Checked(tuple(doc.heads()), tuple(new), ",".join(authors), summary, disclosures,
-                   projections)
+                   projections, verify_offered(doc_id, offered))
 
 
 def check_new_charts(
-    items: Sequence[tuple[str, bytes]], actor: bytes, project: Projector
+    items: Sequence[NewChart], actor: bytes, project: Projector
 ) -> list[Checked | Refused]:
-    """`check_new_chart` of each (doc id, bytes); a refusal as a `Refused` (exceptions of this
-    project do not all survive pickling)."""
+    """`check_new_chart` of each (doc id, bytes, offered signatures); a refusal as a `Refused`
+    (exceptions of this project do not all survive pickling)."""
     outcome: list[Checked | Refused] = []
-    for doc_id, data in items:
+    for doc_id, data, offered in items:
         try:
-            outcome.append(check_new_chart(doc_id, data, actor, project))
+            outcome.append(check_new_chart(doc_id, data, actor, project, offered))
         except RefusedChange as exc:
             outcome.append(Refused(exc.message, True))
         except CorruptDocument as exc:
@@ -159,15 +164,20 @@ async def check_new(
 ) -> tuple[list[DocWrite], list[AuditEvent]]:
     """New charts checked (in the workers when the batch is big enough, else here, a slice at
     a time), proven here (meshd.attest), and written as received; their writes and audit."""
-    pairs = [(doc_id, data) for _, doc_id, data in fresh]
-    pooled = await pool.check(pairs, check.actor) if len(pairs) >= MIN_POOL_DOCS else None
+    keys_for = check.attestor.keys_for if check.attestor is not None else None
+    pooled = None
+    if len(fresh) >= MIN_POOL_DOCS:  # the workers verify signatures too, with keys from here
+        pooled = await pool.check([(doc_id, data, offered_keys(keys_for, check.offered.get(
+            doc_id, ())) if keys_for is not None else ()) for _, doc_id, data in fresh],
+            check.actor)
     outcome = pooled or []
     if pooled is None:
-        for start in range(0, len(pairs), MERGE_SLICE_DOCS):
+        for start in range(0, len(fresh), MERGE_SLICE_DOCS):
             if start:
                 await asyncio.sleep(0)
-            outcome += check_new_charts(pairs[start:start + MERGE_SLICE_DOCS], check.actor,
-                                        pool.project)
+            outcome += check_new_charts([(doc_id, data, ()) for _, doc_id, data in
+                                         fresh[start:start + MERGE_SLICE_DOCS]],
+                                        check.actor, pool.project)
     writes: list[DocWrite] = []
     audit: list[AuditEvent] = []
     for (index, doc_id, data), checked in zip(fresh, outcome, strict=True):
@@ -175,7 +185,8 @@ async def check_new(
             results[index] = checked.error()
             continue
         try:
-            proven = check.prove(doc_id, checked.new)
+            with check.attestor.verified(checked.verified) if check.attestor else nullcontext():
+                proven = check.prove(doc_id, checked.new)
         except CorruptDocument as exc:
             results[index] = exc
             continue
@@ -221,7 +232,7 @@ class IngestPool(Lifecycle):
         return self._pool is not None and self._ready
 
     async def check(
-        self, items: Sequence[tuple[str, bytes]], actor: bytes
+        self, items: Sequence[NewChart], actor: bytes
     ) -> list[Checked | Refused] | None:
         """`check_new_charts(items)` in a worker; None while no worker is ready (it starts),
         or when this pool has none (`workers=0`: every batch is checked in-process)."""

@@ -8,6 +8,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,7 +19,7 @@ from crdt_model.arrival import RefusedChange
 from crdt_model.context import Author
 from crdt_model.errors import CorruptDocument
 from crdt_model.ids import chart_id
-from meshd.attest import Attestor, keys_by_device
+from meshd.attest import Attestor, keys_by_device, offered_keys, verify_offered
 from meshd.clinic import genesis_for, project
 from meshd.docs import Documents
 from meshd.ingest import MIN_POOL_DOCS, IngestPool
@@ -39,6 +40,7 @@ class Mesh:
 
     def __init__(self) -> None:
         keys = {d: Ed25519PrivateKey.generate() for d in (DOCTOR, TABLET, HERE)}
+        self.tablet_public = public_bytes(keys[TABLET])
         signers = keys_by_device({d: {"public_key": public_bytes(k).hex()}
                                   for d, k in keys.items()})
         self.doctor = Attestor(keys[DOCTOR], genesis_for(DOCTOR))
@@ -92,7 +94,7 @@ async def _apply(documents: Documents, batch: Batch) -> dict[str, ApplyResult]:
 
 async def _warm(pool: IngestPool, sample: tuple[str, bytes]) -> None:
     """Start the workers and wait (bounded) until they take batches."""
-    assert await pool.check([sample], b"\0" * 16) is None  # starting: the caller checks here
+    assert await pool.check([(*sample, ())], b"\0" * 16) is None  # starting: checked here
     deadline = time.monotonic() + WARM_TIMEOUT_S
     while not pool.active:
         assert time.monotonic() < deadline, "the ingest worker did not start"
@@ -148,7 +150,7 @@ async def test_a_batch_of_new_charts_is_stored_as_received_and_bad_ones_are_refu
 async def test_the_worker_refuses_what_this_process_refuses_for_the_same_reasons() -> None:
     mesh = Mesh()
     batch, _ = _batch(mesh)
-    outcomes = []
+    outcomes: list[Any] = []
     for workers in (0, 1):
         pool = IngestPool(project, workers=workers)
         async with MemoryStore() as store, pool:
@@ -194,3 +196,26 @@ async def test_a_whole_new_chart_is_announced_by_its_heads_without_loading_it() 
             (doc_id, (), b"") for doc_id, _ in items[:VALID]]
         assert all(c.heads == tuple(Doc.load(data).heads())
                    for c, (_, data) in zip(heard, items, strict=False))
+
+
+def test_a_signature_verified_in_a_worker_counts_only_for_its_change_device_and_key() -> None:
+    mesh = Mesh()
+    doc_id, doc = _chart(1, Author(DOCTOR, "dr-ali", 1_000))
+    new = doc.history()
+    signed = mesh.doctor.sign(doc_id, doc, ())
+    assert mesh.here.keys_for is not None
+    done = verify_offered(doc_id, offered_keys(mesh.here.keys_for, signed))
+    assert len(done) == len(signed)
+    with mesh.here.verified(done):
+        assert mesh.here.check(doc_id, new, signed) == signed
+    # The tablet signs the doctor's changes: a worker claiming it verified that with the
+    # tablet's key (not one the roster gives the doctor's device) is not believed.
+    forged = mesh.tablet.sign(doc_id, doc, ())
+    assert verify_offered(doc_id, offered_keys(mesh.here.keys_for, forged)) == ()
+    claimed = tuple((doc_id, a.hash, a.sig, a.actor[:8], mesh.tablet_public) for a in forged)
+    with mesh.here.verified(claimed), pytest.raises(RefusedChange, match="claims device"):
+        mesh.here.check(doc_id, new, forged)
+    # A verified signature of one document proves nothing of another.
+    other_id, _ = _chart(2, Author(DOCTOR, "dr-ali", 1_000))
+    with mesh.here.verified(done), pytest.raises(RefusedChange):
+        mesh.here.check(other_id, new, signed)
