@@ -16,6 +16,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -47,6 +49,7 @@ from meshd.sync.ports import ApplyResult
 log = logging.getLogger(__name__)
 
 IDLE_S = 60.0  # the worker ends after this long without a batch
+PARENT_POLL_S = 1.0  # how often a worker checks that the node's process is still there
 # Fewer new charts than this are checked in-process: a pushed chart must not wait on a worker.
 MIN_POOL_DOCS = 8
 # Two workers on a machine of two cores or more: this process only decodes, proves and stores.
@@ -263,7 +266,8 @@ class IngestPool(Lifecycle):
 
     def _start_pool(self, loop: asyncio.AbstractEventLoop) -> None:
         # spawn: a fork of a process with running threads (the store's) may deadlock.
-        pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_follow_parent, initargs=(os.getpid(),))
         self._pool, self._ready = pool, False
         warm = [loop.run_in_executor(pool, _warm) for _ in range(self._workers)]
         warming = self._warming = asyncio.ensure_future(asyncio.gather(*warm))
@@ -295,3 +299,15 @@ class IngestPool(Lifecycle):
 
 def _warm() -> None:
     """Run in each new worker: by now it has imported what checking needs."""
+
+
+def _follow_parent(parent: int) -> None:
+    """In each worker: end it when the node's process is gone (a SIGKILL, a power cut of the
+    parent alone), else it would wait on its queue forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="follow-parent", daemon=True).start()

@@ -1,6 +1,7 @@
 """A bulk initial sync between real `meshd` processes (batches checked in worker processes,
-read ahead while earlier ones commit): what the receiver reported stored survives its SIGKILL,
-and once the sync completes both stores hold identical heads and projections."""
+read ahead while earlier ones commit): what the receiver reported stored survives its SIGKILL
+(its workers end with it), and once the sync completes both stores hold identical heads and
+projections."""
 
 from __future__ import annotations
 
@@ -35,6 +36,23 @@ def _count(node: MeshdProcess) -> int:
     return int(node.sync_status()["documents"]["count"])
 
 
+def _children(pid: int) -> set[int]:
+    """Processes whose parent is `pid` (the node's ingest workers)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
+
+
 def _contents(data: identity.DataDir) -> dict[str, Any]:
     """Heads of every document, the search rows of some patients, and integrity problems."""
 
@@ -61,7 +79,11 @@ def test_a_receiver_killed_mid_bulk_sync_keeps_what_it_reported_and_ends_identic
     reported = eventually(lambda: (n := _count(empty)) > CHARTS // 4 and n, 60,
                           "a quarter of the charts stored")
     assert reported < expected, "the sync ended before the kill: nothing was tested"
+    assert empty.process is not None
+    workers = _children(empty.process.pid)
+    assert workers, "no ingest worker was running"
     empty.kill()
+    eventually(lambda: not _alive(workers), 10, "the ingest workers end with their node")
     empty.start([])  # alone: only what survived the kill
     assert _count(empty) >= reported
     empty.stop()
