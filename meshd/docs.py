@@ -23,7 +23,8 @@ from crdt_model.errors import CorruptDocument, NotFound, SyncError, ValidationEr
 from crdt_model.ids import CHART, parse_doc_id
 from meshd.attest import Attest, Attestor, attest_stored
 from meshd.doc_cache import DEFAULT_CACHE_DOCS, Cached, DocCache, poisoned
-from meshd.ingest import IngestPool, batch_writes
+from meshd.ingest import batch_writes
+from meshd.ingest_pool import IngestPool
 from meshd.remote_changes import Check, Trial, finished, valid_items
 from meshd.reprojection import REPROJECT_BATCH, reload, reproject, reproject_due
 from meshd.store.base import Attestation, AuditEvent, DocumentStore, DocWrite, Projections

@@ -1,30 +1,23 @@
-"""A peer's new charts checked and projected in a worker process, while this one stores.
+"""A peer's batch as Documents stores it, and the charts in it this device has never seen.
 
-A bulk sync brings thousands of charts this device has never seen. Checking one (load it, walk
-its history, the arrival rules of crdt_model.arrival, its projections) is pure CPU work on
-bytes, so `IngestPool` runs it in one worker process (the second core) and hands back only
-what the store needs: heads, the new changes (for meshd.attest, which proves them here, with
-the roster this process holds), the audit summary and the projection rows. The bytes are then
-stored exactly as received. Nothing is stored by the worker; a refusal comes back as a reason.
-The pool starts on first use and ends after IDLE_S without work, so an idle node keeps no
-second process. Must not decide anything the in-process path (meshd.remote_changes) does not.
+A bulk sync brings thousands of charts this device lacks. Each is checked on its own
+(`check_new_chart`: loaded once, history walked once, read whole once for the arrival rules of
+crdt_model.arrival and every projection) and stored exactly as received: no Doc is kept, none
+is saved again. For a big batch that pure CPU work runs in worker processes
+(meshd.ingest_pool), which also verify the offered signatures with keys this process gives;
+whether they prove the changes is still decided here (meshd.attest) before anything is
+stored. Every other item is merged as before (meshd.remote_changes). Must not accept anything
+the in-process path refuses.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import multiprocessing
-import os
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crdt_model.adapter import ChangeInfo, Doc, attribution
 from crdt_model.arrival import RefusedChange, check_arrival
@@ -32,7 +25,6 @@ from crdt_model.disclosures import new_disclosures
 from crdt_model.errors import CorruptDocument
 from crdt_model.ids import CHART, parse_doc_id
 from meshd.attest import NotYetProven, Offered, Verified, offered_keys, verify_offered
-from meshd.lifecycle import Lifecycle
 from meshd.remote_changes import (
     MAX_AUDIT_AUTHORS,
     MAX_DOC_BYTES,
@@ -46,14 +38,11 @@ from meshd.remote_changes import (
 from meshd.store.base import AuditEvent, DocWrite, Projections
 from meshd.sync.ports import ApplyResult
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from meshd.ingest_pool import IngestPool
 
-IDLE_S = 60.0  # the worker ends after this long without a batch
-PARENT_POLL_S = 1.0  # how often a worker checks that the node's process is still there
 # Fewer new charts than this are checked in-process: a pushed chart must not wait on a worker.
 MIN_POOL_DOCS = 8
-# Two workers on a machine of two cores or more: this process only decodes, proves and stores.
-DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
 Projector = Callable[[str, Doc], "Projections | None"]
 Item = tuple[int, str, bytes]  # (index in the peer's batch, doc id, bytes)
 WriteFor = Callable[[str, Doc, Trial], DocWrite]
@@ -200,114 +189,3 @@ async def check_new(
                         checked.disclosures).audit_rows(doc_id, origin, now_s)
         writes.append(DocWrite(doc_id, data, checked.heads, checked.projections, True, proven))
     return writes, audit
-
-
-class IngestPool(Lifecycle):
-    """Worker processes that check new charts. The first batch starts them; until they are up
-    (a second or two: a fresh interpreter imports the project) `check` answers None and the
-    caller checks in-process, so a sync never waits on a starting worker."""
-
-    def __init__(self, project: Projector, *, idle_s: float = IDLE_S,
-                 workers: int = DEFAULT_WORKERS) -> None:
-        self.project = project
-        self._idle_s = idle_s
-        self._workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-        self._ready = False
-        self._warming: asyncio.Future[list[None]] | None = None
-        self._idle: asyncio.TimerHandle | None = None
-        self._ending: asyncio.Task[None] | None = None
-        self._running = 0
-        self._stopped = False
-
-    async def start(self) -> None:
-        """Nothing to open: the workers start with the first batch."""
-        self._stopped = False
-
-    async def stop(self) -> None:
-        """End the workers (waiting for their current batches); safe twice."""
-        self._stopped = True
-        await self._shutdown()
-
-    @property
-    def active(self) -> bool:
-        """Whether worker processes are up and taking batches."""
-        return self._pool is not None and self._ready
-
-    async def check(
-        self, items: Sequence[NewChart], actor: bytes
-    ) -> list[Checked | Refused] | None:
-        """`check_new_charts(items)` in a worker; None while no worker is ready (it starts),
-        or when this pool has none (`workers=0`: every batch is checked in-process)."""
-        if self._stopped or not self._workers or not items:
-            return None
-        loop = asyncio.get_running_loop()
-        if self._idle is not None:
-            self._idle.cancel()
-            self._idle = None
-        if self._pool is None:
-            self._start_pool(loop)
-        pool = self._pool
-        if pool is None or not self._ready:
-            self._idle_later(loop)
-            return None
-        self._running += 1
-        try:
-            return await loop.run_in_executor(pool, check_new_charts, list(items), actor,
-                                              self.project)
-        except BrokenProcessPool:
-            log.warning("an ingest worker ended; checking in this process")
-            if self._pool is pool:
-                self._pool, self._ready = None, False
-            return None
-        finally:
-            self._running -= 1
-            self._idle_later(loop)
-
-    def _start_pool(self, loop: asyncio.AbstractEventLoop) -> None:
-        # spawn: a fork of a process with running threads (the store's) may deadlock.
-        pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_follow_parent, initargs=(os.getpid(),))
-        self._pool, self._ready = pool, False
-        warm = [loop.run_in_executor(pool, _warm) for _ in range(self._workers)]
-        warming = self._warming = asyncio.ensure_future(asyncio.gather(*warm))
-        warming.add_done_callback(lambda done: self._warmed(pool, done))
-
-    def _warmed(self, pool: ProcessPoolExecutor, done: asyncio.Future[Any]) -> None:
-        if self._pool is pool and not done.cancelled() and done.exception() is None:
-            self._ready = True
-
-    def _idle_later(self, loop: asyncio.AbstractEventLoop) -> None:
-        if not self._running and self._pool is not None and not self._stopped:
-            if self._idle is not None:
-                self._idle.cancel()
-            self._idle = loop.call_later(self._idle_s, self._idle_out)
-
-    def _idle_out(self) -> None:
-        self._idle = None
-        if not self._running:
-            self._ending = asyncio.get_running_loop().create_task(self._shutdown())
-
-    async def _shutdown(self) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-            self._idle = None
-        pool, self._pool, self._ready = self._pool, None, False
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
-
-
-def _warm() -> None:
-    """Run in each new worker: by now it has imported what checking needs."""
-
-
-def _follow_parent(parent: int) -> None:
-    """In each worker: end it when the node's process is gone (a SIGKILL, a power cut of the
-    parent alone), else it would wait on its queue forever."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL_S)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="follow-parent", daemon=True).start()

@@ -33,7 +33,7 @@ from meshd.attest import Attestor
 from meshd.clinic import Clinic, genesis_for, now_ms, project
 from meshd.docs import Documents
 from meshd.identity import RUN_FILE, DataDir, load_data_dir, load_store_key
-from meshd.ingest import IngestPool
+from meshd.ingest_pool import IngestPool
 from meshd.lifecycle import Lifecycle
 from meshd.membership.keyring import Keyring
 from meshd.membership.service import Membership

@@ -22,7 +22,8 @@ from crdt_model.ids import chart_id
 from meshd.attest import Attestor, keys_by_device, offered_keys, verify_offered
 from meshd.clinic import genesis_for, project
 from meshd.docs import Documents
-from meshd.ingest import MIN_POOL_DOCS, IngestPool
+from meshd.ingest import MIN_POOL_DOCS
+from meshd.ingest_pool import IngestPool
 from meshd.store.base import Attestation
 from meshd.store.memory import MemoryStore
 from meshd.sync.crypto import public_bytes
