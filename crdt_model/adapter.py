@@ -276,19 +276,15 @@ class Doc:
 
 
 def _materialize(doc: Any, obj: Any) -> Any:
+    # The hot loop of a bulk sync (every received chart is read whole once): scalars inline.
     kind = doc.object_type(obj)
     if kind == ObjType.List:
-        return [_plain(doc, v) for v in doc.values(obj)]
+        return [_materialize(doc, ident) if isinstance(head, ObjType) else head[1]
+                for head, ident in doc.values(obj)]
     if kind == ObjType.Text:
         return doc.text(obj)
-    return {k: _plain(doc, v) for k, v in zip(doc.keys(obj), doc.values(obj), strict=True)}
-
-
-def _plain(doc: Any, value: Any) -> Any:
-    head, ident = value
-    if isinstance(head, ObjType):
-        return _materialize(doc, ident)
-    return head[1]
+    return {k: _materialize(doc, ident) if isinstance(head, ObjType) else head[1]
+            for k, (head, ident) in zip(doc.keys(obj), doc.values(obj), strict=True)}
 
 
 class PeerSyncState:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AsyncExitStack, contextmanager
 from typing import Any
 
 import msgpack
@@ -40,6 +40,10 @@ KeysFor = Callable[[bytes], Iterable[bytes]]
 Genesis = Callable[[str, bytes], "Doc | None"]
 Attest = Callable[[str, Doc, list[Attestation]], Sequence[Attestation]]
 """(doc id, stored doc, its stored attestations) -> attestations to add."""
+Offered = tuple[bytes, bytes, bytes, tuple[bytes, ...]]
+"""(change hash, signature, device prefix, the keys that may have signed it)."""
+Verified = tuple[str, bytes, bytes, bytes, bytes]
+"""(doc id, change hash, signature, device prefix, the key it verified with)."""
 
 
 def signed_message(doc_id: str, change_hash: bytes, context: bytes = CONTEXT) -> bytes:
@@ -132,6 +136,7 @@ class Attestor:
         self.keys_for = keys_for
         self.vouching = Vouching()
         self._genesis_hashes: dict[str, frozenset[bytes]] = {}
+        self._verified: Collection[Verified] = ()  # see `verified`
 
     def sign(self, doc_id: str, doc: Doc, since: Sequence[bytes]) -> tuple[Attestation, ...]:
         """Attestations of the changes written here after `since` (one per actor)."""
@@ -174,8 +179,22 @@ class Attestor:
             proven.append(found)
         return tuple(proven)
 
+    @contextmanager
+    def verified(self, done: Collection[Verified]) -> Iterator[None]:
+        """Within the block, a signature in `done` (checked by `verify_offered`, in a worker
+        process) counts as verified when the key that verified it is still one `keys_for`
+        gives its device; any other is verified here as always."""
+        self._verified = done
+        try:
+            yield
+        finally:
+            self._verified = ()
+
     def _signed_by_device(self, doc_id: str, attestation: Attestation, device: bytes) -> bool:
-        keys = self.keys_for(device) if self.keys_for is not None else ()
+        keys = list(self.keys_for(device)) if self.keys_for is not None else []
+        if self._verified and any((doc_id, attestation.hash, attestation.sig, device, key)
+                                  in self._verified for key in keys):
+            return True
         return _signed_by_any(keys, attestation.sig, signed_message(doc_id, attestation.hash))
 
     def _check_vouched(
@@ -202,6 +221,22 @@ class Attestor:
                 c.hash for c in (first.history() if first is not None else []))
         if any(c.hash not in self._genesis_hashes[doc_id] for c in changes):
             raise RefusedChange(f"a change of {doc_id} claims to be its shared first change")
+
+
+def offered_keys(keys_for: KeysFor, offered: Iterable[Attestation]) -> tuple[Offered, ...]:
+    """Each offered signature with the keys that may have made it, for `verify_offered`."""
+    return tuple((a.hash, a.sig, a.actor[:8], tuple(keys_for(a.actor[:8]))) for a in offered)
+
+
+def verify_offered(doc_id: str, offered: Iterable[Offered]) -> tuple[Verified, ...]:
+    """The offered signatures over changes of `doc_id` that one of their keys made, each with
+    that key (pure: runs in an ingest worker; `Attestor.verified` takes the result)."""
+    found = []
+    for change_hash, sig, device, keys in offered:
+        message = signed_message(doc_id, change_hash)
+        found += [(doc_id, change_hash, sig, device, key) for key in keys
+                  if _signed_by_any((key,), sig, message)][:1]
+    return tuple(found)
 
 
 def _signed_by_any(keys: Iterable[bytes], sig: bytes, message: bytes) -> bool:

@@ -23,7 +23,9 @@ from crdt_model.errors import CorruptDocument, NotFound, SyncError, ValidationEr
 from crdt_model.ids import CHART, parse_doc_id
 from meshd.attest import Attest, Attestor, attest_stored
 from meshd.doc_cache import DEFAULT_CACHE_DOCS, Cached, DocCache, poisoned
-from meshd.remote_changes import MERGE_SLICE_DOCS, Check, Trial, finished, merge_items, valid_items
+from meshd.ingest import batch_writes
+from meshd.ingest_pool import IngestPool
+from meshd.remote_changes import Check, Trial, finished, valid_items
 from meshd.reprojection import REPROJECT_BATCH, reload, reproject, reproject_due
 from meshd.store.base import Attestation, AuditEvent, DocumentStore, DocWrite, Projections
 from meshd.sync.ports import LOCAL_ORIGIN, ApplyResult, Heads
@@ -47,6 +49,7 @@ class Documents:
         self, store: DocumentStore, actor: bytes, *, genesis: Genesis | None = None,
         project: Projector | None = None, cache_docs: int = DEFAULT_CACHE_DOCS,
         clock: Callable[[], float] = time.time, attestor: Attestor | None = None,
+        ingest: IngestPool | None = None,
     ) -> None:
         self.store = store
         self._actor = actor
@@ -55,6 +58,7 @@ class Documents:
         self._project = project or (lambda _doc_id, _doc: None)
         self._clock = clock
         self._attestor = attestor  # signs changes made here, proves a peer's (meshd.attest)
+        self._ingest = ingest or IngestPool(self._project, workers=0)  # new charts checked
         self._cache = DocCache(cache_docs)
         self._listeners: list[Listener] = []
 
@@ -207,19 +211,13 @@ class Documents:
             await self._cache.lock_all(stack, ids)
             found = await self.store.read_many([d for d in ids if self._cache.live(d) is None])
             trials = {doc_id: await self._trial(doc_id, found) for doc_id in ids}
-            tried = [(i, *items[i]) for i in valid]
             check = Check(self._actor, self._attestor, offered or {})
-            audit = await merge_items(tried, trials, check, results, origin, self._clock())
-            gained = [(doc_id, t.doc, t) for doc_id, t in trials.items()
-                      if t.doc is not None and (t.doc.heads() != t.base or not t.stored)]
-            writes = []
-            for n, (d, doc, t) in enumerate(gained):
-                if n and not n % MERGE_SLICE_DOCS:
-                    await asyncio.sleep(0)
-                writes.append(self._write_for(d, doc, t.base, t.stored, t.received,
-                                              t.attestations))
+            writes, audit, gained = await batch_writes(
+                [(i, *items[i]) for i in valid], trials, check, results, origin, self._clock(),
+                self._ingest, lambda d, doc, t: self._write_for(d, doc, t.base, t.stored,
+                                                                t.received, t.attestations))
             cancelled = await finished(self.store.write(writes, audit)) if writes else False
-            for doc_id, doc, _ in gained:
+            for doc_id, doc in gained:
                 self._cache.remember(doc_id, Cached(doc, stored=True))
         # A batch handed to the store is also cached and announced when the session that
         # brought it ends meanwhile: else the heads index would miss documents the store holds.

@@ -34,6 +34,7 @@ from meshd.attest import Attestor
 from meshd.clinic import Clinic, genesis_for, now_ms, project
 from meshd.docs import Documents
 from meshd.identity import RUN_FILE, DataDir, load_data_dir, load_store_key
+from meshd.ingest_pool import IngestPool
 from meshd.lifecycle import Lifecycle
 from meshd.membership.keyring import Keyring
 from meshd.membership.service import Membership
@@ -115,9 +116,11 @@ class Node(Lifecycle):
         device_id = data.identity.device_id
         genesis = genesis_for(device_id)
         attestor = Attestor(data.device_key, genesis)  # proves changes once the roster is read
+        # A bulk sync's new charts are checked in a worker process while this one stores.
+        ingest = await parts.enter_async_context(IngestPool(project))
         documents = self.documents = Documents(
             store, actor_for(device_id, SYSTEM_USER), genesis=genesis, project=project,
-            attestor=attestor,
+            attestor=attestor, ingest=ingest,
         )
         # The clinic fetches a missing attachment through the sync built below (once running).
         clinic = self.clinic = Clinic(documents, store, data.identity,

@@ -120,11 +120,11 @@ class DocumentsPort:
         base = self._index.get(doc_id) or ()
         if tuple(sorted(heads)) == base:
             return
-        # A whole document from a peer is only announced to the others (see Outbox.push), with
-        # the heads written: it is not even read (so a bulk sync's batch need not stay in the
-        # bounded cache of live documents until announced).
+        # A whole document from a peer is only announced to the others (see Outbox.push), by
+        # the heads just written: neither loaded (a bulk sync stores charts unloaded,
+        # meshd.ingest) nor its history serialised.
         if origin != LOCAL_ORIGIN and not base:
-            now, data = tuple(heads), b""
+            now, data = tuple(sorted(heads)), b""
         else:
             try:
                 now, data = await self._documents.read(doc_id, lambda d: (

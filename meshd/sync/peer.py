@@ -12,11 +12,12 @@ import contextlib
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from crdt_model.errors import ClinicMeshError, CorruptDocument, SyncError
 from meshd import wire, wire_pack
 from meshd.store.base import Attestation
+from meshd.sync.arrivals import BadData as BadData
+from meshd.sync.arrivals import Intake
 from meshd.sync.digest import HeadsDigest
 from meshd.sync.doc_sync import DocSync
 from meshd.sync.gossip import GossipLink
@@ -25,7 +26,6 @@ from meshd.sync.outbox import Outbox
 from meshd.sync.ports import (
     LOCAL_ORIGIN,
     DocChange,
-    QuarantineRecord,
     SyncedBlobs,
     SyncedDocuments,
 )
@@ -38,20 +38,6 @@ OFFERED_KEPT = 8192  # documents whose offered signatures are kept for the data 
 
 class PeerMisbehaving(SyncError):
     """A peer kept sending malformed or corrupt data; it is disconnected and backed off."""
-
-
-@dataclass(frozen=True, slots=True)
-class BadData:
-    """A peer sent data that failed to load or decode (reported to the engine for quarantine)."""
-
-    doc_id: str
-    reason: str
-    data: bytes
-
-    def record(self, channel: SecureChannel, at_ms: int) -> QuarantineRecord:
-        """What is kept aside of it, with who sent it and when."""
-        return QuarantineRecord(self.doc_id, channel.peer_id, channel.peer_name, self.reason,
-                                self.data, at_ms)
 
 
 class PeerSession:
@@ -82,6 +68,7 @@ class PeerSession:
         self.sync_received: Counter[str] = Counter()
         self._offered: OrderedDict[str, list[Attestation]] = OrderedDict()  # newest last
         self.doc_sync = DocSync(channel.peer_name)
+        self._intake = Intake()  # snapshot batches read ahead while earlier ones are stored
         self.outbox = Outbox(documents, index, self.doc_sync, self._peer_heads, lazy_delay_s)
         self.gossip = GossipLink(self.outbox, index, self._peer_heads, pruning=pruning,
                                  lazy_delay_s=lazy_delay_s, request=self._request,
@@ -127,6 +114,7 @@ class PeerSession:
             asyncio.create_task(self._read_loop()),
             asyncio.create_task(self._write_loop()),
             asyncio.create_task(self._closing.wait()),
+            *self._intake.tasks(),
         ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -182,7 +170,9 @@ class PeerSession:
         elif isinstance(message, wire.Snapshots):
             self.outbox.received_bulk(len(message.docs))
             self._wanted.difference_update(d.doc_id for d in message.docs)
-            await self._apply([(d.doc_id, d.data) for d in message.docs])
+            items = [(d.doc_id, d.data) for d in message.docs]
+            offered = {d: self._offered[d] for d, _ in items if d in self._offered}
+            await self._intake.put(lambda: self._apply(items, offered))
         elif isinstance(message, wire.Changes):
             await self._on_changes(message)
         elif isinstance(message, wire.SyncMessages):
@@ -278,10 +268,12 @@ class PeerSession:
             elif received.reply:
                 self.outbox.sync([item.doc_id])
 
-    async def _apply(self, items: list[tuple[str, bytes]]) -> list[bool]:
+    async def _apply(self, items: list[tuple[str, bytes]],
+                     offered: dict[str, list[Attestation]] | None = None) -> list[bool]:
         if not items:
             return []
-        offered = {d: self._offered[d] for d, _ in items if d in self._offered}
+        if offered is None:  # the signatures offered so far (a batch read ahead took its own)
+            offered = {d: self._offered[d] for d, _ in items if d in self._offered}
         results = await self._documents.apply_remote(items, self.peer_id, offered)
         outcome: list[bool] = []
         for (doc_id, data), result in zip(items, results, strict=True):

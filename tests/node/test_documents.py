@@ -204,7 +204,7 @@ async def test_derived_docs_start_from_the_same_genesis_on_every_device() -> Non
 
 @pytest.mark.asyncio
 async def test_a_large_remote_batch_lets_the_event_loop_run_and_is_stored_in_one_write() -> None:
-    from meshd.docs import MERGE_SLICE_DOCS
+    from meshd.remote_changes import MERGE_SLICE_DOCS
 
     writes: list[int] = []
 
