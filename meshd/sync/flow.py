@@ -104,7 +104,6 @@ class ReceiveCredit:
         return owed
 
 
-
 def in_flight_bytes(frame_bytes: int) -> int:
     """The most a link can lose at a cut: this side's window and a piece (frames the peer
     read and its session had not taken), the frame its session was storing, and one it was
