@@ -248,10 +248,20 @@ class Doc:
         return copy
 
     @contextmanager
-    def shared_reads(self) -> Iterator[None]:
+    def shared_reads(self, keep: bool = True) -> Iterator[None]:
         """Within this block to_dict() returns one shared value, for readers that change nothing
-        (projections read a chart six times). The document must not change meanwhile."""
-        self._shared = self.to_dict()
+        (projections read a chart six times). The document must not change meanwhile. With
+        `keep` False no copy is kept for later to_dict() calls (a document about to be dropped).
+        A block inside another reads the outer block's value."""
+        if self._shared is not None:
+            yield
+            return
+        if keep or self._plain is not None:
+            self._shared = self.to_dict()
+        else:
+            value = self.get(())
+            assert isinstance(value, dict)
+            self._shared = value
         try:
             yield
         finally:
@@ -278,9 +288,9 @@ class Doc:
 def _materialize(doc: Any, obj: Any) -> Any:
     # The hot loop of a bulk sync (every received chart is read whole once): scalars inline.
     kind = doc.object_type(obj)
-    if kind == ObjType.List:
+    if kind == ObjType.List:  # length first: reading an empty list's values costs 5 times as much
         return [_materialize(doc, ident) if isinstance(head, ObjType) else head[1]
-                for head, ident in doc.values(obj)]
+                for head, ident in doc.values(obj)] if doc.length(obj) else []
     if kind == ObjType.Text:
         return doc.text(obj)
     return {k: _materialize(doc, ident) if isinstance(head, ObjType) else head[1]

@@ -25,6 +25,7 @@ MAX_DOC_ID_CHARS = 200
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _ENTRY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def check_slug(value: object, field: str) -> str:
@@ -49,6 +50,8 @@ def check_uuid(value: object, field: str = "patient_id") -> str:
     """The canonical lower-case form of a UUID string."""
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be a UUID string", field=field)
+    if _CANONICAL_UUID.fullmatch(value):  # every stored id: no need to parse it
+        return value
     try:
         parsed = uuid.UUID(value)
     except ValueError:

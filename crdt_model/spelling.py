@@ -14,6 +14,8 @@ LONG_WORD_CHARS = 7
 
 def fold(text: str) -> str:
     """`text` without case and accents."""
+    if text.isascii():  # most names: nothing to decompose, and casefold is lower
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 

@@ -84,7 +84,7 @@ def check_new_chart(doc_id: str, data: bytes, actor: bytes, project: Projector,
         raise RefusedChange(f"{doc_id} is over the {limit // 1024} KiB limit for a chart")
     doc = Doc.load(data, actor=actor)
     new = doc.history()
-    with doc.shared_reads():  # one materialization for the rules and every projection
+    with doc.shared_reads(keep=False):  # one reading for the rules and every projection
         summary = check_arrival(doc_id, None, doc, {c.actor for c in new})
         disclosures = tuple(new_disclosures(None, doc))
         projections = project(doc_id, doc)

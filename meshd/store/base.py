@@ -26,6 +26,10 @@ class WorklistRow:
     sort_key: int | str
     row: Mapping[str, Any]
 
+    def __reduce__(self) -> tuple[type[WorklistRow], tuple[Any, ...]]:
+        # By value, as crdt_model.actors.ChangeInfo: bulk ingest's workers hand back many.
+        return WorklistRow, (self.kind, self.key, self.sort_key, self.row)
+
 
 @dataclass(frozen=True, slots=True)
 class Projections:
