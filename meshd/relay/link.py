@@ -5,7 +5,8 @@ relay-link` on any one of them), dials the relay over TLS trusting the credentia
 certificate (never with checks off), proves the credential's secret and its own device key in
 the usual handshake, and hands the channel to its sync engine (`SyncEngine.run_link`): the same
 push and anti-entropy as with a LAN peer, both ways. While unreachable it retries with
-exponential backoff and jitter. It also carries the node's relay API calls (search, pull).
+exponential backoff and jitter. It also carries the node's relay API calls (search, pull):
+`request_api`, which a district relay's upstream link (meshd.relay.upstream) uses too.
 """
 
 from __future__ import annotations
@@ -45,6 +46,20 @@ class RelayUnavailable(ClinicMeshError):
     """No relay credential, or the relay can't be reached or refused the request."""
 
     code = "relay_unavailable"
+
+
+async def request_api(client: aiohttp.ClientSession, found: Credential, method: str, path: str,
+                      bearer: str, timeout_s: float, unreachable: str) -> tuple[int, Any]:
+    """One request to the API of the relay `found` names, trusting its certificate, with
+    `bearer`; (status, JSON answer), RelayUnavailable("`unreachable`: why") if unreachable."""
+    try:
+        async with asyncio.timeout(timeout_s), client.request(
+            method, found.url.rstrip("/") + path, ssl=found.ssl_context(),
+            headers={"Authorization": f"Bearer {bearer}"},
+        ) as response:
+            return response.status, await response.json(content_type=None)
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+        raise RelayUnavailable(f"{unreachable}: {exc}") from exc
 
 
 class LinkLoop(Lifecycle):
@@ -223,11 +238,5 @@ class RelayLink(LinkLoop):
         found = self.credential
         if found is None or self._client is None:
             raise RelayUnavailable("this clinic has no relay credential: meshd relay-link")
-        try:
-            async with asyncio.timeout(API_TIMEOUT_S), self._client.request(
-                method, found.url.rstrip("/") + path, ssl=found.ssl_context(),
-                headers={"Authorization": f"Bearer {found.bearer}"},
-            ) as response:
-                return response.status, await response.json(content_type=None)
-        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-            raise RelayUnavailable(f"the relay can't be reached: {exc}") from exc
+        return await request_api(self._client, found, method, path, found.bearer, API_TIMEOUT_S,
+                                 "the relay can't be reached")

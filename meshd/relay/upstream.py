@@ -20,13 +20,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import aiohttp
-
 from crdt_model.errors import ClinicMeshError
 from meshd.lifecycle import Lifecycle
 from meshd.relay import credential as cred
 from meshd.relay.credential import Credential
-from meshd.relay.link import CONNECTED, LinkLoop, RelayUnavailable
+from meshd.relay.link import CONNECTED, LinkLoop, RelayUnavailable, request_api
 from meshd.relay.space import ClinicSpace
 from meshd.relay.tiers import TIER_PATH, UPSTREAM_FILE, clinic_secret, upstream_clinic_id
 from meshd.sync.handshake import Credentials, SecureChannel
@@ -81,14 +79,8 @@ class UpstreamLink(LinkLoop):
         clinic_id = self._space.clinic.id
         bearer = f"{upstream_clinic_id(found.clinic_id, clinic_id)}." \
                  f"{clinic_secret(found.secret, clinic_id)}"
-        try:
-            async with asyncio.timeout(timeout_s), client.request(
-                method, found.url.rstrip("/") + path, ssl=found.ssl_context(),
-                headers={"Authorization": f"Bearer {bearer}"},
-            ) as response:
-                return response.status, await response.json(content_type=None)
-        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-            raise RelayUnavailable(f"the upstream relay can't be reached: {exc}") from exc
+        return await request_api(client, found, method, path, bearer, timeout_s,
+                                 "the upstream relay can't be reached")
 
     def _linked(self, channel: SecureChannel) -> None:
         channel.linked = channel.push_all = True

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from meshd_procs import eventually, meshd
 from sync_procs import MeshdProcess
 
@@ -19,15 +17,6 @@ PATIENT = {"given_name": "Neema", "family_name": "Mwangi", "sex": "female",
 CONVERGE_S = 30.0
 REFUSED_WITHIN_S = 15.0
 SHORT_INVITE_HOURS = 12 / 3600  # twelve seconds: `meshd init` must run in time on a busy machine
-
-
-@pytest.fixture
-def procs() -> Iterator[list[MeshdProcess]]:
-    """Processes the test started; all stopped afterwards."""
-    started: list[MeshdProcess] = []
-    yield started
-    for proc in started:
-        proc.stop()
 
 
 def _inviter(tmp_path: Path, procs: list[MeshdProcess]) -> tuple[MeshdProcess, str]:

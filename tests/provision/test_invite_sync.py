@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,15 +16,6 @@ pytestmark = pytest.mark.slow
 PATIENT = {"given_name": "Neema", "family_name": "Mwangi", "sex": "female",
            "birth_date": "1988-07-15"}
 CONVERGE_S = 30.0
-
-
-@pytest.fixture
-def procs() -> Iterator[list[MeshdProcess]]:
-    """Processes the test started; all stopped afterwards."""
-    started: list[MeshdProcess] = []
-    yield started
-    for proc in started:
-        proc.stop()
 
 
 def _invite(inviter: Path, out: Path, name: str, peer: str) -> dict[str, object]:

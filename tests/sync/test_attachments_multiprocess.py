@@ -9,7 +9,6 @@ import json
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +25,6 @@ THIRTY_MB = 30 * 1024 * 1024
 UPLOAD_TIMEOUT_S = 60.0
 # The chart of a patient with one attachment: a few kB of Automerge, whatever the file's size.
 MAX_CHART_BYTES = 64 * 1024
-
-
-@pytest.fixture
-def procs() -> Iterator[list[MeshdProcess]]:
-    """Processes the test started; all stopped afterwards."""
-    started: list[MeshdProcess] = []
-    yield started
-    for proc in started:
-        proc.stop()
 
 
 def _upload(node: MeshdProcess, patient: str, data: bytes, content_type: str,

@@ -6,7 +6,6 @@ projections."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,6 @@ pytestmark = pytest.mark.slow
 
 CHARTS = 1500
 PHONES = [f"+254700{i:06d}" for i in range(0, CHARTS, 97)]  # as seed_charts numbers them
-
-
-@pytest.fixture
-def procs() -> Iterator[list[MeshdProcess]]:
-    """Processes the test started; all stopped afterwards."""
-    started: list[MeshdProcess] = []
-    yield started
-    for proc in started:
-        proc.stop()
 
 
 def _count(node: MeshdProcess) -> int:

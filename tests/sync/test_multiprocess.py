@@ -7,7 +7,6 @@ import json
 import random
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,6 @@ pytestmark = pytest.mark.slow
 
 PATIENT = {"given_name": "Amina", "family_name": "Otieno", "sex": "female",
            "birth_date": "1990-04-02"}
-
-
-@pytest.fixture
-def procs() -> Iterator[list[MeshdProcess]]:
-    """Processes the test started; all stopped afterwards."""
-    started: list[MeshdProcess] = []
-    yield started
-    for proc in started:
-        proc.stop()
 
 
 def _register(node: MeshdProcess, **extra: Any) -> str:

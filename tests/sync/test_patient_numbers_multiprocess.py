@@ -3,7 +3,6 @@ every chart is on both and every short patient number is unique (issue 14)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,6 @@ from sync_procs import MeshdProcess, make_mesh
 pytestmark = pytest.mark.slow
 PER_NODE = 50
 PATIENT = {"family_name": "Otieno", "sex": "female", "birth_date": "1990-04-02"}
-
-
-@pytest.fixture
-def procs() -> Iterator[list[MeshdProcess]]:
-    """Processes the test started; all stopped afterwards."""
-    started: list[MeshdProcess] = []
-    yield started
-    for proc in started:
-        proc.stop()
 
 
 def _numbers(node: MeshdProcess, patients: list[str]) -> dict[str, str] | None:
