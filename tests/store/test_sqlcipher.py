@@ -14,8 +14,9 @@ from store_helpers import TEST_KEY, add_note, new_chart
 
 from crdt_model.adapter import Doc
 from crdt_model.errors import StoreError
-from meshd.store.base import DocWrite, Projections
+from meshd.store.base import DocWrite, Projections, WorklistRow
 from meshd.store.queries import HEADS_SQL
+from meshd.store.schema import MIGRATIONS
 from meshd.store.sqlcipher import SqlCipherStore
 
 
@@ -200,3 +201,54 @@ async def test_reading_every_documents_heads_uses_only_the_covering_index(tmp_pa
     conn.close()
     shown = " ".join(str(step) for step in plan)
     assert "COVERING INDEX documents_recent" in shown and "TEMP B-TREE" not in shown
+
+
+@pytest.mark.asyncio
+async def test_a_chart_keeps_one_row_per_worklist_item_read_in_order_from_an_index(
+        tmp_path: Path) -> None:
+    _, write = new_chart()
+    again = {"drug": "Paracetamol", "n": 2}
+    rows = (WorklistRow("prescription", "p1", 20, {"drug": "Paracetamol", "n": 1}),
+            WorklistRow("prescription", "p1", 20, again),
+            WorklistRow("prescription", "p0", 10, {"drug": "ORS"}))
+    async with SqlCipherStore(tmp_path / "s.db", TEST_KEY) as store:
+        await store.write([replace(write, projections=replace(write.projections,
+                                                              worklists=rows))])
+        found = await store.worklist("prescription")
+        await store.write([replace(write, projections=Projections(patient=None))])
+        assert await store.worklist("prescription") == []
+    assert [(e.key, e.sort_key, e.row) for e in found] == [("p0", 10, {"drug": "ORS"}),
+                                                          ("p1", 20, again)]
+    conn = _raw(tmp_path / "s.db")
+    # The statement of meshd.store.queries.worklist with a lower bound.
+    plan = conn.execute("EXPLAIN QUERY PLAN SELECT doc_id, key, sort_key, row FROM worklist_rows"
+                        " WHERE kind = ? AND sort_key >= ? ORDER BY sort_key, doc_id, key"
+                        " LIMIT ?", ("prescription", 0, 10)).fetchall()
+    conn.close()
+    shown = " ".join(str(step) for step in plan)
+    assert "INDEX worklist_by_sort" in shown and "TEMP B-TREE" not in shown
+
+
+@pytest.mark.asyncio
+async def test_worklist_rows_of_a_store_before_schema_8_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    conn = _raw(path)  # a store as meshd left it at schema 7
+    for script in MIGRATIONS[:7]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 7")
+    conn.executemany("INSERT INTO worklist_rows (kind, doc_id, key, sort_key, row)"
+                     " VALUES (?, ?, ?, ?, ?)",
+                     [("visit", "chart:b", "2025-11-22", "2025-11-22", '{"n": 2}'),
+                      ("visit", "chart:a", "2025-11-21", "2025-11-21", '{"n": 1}'),
+                      ("lab_order", "chart:a", "o1", 5, '{"n": 3}')])
+    conn.close()
+    async with SqlCipherStore(path, TEST_KEY) as store:
+        visits = await store.worklist("visit")
+        orders = await store.worklist("lab_order")
+        await store.write([replace(new_chart()[1], doc_id="chart:a", projections=Projections(
+            worklists=(WorklistRow("visit", "2025-11-21", "2025-11-21", {"n": 4}),)))])
+        again = await store.worklist("visit")
+    assert [(e.doc_id, e.key, e.row) for e in visits] == [
+        ("chart:a", "2025-11-21", {"n": 1}), ("chart:b", "2025-11-22", {"n": 2})]
+    assert [(e.doc_id, e.sort_key, e.row) for e in orders] == [("chart:a", 5, {"n": 3})]
+    assert [(e.doc_id, e.row) for e in again] == [("chart:a", {"n": 4}), ("chart:b", {"n": 2})]

@@ -84,7 +84,7 @@ async def test_a_v1_store_is_upgraded_and_its_charts_reprojected(tmp_path: Path)
         assert len(await store.search_patients("baraka")) == CHARTS
     conn = schema.connect(path, TEST_KEY, create=False)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 7
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 8
     finally:
         conn.close()
     async with SqlCipherStore(path, TEST_KEY) as store:  # nothing left to do on the next open
