@@ -36,10 +36,10 @@ from meshd.remote_changes import (
     merge_items,
 )
 from meshd.store.base import AuditEvent, DocWrite, Projections
-from meshd.sync.ports import ApplyResult
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # meshd.sync imports the network stack: not in an ingest worker
     from meshd.ingest_pool import IngestPool
+    from meshd.sync.ports import ApplyResult
 
 # Fewer new charts than this are checked in-process: a pushed chart must not wait on a worker.
 MIN_POOL_DOCS = 8

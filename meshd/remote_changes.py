@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crdt_model.adapter import ChangeInfo, Doc, attribution
 from crdt_model.arrival import RefusedChange, check_arrival
@@ -19,7 +19,9 @@ from crdt_model.errors import CorruptDocument, ValidationError
 from crdt_model.ids import CHART, DIRECTORY, FACILITY, QUEUE, parse_doc_id
 from meshd.attest import Attestor, NotYetProven
 from meshd.store.base import Attestation, AuditEvent
-from meshd.sync.ports import ApplyResult
+
+if TYPE_CHECKING:  # meshd.sync imports the network stack: not in an ingest worker
+    from meshd.sync.ports import ApplyResult
 
 # The largest document a peer may hand us, by kind (attachments never live in documents).
 MAX_DOC_BYTES = {
