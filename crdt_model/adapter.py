@@ -9,7 +9,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from automerge.core import ROOT, Document, ObjType, ScalarType, SyncState
 
@@ -229,39 +229,33 @@ class Doc:
                 if found is None:
                     return None
                 if not isinstance(found[0], ObjType):
-                    scalar: Value = found[0][1] if i == len(path) - 1 else None
-                    return scalar
+                    return cast(Value, found[0][1] if i == len(path) - 1 else None)
                 obj = found[1]
-            materialized: Value = _materialize(doc, obj)
-            return materialized
+            return cast(Value, _materialize(doc, obj))
 
     def to_dict(self) -> dict[str, Any]:
         """The whole document as plain Python values (a fresh copy the caller may change)."""
-        if self._shared is not None:
-            return self._shared
-        if self._plain is None:  # materialize once; later calls copy its pickle (~8x cheaper)
-            value = self.get(())
-            assert isinstance(value, dict)
+        return self._shared if self._shared is not None else self._read(keep=True)
+
+    def _read(self, keep: bool) -> dict[str, Any]:
+        if self._plain is not None:  # a copy of the pickle of the first reading (~8x cheaper)
+            return cast(dict[str, Any], pickle.loads(self._plain))
+        value = self.get(())
+        assert isinstance(value, dict)
+        if keep:
             self._plain = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-            return value
-        copy: dict[str, Any] = pickle.loads(self._plain)
-        return copy
+        return value
 
     @contextmanager
     def shared_reads(self, keep: bool = True) -> Iterator[None]:
         """Within this block to_dict() returns one shared value, for readers that change nothing
-        (projections read a chart six times). The document must not change meanwhile. With
-        `keep` False no copy is kept for later to_dict() calls (a document about to be dropped).
-        A block inside another reads the outer block's value."""
+        (projections read a chart six times); a block inside another reads the outer one's. The
+        document must not change meanwhile. With `keep` False no copy is kept for later
+        to_dict() calls (a document about to be dropped)."""
         if self._shared is not None:
             yield
             return
-        if keep or self._plain is not None:
-            self._shared = self.to_dict()
-        else:
-            value = self.get(())
-            assert isinstance(value, dict)
-            self._shared = value
+        self._shared = self._read(keep)
         try:
             yield
         finally:
