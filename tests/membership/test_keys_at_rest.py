@@ -61,7 +61,7 @@ def _raw_secrets_in(data_dir: Path, passphrase: str) -> list[str]:
 
 
 def test_with_a_passphrase_no_raw_key_is_left_and_the_devices_pair_and_sync(
-    tmp_path: Path, nodes: list[Meshd],
+    tmp_path: Path, procs: list[Meshd],
 ) -> None:
     pass_a, pass_b = tmp_path / "pass-a", tmp_path / "pass-b"
     pass_a.write_text("mango tree at the well\n")
@@ -71,14 +71,14 @@ def test_with_a_passphrase_no_raw_key_is_left_and_the_devices_pair_and_sync(
     assert made.returncode == 0 and NO_PASSPHRASE not in made.stderr
     a = LockedMeshd(tmp_path / "a")
     a.passphrase_file = pass_a
-    nodes.append(a.start())
+    procs.append(a.start())
     patient = a.register()
     joined = meshd("join", "--data-dir", str(tmp_path / "b"), "--code", a.open_pairing(),
                    "--peer", a.peer_address, "--passphrase-file", str(pass_b))
     assert joined.returncode == 0, joined.stderr
     b = LockedMeshd(tmp_path / "b")
     b.passphrase_file = pass_b
-    nodes.append(b.start())
+    procs.append(b.start())
     eventually(lambda: b.has_patient(patient), what="the patient on the joined device")
 
     for node, secret in ((a, "mango tree at the well"), (b, "kiboko 42")):

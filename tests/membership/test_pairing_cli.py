@@ -37,11 +37,11 @@ def _code_from(lines: queue.Queue[str | None]) -> str:
 
 
 def test_a_device_joined_by_code_syncs_a_patient_registered_on_the_inviter(
-    tmp_path: Path, nodes: list[Meshd]
+    tmp_path: Path, procs: list[Meshd]
 ) -> None:
     assert meshd("init", "--data-dir", str(tmp_path / "a"), "--name", "reception").returncode == 0
     a = Meshd(tmp_path / "a").start()
-    nodes.append(a)
+    procs.append(a)
     patient = a.register()
     qr = tmp_path / "invite.svg"
     pair = subprocess.Popen(
@@ -63,7 +63,7 @@ def test_a_device_joined_by_code_syncs_a_patient_registered_on_the_inviter(
     assert device["name"] == "triage tablet" and device["inviter"] == a.peer_address
 
     b = Meshd(tmp_path / "b").start()  # node.json keeps the inviter as a peer to dial
-    nodes.append(b)
+    procs.append(b)
     eventually(lambda: b.has_patient(patient), what="the patient on the joined device")
     from_b = b.register(given_name="Baraka")
     eventually(lambda: a.has_patient(from_b), what="a patient of the joined device on the inviter")

@@ -22,10 +22,10 @@ def _init(path: Path, name: str) -> Meshd:
 
 
 def test_three_idle_pairing_connections_leave_the_window_usable(
-    tmp_path: Path, nodes: list[Meshd]
+    tmp_path: Path, procs: list[Meshd]
 ) -> None:
     a = _init(tmp_path / "a", "reception").start()
-    nodes.append(a)
+    procs.append(a)
     code = a.open_pairing()
 
     async def idle_then_join() -> tuple[int, str, str]:
@@ -47,12 +47,12 @@ def test_three_idle_pairing_connections_leave_the_window_usable(
 
 
 def test_join_tries_each_device_showing_a_code_until_the_right_one(
-    tmp_path: Path, nodes: list[Meshd]
+    tmp_path: Path, procs: list[Meshd]
 ) -> None:
     first = _init(tmp_path / "first", "pharmacy").start()
-    nodes.append(first)
+    procs.append(first)
     second = _init(tmp_path / "second", "reception").start()
-    nodes.append(second)
+    procs.append(second)
     first.open_pairing()
     code = second.open_pairing()
 
@@ -68,9 +68,9 @@ def test_join_tries_each_device_showing_a_code_until_the_right_one(
         "state": "open", "remaining_s": 0, "failures": 1, "joined": None}
 
 
-def test_a_wrong_code_on_every_device_says_so(tmp_path: Path, nodes: list[Meshd]) -> None:
+def test_a_wrong_code_on_every_device_says_so(tmp_path: Path, procs: list[Meshd]) -> None:
     a = _init(tmp_path / "a", "reception").start()
-    nodes.append(a)
+    procs.append(a)
     code = a.open_pairing()
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     joined = meshd("join", "--data-dir", str(tmp_path / "b"), "--code", wrong,

@@ -29,13 +29,13 @@ def _refused(node: Meshd) -> int:
 
 
 def test_a_revoked_device_is_refused_and_the_rest_keep_syncing_with_a_new_key(
-    tmp_path: Path, nodes: list[Meshd]
+    tmp_path: Path, procs: list[Meshd]
 ) -> None:
     assert meshd("init", "--data-dir", str(tmp_path / "a"), "--name", "reception").returncode == 0
     a = Meshd(tmp_path / "a").start()
-    nodes.append(a)
+    procs.append(a)
     b, c, lost = (_join(a, tmp_path / n, n) for n in ("triage", "lab", "lost-tablet"))
-    nodes.extend([b.start(), c.start(b.peer_address), lost.start(b.peer_address)])
+    procs.extend([b.start(), c.start(b.peer_address), lost.start(b.peer_address)])
     before = a.register()
     for node in (b, c, lost):
         eventually(lambda node=node: node.has_patient(before), SYNC_TIMEOUT_S, "first sync")
