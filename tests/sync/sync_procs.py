@@ -13,7 +13,7 @@ import random
 import shutil
 import subprocess
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,20 @@ def _signed(data: identity.DataDir, doc_id: str, doc: Any) -> tuple[Attestation,
     return tuple(signed)
 
 
+def sample_charts(count: int, author: Author, seed: int = 5) -> Iterator[tuple[str, Any]]:
+    """`count` realistic charts (doc id, Doc) written by `author`: copies of 50 sample charts,
+    each with its own ids (as arrival checks demand) and phone number."""
+    rng = random.Random(seed)
+    templates = [build_sample_chart(str(uuid.uuid4()), author, rng) for _ in range(50)]
+    for i in range(count):
+        doc = templates[i % len(templates)].fork(author.actor)
+        patient = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        doc.change(lambda tx, p=patient: tx.update((), {"id": chart_id(p), "patient_id": p}))
+        chart.update_demographics(doc, {"phone": f"+254700{i:06d}"}, author, f"seed{i}",
+                                  "2025-11-22")
+        yield chart_id(patient), doc
+
+
 def seed_charts(data: identity.DataDir, count: int, seed: int = 5,
                 keep: dict[str, Any] | None = None) -> int:
     """Store `count` realistic charts in the data dir, in one transaction; their total bytes.
@@ -135,17 +149,8 @@ def seed_charts(data: identity.DataDir, count: int, seed: int = 5,
     async def write() -> int:
         store, _ = await _open(data)
         author = Author(data.identity.device_id, "system", AT_MS)
-        rng = random.Random(seed)
-        templates = [build_sample_chart(str(uuid.uuid4()), author, rng) for _ in range(50)]
         writes = []
-        for i in range(count):
-            doc = templates[i % len(templates)].fork(author.actor)
-            patient = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            doc_id = chart_id(patient)
-            # A copy of a template: its own ids (as arrival checks demand) and phone number.
-            doc.change(lambda tx, p=patient: tx.update((), {"id": chart_id(p), "patient_id": p}))
-            chart.update_demographics(doc, {"phone": f"+254700{i:06d}"}, author, f"seed{i}",
-                                      "2025-11-22")
+        for doc_id, doc in sample_charts(count, author, seed):
             writes.append(DocWrite(doc_id, doc.save(), tuple(doc.heads()),
                                    project(doc_id, doc), True, _signed(data, doc_id, doc)))
             if keep is not None:
