@@ -103,3 +103,16 @@ def test_shared_reads_give_one_value_and_leave_later_copies_untouched() -> None:
     assert doc.to_dict() is not shared
     assert doc.to_dict() == {"names": {"given": "Amina"}}
 
+
+def test_a_nested_shared_read_keeps_the_outer_value_and_keep_false_leaves_no_copy() -> None:
+    doc = Doc.new(b"\x01" * 16)
+    doc.change(lambda tx: tx.put((), "names", {"given": "Amina"}))
+    with doc.shared_reads(keep=False):
+        shared = doc.to_dict()
+        with doc.shared_reads():  # a projection inside the arrival check's block, say
+            assert doc.to_dict() is shared
+        assert doc.to_dict() is shared
+    after = doc.to_dict()  # read afresh: no copy was kept by the block
+    after["names"]["given"] = "changed by a caller"
+    assert after is not shared and doc.to_dict() == {"names": {"given": "Amina"}}
+
